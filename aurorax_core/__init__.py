@@ -1,0 +1,72 @@
+"""aurorax_core: search AuroraX data products (keograms, montages, movies ...) online or offline.
+
+The public API is exactly what ``__all__`` lists; the dashboard imports nothing else.
+"""
+
+from .backends.base import Availability, Backend, CancelToken, SearchEvent
+from .client import build_query, describe, open_backend, run_query, search
+from .errors import (
+    AuroraXCoreError,
+    BackendError,
+    BackendHTTPError,
+    BackendTimeout,
+    BackendUnavailable,
+    CatalogError,
+    Maintenance,
+    MalformedResponse,
+    NotFound,
+    PreviewUnavailable,
+    QueryValidationError,
+    RecordValidationError,
+    SearchCancelled,
+    SearchFailed,
+    SearchTimeout,
+    Unauthorized,
+)
+from .models import DATA_PRODUCT_TYPES, DataProduct, DataSource, format_time, parse_time
+from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, MetadataFilterExpression
+from .results import DATAFRAME_COLUMNS, LogEntry, SearchResult, products_to_dataframe
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DATAFRAME_COLUMNS",
+    "DATA_PRODUCT_TYPES",
+    "METADATA_OPERATORS",
+    "SEARCH_TEMPLATE",
+    "AuroraXCoreError",
+    "Availability",
+    "Backend",
+    "BackendError",
+    "BackendHTTPError",
+    "BackendTimeout",
+    "BackendUnavailable",
+    "CancelToken",
+    "CatalogError",
+    "DataProduct",
+    "DataProductQuery",
+    "DataSource",
+    "LogEntry",
+    "Maintenance",
+    "MalformedResponse",
+    "MetadataFilterExpression",
+    "NotFound",
+    "PreviewUnavailable",
+    "QueryValidationError",
+    "RecordValidationError",
+    "SearchCancelled",
+    "SearchEvent",
+    "SearchFailed",
+    "SearchResult",
+    "SearchTimeout",
+    "Unauthorized",
+    "__version__",
+    "build_query",
+    "describe",
+    "format_time",
+    "open_backend",
+    "parse_time",
+    "products_to_dataframe",
+    "run_query",
+    "search",
+]

@@ -1,0 +1,124 @@
+"""Search results: typed records plus what the search reported (request id, logs, sizes, timings)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from .models import DataProduct, DataSource
+from .query import DataProductQuery
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The columns of SearchResult.to_dataframe(), in order. Times are pandas datetime64[ns, UTC].
+DATAFRAME_COLUMNS: Final[tuple[str, ...]] = (
+    "identifier",
+    "display_name",
+    "program",
+    "platform",
+    "instrument_type",
+    "source_type",
+    "data_product_type",
+    "sub_type",
+    "start",
+    "end",
+    "imaging_start_time",
+    "imaging_end_time",
+    "url",
+    "metadata",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of a search request's log, as AuroraX reports it."""
+
+    level: str  # debug | info | warn | error
+    summary: str
+    timestamp: datetime
+
+    def to_api_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "summary": self.summary,
+            "timestamp": self.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult(Sequence[DataProduct]):
+    """The outcome of a data-product search.
+
+    Attributes:
+        query: the query that was run.
+        data: the matching records, sorted by start time then URL.
+        request_id: the AuroraX request id (a UUID), or a local id for the embedded catalog.
+        logs: the request's log lines.
+        file_size: size in bytes of the result as AuroraX JSON.
+        query_duration_ms: how long the backend took to run the query.
+        elapsed_s: wall-clock time of the whole search, as seen by the caller.
+        backend: a short description of the backend that answered.
+    """
+
+    query: DataProductQuery
+    data: list[DataProduct]
+    request_id: str
+    logs: list[LogEntry] = field(default_factory=list)
+    file_size: int = 0
+    query_duration_ms: float = 0.0
+    elapsed_s: float = 0.0
+    backend: str = ""
+
+    @property
+    def result_count(self) -> int:
+        return len(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[DataProduct]:
+        return iter(self.data)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.data[index]
+
+    def to_api_records(self, data_source_format: str = "basic_info") -> list[dict[str, Any]]:
+        """The records as AuroraX JSON dicts (the ``result`` list of the data endpoint)."""
+        return [p.to_api_dict(data_source_format) for p in self.data]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per product with the columns in :data:`DATAFRAME_COLUMNS`."""
+        return products_to_dataframe(self.data)
+
+
+def products_to_dataframe(products: Sequence[DataProduct]) -> pd.DataFrame:
+    """A DataFrame with the fixed columns of :data:`DATAFRAME_COLUMNS` (empty but typed when no rows)."""
+    import pandas as pd
+
+    columns: dict[str, list[Any]] = {name: [] for name in DATAFRAME_COLUMNS}
+    for p in products:
+        source: DataSource = p.data_source
+        meta = p.metadata
+        columns["identifier"].append(source.identifier)
+        columns["display_name"].append(source.display_name)
+        columns["program"].append(source.program)
+        columns["platform"].append(source.platform)
+        columns["instrument_type"].append(source.instrument_type)
+        columns["source_type"].append(source.source_type)
+        columns["data_product_type"].append(p.data_product_type)
+        columns["sub_type"].append(p.sub_type)
+        columns["start"].append(p.start)
+        columns["end"].append(p.end)
+        columns["imaging_start_time"].append(meta.get("imaging_start_time"))
+        columns["imaging_end_time"].append(meta.get("imaging_end_time"))
+        columns["url"].append(p.url)
+        columns["metadata"].append(json.dumps(meta, sort_keys=True))
+    frame = pd.DataFrame(columns)
+    for name in ("start", "end", "imaging_start_time", "imaging_end_time"):
+        frame[name] = pd.to_datetime(frame[name], utc=True, errors="coerce", format="ISO8601")
+    frame["identifier"] = frame["identifier"].astype("Int64")
+    return frame

@@ -23,7 +23,7 @@ from .errors import (
     SearchTimeout,
     Unauthorized,
 )
-from .models import DATA_PRODUCT_TYPES, DataProduct, DataSource, format_time, parse_time
+from .models import DATA_PRODUCT_TYPES, SYNTHETIC_METADATA_KEY, DataProduct, DataSource, format_time, parse_time
 from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, MetadataFilterExpression
 from .results import DATAFRAME_COLUMNS, LogEntry, SearchResult, products_to_dataframe
 
@@ -34,6 +34,7 @@ __all__ = [
     "DATA_PRODUCT_TYPES",
     "METADATA_OPERATORS",
     "SEARCH_TEMPLATE",
+    "SYNTHETIC_METADATA_KEY",
     "AuroraXCoreError",
     "Availability",
     "Backend",

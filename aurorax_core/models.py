@@ -36,6 +36,11 @@ DATA_SOURCE_FORMATS: Final[tuple[str, ...]] = (
 
 AURORAX_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S"
 
+# Metadata key carried by every record of the generated demo archive, so that its previews are
+# rendered (not fetched) and labelled as synthetic wherever they are shown, even after the record
+# travelled through the AuroraX-compatible server, pyaurorax or an export file.
+SYNTHETIC_METADATA_KEY: Final = "demo_synthetic"
+
 _TIME_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$",
@@ -186,6 +191,11 @@ class DataProduct:
         """The product's ``keogram_type`` / ``montage_type`` / ``movie_type`` (or similar), if any."""
         value = self.metadata.get(f"{self.data_product_type}_type")
         return None if value is None else str(value)
+
+    @property
+    def is_synthetic(self) -> bool:
+        """True for records of the generated demo archive (their previews are synthetic)."""
+        return self.metadata.get(SYNTHETIC_METADATA_KEY) is True
 
     def to_api_dict(self, data_source_format: str = "basic_info") -> dict[str, Any]:
         """The record exactly as the AuroraX data endpoint returns it."""

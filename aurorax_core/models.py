@@ -85,7 +85,9 @@ def format_time(value: datetime) -> str:
     """Format a datetime the way AuroraX records carry it: ``YYYY-MM-DDTHH:MM:SS`` in UTC."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
-    return value.strftime(AURORAX_TIME_FORMAT)
+    # isoformat, not strftime: glibc's %Y does not zero-pad years before 1000 ("999-01-01"),
+    # which parse_time (and pyaurorax's strptime) then reject.
+    return value.replace(tzinfo=None, microsecond=0).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)

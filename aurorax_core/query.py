@@ -47,7 +47,8 @@ class MetadataFilterExpression:
                 f"use one of {', '.join(repr(o) for o in METADATA_OPERATORS)}"
             )
         values = self.values
-        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        # A dict or a string is iterable but is never the list the wire format means.
+        if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
             raise QueryValidationError(
                 f"metadata filter on {self.key!r}: 'values' must be a list, e.g. [\"daily\"], got {values!r}"
             )
@@ -99,7 +100,7 @@ class MetadataFilterExpression:
 def _string_tuple(name: str, value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise QueryValidationError(f'{name} must be a list of strings, e.g. ["trex"], got {value!r}')
     items = tuple(value)
     for item in items:
@@ -190,7 +191,9 @@ class DataProductQuery:
     def to_api_payload(self) -> dict[str, Any]:
         """The AuroraX query JSON, exactly as pyaurorax builds it (aurorax-cli query-file form)."""
         filters: dict[str, Any] = {}
-        if self.metadata_filters:
+        # pyaurorax sends {} when there is no filter; a non-default operator is still written
+        # (AuroraX accepts an empty expression list) so that the JSON round trip is lossless.
+        if self.metadata_filters or self.metadata_filters_logical_operator != "AND":
             filters = {
                 "expressions": [f.to_api_dict() for f in self.metadata_filters],
                 "logical_operator": self.metadata_filters_logical_operator,
@@ -227,7 +230,8 @@ class DataProductQuery:
         for key in ("start", "end"):
             if key not in payload:
                 raise QueryValidationError(f'the query has no \'{key}\'; add e.g. "{key}": "2020-01-01T00:00:00"')
-        sources = payload.get("data_sources") or {}
+        sources = payload.get("data_sources")
+        sources = {} if sources is None else sources
         if not isinstance(sources, Mapping):
             raise QueryValidationError(f"'data_sources' must be an object, got {sources!r}")
         unknown = sorted(set(sources) - _SOURCE_KEYS)
@@ -236,11 +240,13 @@ class DataProductQuery:
                 f"unknown key(s) in data_sources: {', '.join(map(repr, unknown))}; "
                 f"allowed: {', '.join(sorted(_SOURCE_KEYS))}"
             )
-        filters_block = sources.get("data_product_metadata_filters") or {}
+        filters_block = sources.get("data_product_metadata_filters")
+        filters_block = {} if filters_block is None else filters_block
         expressions: Any = []
         logical: Any = "AND"
         if isinstance(filters_block, Mapping):
-            expressions = filters_block.get("expressions") or []
+            expressions = filters_block.get("expressions")
+            expressions = [] if expressions is None else expressions
             logical = filters_block.get("logical_operator") or "AND"
         elif isinstance(filters_block, list):
             # pyaurorax's legacy form: a bare list of expression dicts.

@@ -4,9 +4,11 @@ The public API is exactly what ``__all__`` lists; the dashboard imports nothing 
 """
 
 from .backends.base import Availability, Backend, CancelToken, SearchEvent
+from .backends.remote import RemoteBackend
 from .client import build_query, describe, open_backend, run_query, search
 from .errors import (
     AuroraXCoreError,
+    BackendConfigurationError,
     BackendError,
     BackendHTTPError,
     BackendTimeout,
@@ -38,6 +40,7 @@ __all__ = [
     "AuroraXCoreError",
     "Availability",
     "Backend",
+    "BackendConfigurationError",
     "BackendError",
     "BackendHTTPError",
     "BackendTimeout",
@@ -55,6 +58,7 @@ __all__ = [
     "PreviewUnavailable",
     "QueryValidationError",
     "RecordValidationError",
+    "RemoteBackend",
     "SearchCancelled",
     "SearchEvent",
     "SearchFailed",

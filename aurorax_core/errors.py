@@ -72,3 +72,7 @@ class MalformedResponse(BackendError):
 
 class PreviewUnavailable(AuroraXCoreError):
     """No preview/thumbnail could be produced for a data product; the message says why."""
+
+
+class BackendConfigurationError(AuroraXCoreError, ValueError):
+    """A backend is mis-specified (e.g. an API URL that is not http(s), a non-positive timeout)."""

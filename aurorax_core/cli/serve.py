@@ -1,0 +1,78 @@
+"""``aurorax-core [--catalog PATH] serve``: an AuroraX-compatible API over the embedded catalog."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import AuroraXCoreError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the catalog as an AuroraX-compatible API (for pyaurorax, aurorax-cli and --api-url)",
+        description=(
+            "Serve the embedded catalog over HTTP with the AuroraX API, so that pyaurorax, aurorax-cli "
+            "and `aurorax-core --api-url` can search it. Writes (upload/delete of data products, data "
+            "source changes) need one of the API keys given with --api-key or AURORAX_SERVER_API_KEYS."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 = any free port)")
+    parser.add_argument(
+        "--api-key",
+        dest="server_api_keys",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="an API key allowed to write (repeatable; also $AURORAX_SERVER_API_KEYS, comma-separated)",
+    )
+    parser.add_argument(
+        "--result-ttl",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long finished search results are kept (default 3600)",
+    )
+    parser.add_argument("--workers", type=int, default=4, metavar="N", help="searches run at once (default 4)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from .. import config
+    from ..server import api_keys_from_env, run_server
+
+    if not 0 <= args.port <= 65535:
+        raise AuroraXCoreError(f"--port {args.port} is not a port number (0-65535)")
+    if args.workers < 1:
+        raise AuroraXCoreError(f"--workers must be at least 1, got {args.workers}")
+    if args.result_ttl <= 0:
+        raise AuroraXCoreError(f"--result-ttl must be positive, got {args.result_ttl:g}")
+    catalog = config.catalog_path(args.catalog)
+    if not catalog.exists():
+        if args.catalog:
+            raise AuroraXCoreError(f"catalog {str(catalog)!r} does not exist; check --catalog")
+        from ..demo import ensure_demo_catalog
+
+        print(f"Building the demo catalog at {catalog} ...", flush=True)
+        ensure_demo_catalog(catalog)
+    keys = api_keys_from_env(args.server_api_keys)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}"
+    print(f"Serving catalog {catalog} as an AuroraX API at {url}")
+    print(f'  pyaurorax:    PyAuroraX(api_base_url="{url}")')
+    print(f"  aurorax-cli:  aurorax-cli --api-base-url={url} search data_products ...")
+    print(f"  aurorax-core: aurorax-core --api-url {url} data_products search ...")
+    print(f"  writes: {'allowed with ' + str(len(keys)) + ' API key(s)' if keys else 'disabled (no --api-key)'}")
+    print("Press Ctrl+C to stop.", flush=True)
+    run_server(
+        catalog,
+        host=args.host,
+        port=args.port,
+        api_keys=keys,
+        result_ttl=args.result_ttl,
+        workers=args.workers,
+    )
+    print("Server stopped.", file=sys.stderr)
+    return 0

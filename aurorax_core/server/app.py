@@ -1,0 +1,881 @@
+"""The AuroraX-compatible HTTP API over the embedded catalog (tornado).
+
+Endpoints (PROTOCOL §2): the data-product search lifecycle (submit, status, data by GET and by POST
+with a response format, cancel), describe, synchronous search, data sources (list, search, get,
+add, update, delete, with ``include_stats``), availability, upload and delete of data products,
+and ``GET /`` for the connectivity check. Every path also answers with a doubled leading slash
+(pyaurorax 1.22 sends ``//api/v1/data_sources/search``).
+
+Every JSON answer carries exactly ``Content-Type: application/json`` (pyaurorax rejects a charset),
+errors are AuroraX error documents ``{"error_code", "error_message"}``, and bad input gets a 4xx
+saying what was wrong: request bodies are streamed and capped, so a huge body is refused without
+being held in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Final, TypeVar
+
+import tornado.web
+
+from ..errors import (
+    AuroraXCoreError,
+    CatalogError,
+    NotFound,
+    QueryValidationError,
+    RecordValidationError,
+    SearchCancelled,
+)
+from ..models import DataProduct, DataSource
+from ..query import DataProductQuery
+from .registry import RequestLimitReached, RequestRegistry, SearchEntry
+from .wire import (
+    MAX_AVAILABILITY_SPAN,
+    ApiError,
+    apply_response_format,
+    needs_full_source,
+    parse_bool,
+    parse_date,
+    parse_identifier,
+    parse_source_format,
+    validate_response_format,
+)
+
+logger = logging.getLogger("aurorax_core.server")
+
+JSON_TYPE: Final = "application/json"
+DEFAULT_MAX_BODY_BYTES: Final = 10 * 1024 * 1024
+API_KEY_HEADER: Final = "x-aurorax-api-key"
+_UUID_RE: Final = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HOST_RE: Final = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+_UPLOAD_KEYS: Final = frozenset(
+    {"program", "platform", "instrument_type", "start", "end", "url", "data_product_type", "metadata", "data_source"}
+)
+_SOURCE_WRITE_KEYS: Final = frozenset(
+    {
+        "identifier",
+        "program",
+        "platform",
+        "instrument_type",
+        "source_type",
+        "display_name",
+        "metadata",
+        "owner",
+        "maintainers",
+        "ephemeris_metadata_schema",
+        "data_product_metadata_schema",
+        "stats",
+        "format",
+    }
+)
+_STATS_KEYS: Final = (
+    "ephemeris_count",
+    "data_product_count",
+    "earliest_ephemeris_loaded",
+    "latest_ephemeris_loaded",
+    "earliest_data_product_loaded",
+    "latest_data_product_loaded",
+)
+
+T = TypeVar("T")
+
+
+@dataclass
+class ServerState:
+    """What every handler shares: the catalog, the request registry, the thread pools, the settings."""
+
+    catalog: Any
+    registry: RequestRegistry
+    api_keys: frozenset[str]
+    search_pool: ThreadPoolExecutor
+    read_pool: ThreadPoolExecutor
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    submit_wait: float = 0.1
+    started: float = field(default_factory=time.monotonic)
+
+    def close(self) -> None:
+        """Cancel queued searches and stop the pools (running searches see their cancel token)."""
+        self.search_pool.shutdown(wait=False, cancel_futures=True)
+        self.read_pool.shutdown(wait=False, cancel_futures=True)
+
+
+# --- encoding -----------------------------------------------------------------------------------
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def encode_products(products: Iterable[DataProduct]) -> tuple[bytes, int]:
+    """The data endpoint's ``{"result": [...]}`` body (basic_info data sources) and its record count."""
+    # Each source's dict is built once, not once per record: a night of one program has a few
+    # sources and hundreds of records.
+    source_cache: dict[int, dict[str, Any]] = {}
+    records = []
+    for product in products:
+        source = product.data_source
+        key = id(source)
+        sdict = source_cache.get(key)
+        if sdict is None:
+            sdict = source_cache[key] = source.to_api_dict("basic_info")
+        records.append(
+            {
+                "data_source": sdict,
+                "data_product_type": product.data_product_type,
+                "start": _wire_time(product.start),
+                "end": _wire_time(product.end),
+                "url": product.url,
+                "metadata": product.metadata,
+            }
+        )
+    return _dumps({"result": records}), len(records)
+
+
+def _wire_time(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat(timespec="seconds")
+
+
+def stats_document(source: DataSource) -> dict[str, Any]:
+    """The six-key stats object pyaurorax reads for every source when stats are asked for."""
+    stats = source.stats if isinstance(source.stats, Mapping) else {}
+    out: dict[str, Any] = {}
+    for key in _STATS_KEYS:
+        value = stats.get(key)
+        if key.endswith("_count"):
+            out[key] = int(value) if isinstance(value, (int, float)) else 0
+        else:
+            out[key] = _stats_time(value)
+    return out
+
+
+def _stats_time(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _wire_time(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip().rstrip("Z")[:19]
+    return None
+
+
+def source_document(source: DataSource, data_source_format: str, include_stats: bool) -> dict[str, Any]:
+    """A data source as the API returns it: the format's keys, plus ``stats`` only when asked for."""
+    out = source.to_api_dict(data_source_format)
+    if include_stats:
+        out["stats"] = stats_document(source)
+    return out
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+@tornado.web.stream_request_body
+class BaseHandler(tornado.web.RequestHandler):
+    """JSON in, JSON out; request bodies streamed and capped; every error an AuroraX error document."""
+
+    state: ServerState
+
+    def initialize(self, state: ServerState) -> None:
+        self.state = state
+        self._chunks: list[bytes] = []
+        self._body_size = 0
+        self._too_large = False
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", JSON_TYPE)
+        self.set_header("Cache-Control", "no-store")
+
+    def prepare(self) -> None:
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self.state.max_body_bytes:
+            # Read and drop the body instead of closing the socket: a client that is still sending
+            # would otherwise see a broken pipe instead of this answer.
+            self._too_large = True
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body_size += len(chunk)
+        if self._too_large or self._body_size > self.state.max_body_bytes:
+            self._too_large = True
+            self._chunks = []
+            return
+        self._chunks.append(chunk)
+
+    # --- input ---------------------------------------------------------------------------------
+
+    def check_body_size(self) -> None:
+        if self._too_large:
+            raise ApiError(
+                413,
+                f"the request body is larger than this server accepts ({self.state.max_body_bytes:,} bytes); "
+                "send fewer records per request",
+            )
+
+    def json_body(self, *, default: Any = None, what: str = "the request body") -> Any:
+        """The decoded JSON body (``default`` when the body is empty).
+
+        Raises:
+            ApiError: 413 when too large, 400 when it is not UTF-8 JSON.
+        """
+        self.check_body_size()
+        raw = b"".join(self._chunks)
+        if not raw.strip():
+            if default is not None:
+                return default
+            raise ApiError(400, f"{what} is empty; send a JSON document")
+        try:
+            return json.loads(raw)
+        except UnicodeDecodeError:
+            raise ApiError(400, f"{what} is not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise ApiError(
+                400, f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
+
+    def arg(self, name: str) -> str | None:
+        value = self.get_query_argument(name, None)
+        return None if value is None else value
+
+    def require_write_key(self) -> None:
+        """Writes need an API key the operator configured.
+
+        Raises:
+            ApiError: 401 without a key, 403 with a key that is not configured.
+        """
+        key = (self.request.headers.get(API_KEY_HEADER) or "").strip()
+        if not key:
+            raise ApiError(
+                401,
+                "this operation changes the catalog and needs an API key: send it in the "
+                "x-aurorax-api-key header (pyaurorax: PyAuroraX(api_key=...); aurorax-cli --api-key)",
+            )
+        if key not in self.state.api_keys:
+            hint = (
+                "this server accepts no writes (start it with --api-key KEY to allow them)"
+                if not self.state.api_keys
+                else "check the key the server was started with (--api-key or AURORAX_SERVER_API_KEYS)"
+            )
+            raise ApiError(403, f"the API key is not permitted to change the catalog; {hint}")
+
+    # --- output --------------------------------------------------------------------------------
+
+    def send_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(value if isinstance(value, bytes) else _dumps(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            error = exc
+        elif isinstance(exc, tornado.web.HTTPError):
+            if status_code == 405:
+                message = f"{self.request.method} is not supported on {self.request.path}"
+            else:
+                message = exc.log_message or self._reason
+            error = ApiError(status_code, message)
+        else:
+            error = ApiError(
+                status_code,
+                "the server hit an internal error answering this request; it was logged"
+                if status_code >= 500
+                else self._reason,
+            )
+        self.clear_header("Location")
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(_dumps(error.document()))
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, ApiError):
+            if self._finished:
+                return
+            self.set_status(e.status)
+            self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
+            return
+        super()._handle_request_exception(e)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, ApiError):
+            return
+        super().log_exception(typ, value, tb)
+
+    # --- running catalog work off the IO loop ---------------------------------------------------
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a catalog call in the read pool, turning catalog errors into error documents."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.state.read_pool, lambda: fn(*args, **kwargs))
+        except ApiError:
+            raise
+        except NotFound as exc:
+            raise ApiError(404, str(exc)) from None
+        except (QueryValidationError, RecordValidationError) as exc:
+            raise ApiError(400, str(exc)) from None
+        except AuroraXCoreError as exc:
+            status = _status_for(exc)
+            raise ApiError(status, str(exc)) from None
+
+
+def _status_for(exc: AuroraXCoreError) -> int:
+    name = type(exc).__name__
+    if name in ("DuplicateError", "ConflictError"):
+        return 409
+    if isinstance(exc, CatalogError):
+        return 500
+    return 400
+
+
+class RootHandler(BaseHandler):
+    """``GET /``: aurorax-cli --test-connectivity wants a 200."""
+
+    def get(self) -> None:
+        self.send_json(
+            {
+                "name": "aurorax-core AuroraX-compatible API",
+                "api": "/api/v1",
+                "catalog": str(getattr(self.state.catalog, "name", "")),
+            }
+        )
+
+
+class NotFoundHandler(BaseHandler):
+    """Any other path: a 404 error document."""
+
+    def prepare(self) -> None:
+        super().prepare()
+        raise ApiError(404, f"no such endpoint: {self.request.method} {self.request.path}")
+
+
+def _parse_query(payload: Any) -> DataProductQuery:
+    try:
+        return DataProductQuery.from_api_payload(payload)
+    except QueryValidationError as exc:
+        raise ApiError(400, f"invalid data product query: {exc}") from None
+
+
+class SubmitHandler(BaseHandler):
+    """``POST /api/v1/data_products/search``: 202 and an absolute Location."""
+
+    async def post(self) -> None:
+        query = _parse_query(self.json_body(what="the search query"))
+        try:
+            entry = self.state.registry.create(query)
+        except RequestLimitReached as exc:
+            raise ApiError(429, str(exc)) from None
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.state.search_pool, run_search, self.state, entry)
+        if self.state.submit_wait > 0:
+            # Answer as soon as a quick search is done (or after submit_wait): the client's first
+            # status poll then already finds the data, and no poll interval is slept.
+            try:
+                await asyncio.wait_for(asyncio.shield(future), timeout=self.state.submit_wait)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception:  # run_search records its own failures; this only guards the answer
+                logger.exception("search %s raised", entry.request_id)
+        self.set_status(202)
+        self.set_header("Location", f"{self._base_url()}/api/v1/data_products/requests/{entry.request_id}")
+        self.clear_header("Content-Type")
+        self.finish()
+
+    def _base_url(self) -> str:
+        proto = (self.request.headers.get("X-Forwarded-Proto") or "").split(",")[0].strip().lower()
+        if proto not in ("http", "https"):
+            proto = self.request.protocol if self.request.protocol in ("http", "https") else "http"
+        host = (self.request.headers.get("Host") or "").strip()
+        if not host or not _HOST_RE.match(host):
+            sockname = self.request.connection.stream.socket.getsockname()  # type: ignore[union-attr]
+            host = f"{sockname[0]}:{sockname[1]}"
+        return f"{proto}://{host}"
+
+
+def run_search(state: ServerState, entry: SearchEntry) -> None:
+    """Run one search in a worker thread and record its logs and result (never raises)."""
+    registry = state.registry
+    if entry.finished:  # cancelled while queued
+        return
+    started = time.perf_counter()
+    registry.add_log(entry, "info", f"Starting query for {entry.request_id}")
+    try:
+        result = state.catalog.search(entry.query, cancel=entry.cancel)
+    except SearchCancelled:
+        registry.cancel(entry.request_id) if not entry.finished else None
+        return
+    except AuroraXCoreError as exc:
+        registry.fail(entry, f"Search failed: {exc}", int((time.perf_counter() - started) * 1000))
+        return
+    except Exception as exc:  # a bug must not leave the request pending forever
+        logger.exception("search %s failed", entry.request_id)
+        registry.fail(
+            entry,
+            f"Search failed with an internal error ({type(exc).__name__}: {exc})",
+            int((time.perf_counter() - started) * 1000),
+        )
+        return
+    query_s = time.perf_counter() - started
+    registry.add_log(entry, "info", f"Finished query in {query_s:.2f} seconds.")
+    registry.add_log(entry, "debug", "Starting to write data to file")
+    write_started = time.perf_counter()
+    body, count = encode_products(result.data)
+    write_s = time.perf_counter() - write_started
+    if len(body) > registry.max_bytes:
+        registry.fail(
+            entry,
+            f"Search failed: the result has {count} records ({len(body):,} bytes), more than this server keeps "
+            f"({registry.max_bytes:,} bytes); narrow the time range or the data sources",
+            int(query_s * 1000),
+        )
+        return
+    total_s = time.perf_counter() - started
+    registry.complete(
+        entry,
+        body,
+        count,
+        round(query_s * 1000),
+        [
+            ("info", f"Finished writing data, found {count} records in {write_s:.2f} seconds."),
+            ("debug", f"File size is {len(body)} bytes."),
+            ("info", f"Finished search in {total_s:.2f} seconds and found {count} records."),
+        ],
+    )
+
+
+def _entry(state: ServerState, request_id: str) -> SearchEntry:
+    if not _UUID_RE.match(request_id):
+        raise ApiError(404, f"search request {request_id!r} not found: request ids are UUIDs")
+    try:
+        return state.registry.get(request_id.lower())
+    except KeyError as exc:
+        raise ApiError(404, str(exc.args[0])) from None
+
+
+class RequestStatusHandler(BaseHandler):
+    """``GET`` status and logs; ``DELETE`` cancels."""
+
+    def get(self, request_id: str) -> None:
+        self.send_json(_entry(self.state, request_id).status_document())
+
+    def delete(self, request_id: str) -> None:
+        _entry(self.state, request_id)
+        try:
+            entry = self.state.registry.cancel(request_id.lower())
+        except KeyError as exc:
+            raise ApiError(404, str(exc.args[0])) from None
+        self.send_json(entry.status_document())
+
+
+class RequestDataHandler(BaseHandler):
+    """``GET`` the result; ``POST`` it with a response-format tree."""
+
+    async def get(self, request_id: str) -> None:
+        entry = self._ready(request_id)
+        fmt = parse_source_format(self.arg("data_source_record_format"))
+        if fmt == "basic_info":
+            self.send_json(entry.result or b'{"result":[]}')
+            return
+        records = json.loads(entry.result or b'{"result":[]}')["result"]
+        await self._replace_sources(records, fmt)
+        self.send_json({"result": records})
+
+    async def post(self, request_id: str) -> None:
+        entry = self._ready(request_id)
+        tree = validate_response_format(self.json_body(default={}, what="the response format"))
+        records = json.loads(entry.result or b'{"result":[]}')["result"]
+        if needs_full_source(tree):
+            await self._replace_sources(records, "full_record")
+        self.send_json({"result": apply_response_format(records, tree) if tree else records})
+
+    def _ready(self, request_id: str) -> SearchEntry:
+        entry = _entry(self.state, request_id)
+        if not entry.finished:
+            raise ApiError(
+                409,
+                f"search request {entry.request_id} is still running; poll its status until data_uri is set",
+                "Conflict",
+            )
+        if entry.error_message is not None:
+            raise ApiError(409, f"search request {entry.request_id} has no data: {entry.error_message}", "Conflict")
+        return entry
+
+    async def _replace_sources(self, records: list[dict[str, Any]], fmt: str) -> None:
+        sources = await self.read(self.state.catalog.list_sources)
+        by_id = {s.identifier: s.to_api_dict(fmt) for s in sources}
+        for record in records:
+            full = by_id.get(record["data_source"].get("identifier"))
+            if full is not None:
+                record["data_source"] = full
+
+
+class SynchronousSearchHandler(BaseHandler):
+    """``POST /api/v1/data_products/search_synchronous``: ``{"query", "response_format"}`` -> array."""
+
+    async def post(self) -> None:
+        body = self.json_body(what="the synchronous search body")
+        if not isinstance(body, dict) or "query" not in body:
+            raise ApiError(
+                400, 'the body must be {"query": {...}, "response_format": {...}} (response_format optional)'
+            )
+        query = _parse_query(body["query"])
+        tree = body.get("response_format")
+        tree = None if tree is None else validate_response_format(tree)
+        fmt = parse_source_format(self.arg("data_source_record_format"))
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(self.state.search_pool, lambda: self.state.catalog.search(query))
+        except AuroraXCoreError as exc:
+            raise ApiError(_status_for(exc), f"search failed: {exc}") from None
+        if tree and needs_full_source(tree):
+            fmt = "full_record"
+        records = [p.to_api_dict(fmt) for p in result.data]
+        self.send_json(apply_response_format(records, tree) if tree else records)
+
+
+class DescribeHandler(BaseHandler):
+    """``POST /api/v1/utils/describe/query/data_products``: a JSON string."""
+
+    def post(self) -> None:
+        query = _parse_query(self.json_body(what="the query to describe"))
+        self.send_json(query.describe())
+
+
+# --- data sources -------------------------------------------------------------------------------
+
+
+def _single(name: str, value: str | None) -> tuple[str, ...]:
+    return (value,) if value else ()
+
+
+class DataSourcesHandler(BaseHandler):
+    """``GET`` lists sources (exact-match filters); ``POST`` adds one (API key)."""
+
+    async def get(self) -> None:
+        fmt = parse_source_format(self.arg("format"))
+        include_stats = parse_bool("include_stats", self.arg("include_stats"))
+        sources = await self.read(
+            self.state.catalog.list_sources,
+            programs=_single("program", self.arg("program")),
+            platforms=_single("platform", self.arg("platform")),
+            instrument_types=_single("instrument_type", self.arg("instrument_type")),
+            source_type=self.arg("source_type") or None,
+            owner=self.arg("owner") or None,
+            include_stats=include_stats,
+        )
+        self.send_json([source_document(s, fmt, include_stats) for s in _sorted(sources)])
+
+    async def post(self) -> None:
+        self.require_write_key()
+        body = self.json_body(what="the data source")
+        source = _source_from_body(body, require_all=True)
+        created = await self.read(self.state.catalog.add_source, source)
+        self.send_json(source_document(created, "full_record", False))
+
+
+def _sorted(sources: Iterable[DataSource]) -> list[DataSource]:
+    return sorted(sources, key=lambda s: (s.identifier is None, s.identifier or 0))
+
+
+def _source_from_body(body: Any, *, require_all: bool) -> DataSource:
+    if not isinstance(body, dict):
+        raise ApiError(400, f"a data source must be a JSON object, got {type(body).__name__}")
+    unknown = sorted(set(body) - _SOURCE_WRITE_KEYS)
+    if unknown:
+        raise ApiError(400, f"unknown data source field(s) {', '.join(unknown)}")
+    for key in ("program", "platform", "instrument_type", "source_type", "display_name", "owner"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise ApiError(400, f"data source field {key!r} must be a string, got {body[key]!r}")
+    if body.get("identifier") is not None and (
+        isinstance(body["identifier"], bool) or not isinstance(body["identifier"], int)
+    ):
+        raise ApiError(400, f"data source identifier must be an integer, got {body['identifier']!r}")
+    for key in ("ephemeris_metadata_schema", "data_product_metadata_schema", "maintainers"):
+        if body.get(key) is not None and not isinstance(body[key], list):
+            raise ApiError(400, f"data source field {key!r} must be a list, got {body[key]!r}")
+    if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
+        raise ApiError(400, f"data source field 'metadata' must be an object, got {body['metadata']!r}")
+    if require_all:
+        missing = [
+            k for k in ("program", "platform", "instrument_type", "source_type", "display_name") if not body.get(k)
+        ]
+        if missing:
+            raise ApiError(400, f"the data source is missing {', '.join(missing)}")
+    data = {k: v for k, v in body.items() if k not in ("stats", "format")}
+    try:
+        return DataSource.from_api_dict(data) if require_all else DataSource(**_partial(data))
+    except RecordValidationError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _partial(data: dict[str, Any]) -> dict[str, Any]:
+    # For PATCH: unset fields stay None ("omitted fields are ignored" by the catalog's update).
+    fields = dict.fromkeys(("identifier", "program", "platform", "instrument_type"), None)
+    fields.update({k: v for k, v in data.items() if v is not None})
+    return fields
+
+
+class DataSourcesSearchHandler(BaseHandler):
+    """``POST /api/v1/data_sources/search``: lists of programs/platforms/instrument types."""
+
+    async def post(self) -> None:
+        fmt = parse_source_format(self.arg("format"))
+        include_stats = parse_bool("include_stats", self.arg("include_stats"))
+        body = self.json_body(default={}, what="the data source search")
+        if not isinstance(body, dict):
+            raise ApiError(400, 'the body must be an object like {"programs": ["trex"], "platforms": [], ...}')
+        lists: dict[str, tuple[str, ...]] = {}
+        for key in ("programs", "platforms", "instrument_types"):
+            value = body.get(key)
+            if value is None:
+                value = []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ApiError(400, f"{key} must be a list of strings, got {value!r}")
+            lists[key] = tuple(value)
+        sources = await self.read(self.state.catalog.list_sources, include_stats=include_stats, **lists)
+        self.send_json([source_document(s, fmt, include_stats) for s in _sorted(sources)])
+
+
+class DataSourceHandler(BaseHandler):
+    """``GET``/``PATCH``/``DELETE /api/v1/data_sources/{identifier}``."""
+
+    async def get(self, identifier: str) -> None:
+        fmt = parse_source_format(self.arg("format"))
+        include_stats = parse_bool("include_stats", self.arg("include_stats"))
+        source = await self._source(identifier, include_stats)
+        self.send_json(source_document(source, fmt, include_stats))
+
+    async def patch(self, identifier: str) -> None:
+        self.require_write_key()
+        number = parse_identifier(identifier)
+        await self._source(identifier, False)
+        body = self.json_body(what="the data source update")
+        if isinstance(body, dict) and body.get("identifier") not in (None, number):
+            raise ApiError(400, f"the body's identifier {body['identifier']!r} differs from the URL's {number}")
+        changes = {k: v for k, v in (body.items() if isinstance(body, dict) else ()) if v is not None}
+        _source_from_body(body, require_all=False)  # type checks
+        changes.pop("identifier", None)
+        changes.pop("stats", None)
+        changes.pop("format", None)
+        updated = await self.read(self.state.catalog.update_source, number, **changes)
+        self.send_json(source_document(updated, "full_record", False))
+
+    async def delete(self, identifier: str) -> None:
+        self.require_write_key()
+        number = parse_identifier(identifier)
+        await self._source(identifier, False)
+        await self.read(self.state.catalog.delete_source, number)
+        self.set_status(200)
+        self.finish()
+
+    async def _source(self, identifier: str, include_stats: bool) -> DataSource:
+        return await get_source(self, identifier, include_stats)
+
+
+async def get_source(handler: BaseHandler, identifier: str, include_stats: bool = False) -> DataSource:
+    """The catalog's source for a path identifier.
+
+    Raises:
+        ApiError: 400 for a non-integer id, 404 (AuroraX wording) for an unknown one.
+    """
+    number = parse_identifier(identifier)
+    try:
+        source = await handler.read(handler.state.catalog.get_source, number, include_stats=include_stats)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        source = None
+    if source is None:
+        raise ApiError(404, f"No Data Source record found in AuroraX for identifier {number}")
+    return source
+
+
+class DataProductsUploadHandler(BaseHandler):
+    """``POST`` uploads records to a source, ``DELETE`` removes records by URL (API key for both)."""
+
+    async def post(self, identifier: str) -> None:
+        self.require_write_key()
+        body = self.json_body(what="the data products to upload")
+        source = await get_source(self, identifier)
+        if not isinstance(body, list):
+            raise ApiError(400, f"the upload body must be a JSON array of data products, got {type(body).__name__}")
+        products = validate_upload(source, body)
+        await self.read(self.state.catalog.upload_products, source.identifier, products)
+        self.set_status(202)
+        self.clear_header("Content-Type")
+        self.finish()
+
+    async def delete(self, identifier: str) -> None:
+        self.require_write_key()
+        body = self.json_body(what="the delete request")
+        source = await get_source(self, identifier)
+        if not isinstance(body, dict):
+            raise ApiError(400, 'the body must be {"program", "platform", "instrument_type", "urls": [...]}')
+        _check_triple(source, body, "the delete request")
+        urls = body.get("urls")
+        if not isinstance(urls, list) or not all(isinstance(u, str) and u for u in urls):
+            raise ApiError(400, f"'urls' must be a list of non-empty strings, got {urls!r}")
+        if urls:
+            await self.read(self.state.catalog.delete_products, source.identifier, list(dict.fromkeys(urls)))
+        self.set_status(200)
+        self.clear_header("Content-Type")
+        self.finish()
+
+
+def _check_triple(source: DataSource, record: Mapping[str, Any], where: str) -> None:
+    for key, expected in zip(("program", "platform", "instrument_type"), source.key, strict=True):
+        value = record.get(key)
+        if value is None:
+            raise ApiError(400, f"{where} has no {key!r}; it must be {expected!r} for data source {source.identifier}")
+        if value != expected:
+            raise ApiError(
+                400,
+                f"{where}: {key} {value!r} does not match data source {source.identifier} "
+                f"({'/'.join(source.key)}); upload it to the right data source",
+            )
+
+
+def validate_upload(source: DataSource, records: list[Any]) -> list[DataProduct]:
+    """Check a whole upload batch before anything is written.
+
+    Raises:
+        ApiError: 400 naming the first bad record.
+    """
+    products: list[DataProduct] = []
+    seen: set[str] = set()
+    for index, record in enumerate(records):
+        where = f"record {index}"
+        if not isinstance(record, dict):
+            raise ApiError(400, f"{where} is not a JSON object")
+        unknown = sorted(set(record) - _UPLOAD_KEYS)
+        if unknown:
+            raise ApiError(400, f"{where} has unknown field(s) {', '.join(unknown)}")
+        _check_triple(source, record, where)
+        missing = [k for k in ("start", "end", "url", "data_product_type") if record.get(k) in (None, "")]
+        if missing:
+            raise ApiError(400, f"{where} is missing {', '.join(missing)}")
+        data = {k: v for k, v in record.items() if k not in ("program", "platform", "instrument_type", "data_source")}
+        try:
+            product = DataProduct.from_api_dict(data, data_source=source)
+        except RecordValidationError as exc:
+            raise ApiError(400, f"{where}: {exc}") from None
+        if product.url in seen:
+            raise ApiError(400, f"{where}: url {product.url!r} appears twice in the upload; URLs identify records")
+        seen.add(product.url)
+        products.append(product)
+    return products
+
+
+class AvailabilityHandler(BaseHandler):
+    """``GET /api/v1/availability/data_products``: per-source, per-day counts."""
+
+    async def get(self) -> None:
+        today = datetime.now(UTC).date()
+        start = parse_date("start", self.arg("start"), date(today.year, 1, 1))
+        end = parse_date("end", self.arg("end"), date(start.year + 1, start.month, start.day))
+        if end < start:
+            raise ApiError(400, f"end ({end}) is before start ({start}); swap them")
+        if end - start > MAX_AVAILABILITY_SPAN:
+            raise ApiError(400, f"the range {start} .. {end} spans more than 25 years; narrow it")
+        fmt = parse_source_format(self.arg("format"))
+        parse_bool("slow", self.arg("slow"))  # every count is exact here; validated only
+        items = await self.read(
+            self.state.catalog.availability,
+            start,
+            end,
+            program=self.arg("program") or None,
+            platform=self.arg("platform") or None,
+            instrument_type=self.arg("instrument_type") or None,
+            source_type=self.arg("source_type") or None,
+            owner=self.arg("owner") or None,
+        )
+        self.send_json([item.to_api_dict(fmt) for item in items])
+
+
+# --- the application ----------------------------------------------------------------------------
+
+
+def _routes(state: ServerState) -> list[tuple[str, type[BaseHandler], dict[str, Any]]]:
+    kw = {"state": state}
+    api = r"/+api/v1"
+    return [
+        (r"/*", RootHandler, kw),
+        (rf"{api}/?", RootHandler, kw),
+        (rf"{api}/data_products/search/?", SubmitHandler, kw),
+        (rf"{api}/data_products/search_synchronous/?", SynchronousSearchHandler, kw),
+        (rf"{api}/data_products/requests/([^/]+)/?", RequestStatusHandler, kw),
+        (rf"{api}/data_products/requests/([^/]+)/data/?", RequestDataHandler, kw),
+        (rf"{api}/utils/describe/query/data_products/?", DescribeHandler, kw),
+        (rf"{api}/data_sources/?", DataSourcesHandler, kw),
+        (rf"{api}/data_sources/search/?", DataSourcesSearchHandler, kw),
+        (rf"{api}/data_sources/([^/]+)/?", DataSourceHandler, kw),
+        (rf"{api}/data_sources/([^/]+)/data_products/?", DataProductsUploadHandler, kw),
+        (rf"{api}/availability/data_products/?", AvailabilityHandler, kw),
+    ]
+
+
+def make_app(
+    catalog: Any,
+    *,
+    api_keys: Iterable[str] = (),
+    result_ttl: float = 3600.0,
+    max_requests: int = 5000,
+    max_result_bytes: int = 64 * 1024 * 1024,
+    max_pending: int = 256,
+    workers: int = 4,
+    submit_wait: float = 0.1,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> tornado.web.Application:
+    """The tornado application serving the AuroraX API over ``catalog`` (a CatalogBackend).
+
+    ``app.settings["aurorax_state"]`` is the :class:`ServerState`; call its ``close()`` when done.
+
+    Raises:
+        ValueError: a limit is not positive.
+    """
+    if workers < 1 or max_body_bytes < 1 or submit_wait < 0:
+        raise ValueError("workers and max_body_bytes must be positive and submit_wait >= 0")
+    registry = RequestRegistry(
+        ttl=result_ttl, max_entries=max_requests, max_bytes=max_result_bytes, max_pending=max_pending
+    )
+    state = ServerState(
+        catalog=catalog,
+        registry=registry,
+        api_keys=frozenset(k.strip() for k in api_keys if k and k.strip()),
+        search_pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aurorax-search"),
+        read_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="aurorax-read"),
+        max_body_bytes=max_body_bytes,
+        submit_wait=submit_wait,
+    )
+    return tornado.web.Application(
+        _routes(state),  # type: ignore[arg-type]
+        default_handler_class=NotFoundHandler,
+        default_handler_args={"state": state},
+        aurorax_state=state,
+        compress_response=False,
+        log_function=_log_request,
+    )
+
+
+access_logger = logging.getLogger("aurorax_core.server.access")
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    # 4xx answers are the client's mistake and already explained to it; only 5xx are warnings.
+    status = handler.get_status()
+    level = logging.WARNING if status >= 500 else logging.DEBUG
+    if access_logger.isEnabledFor(level):
+        access_logger.log(
+            level,
+            "%d %s %s %.2fms",
+            status,
+            handler.request.method,
+            handler.request.uri,
+            1000.0 * handler.request.request_time(),
+        )

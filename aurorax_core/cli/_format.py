@@ -1,0 +1,226 @@
+"""Output helpers shared by the CLI command groups: plain-text tables, sizes, atomic JSON files.
+
+Kept free of third-party dependencies: aurorax-cli uses texttable and humanize; these reproduce
+the parts of their output that the commands print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .. import config
+from ..backends.base import Backend
+from ..errors import AuroraXCoreError, CatalogError
+from ..progress import natural_size
+
+__all__ = [
+    "catalog_errors",
+    "data_url",
+    "format_table",
+    "intcomma",
+    "natural_size",
+    "open_backend_for",
+    "precise_duration",
+    "timestamp_text",
+    "write_json_atomic",
+    "write_text_atomic",
+]
+
+
+def intcomma(value: int | float | None) -> str:
+    """``1234567`` -> ``1,234,567`` (humanize.intcomma); None -> ``-``."""
+    if value is None:
+        return "-"
+    return f"{value:,}"
+
+
+def precise_duration(milliseconds: float) -> str:
+    """A duration the way humanize.precisedelta prints it: ``0.30 seconds``, ``1 minute and 5.00 seconds``."""
+    seconds = max(float(milliseconds), 0.0) / 1000.0
+    minutes, seconds = divmod(seconds, 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    parts = []
+    if hours:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    parts.append(f"{seconds:.2f} seconds")
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned plain-text columns under a ``=`` rule, like texttable's HEADER decoration."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], len(value))
+    gap = "   "
+
+    def line(values: Sequence[str]) -> str:
+        return gap.join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    out = [line(list(headers)), "=" * (sum(widths) + len(gap) * (len(widths) - 1))]
+    out.extend(line(row) for row in cells)
+    return "\n".join(out)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return str(value.replace(tzinfo=None))
+    # One physical line per row: a newline in a record's text must not break the columns.
+    return " ".join(str(value).split("\n"))
+
+
+def timestamp_text(value: Any) -> str:
+    """An AuroraX timestamp as aurorax-cli prints it (``2024-11-27 21:41:14.348602``), or ``-``."""
+    if value is None or value == "":
+        return "-"
+    from ..models import parse_time
+
+    try:
+        return str(parse_time(value).replace(tzinfo=None))
+    except AuroraXCoreError:
+        return str(value)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and os.replace: never a half-written file.
+
+    Raises:
+        AuroraXCoreError: the directory does not exist or is not writable, or the disk is full.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise AuroraXCoreError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
+    tmp_name: Path | None = None
+    try:
+        # open(..., "x") rather than mkstemp: the file gets the usual umask permissions, not 0600.
+        tmp_name = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        with open(tmp_name, "x", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as exc:
+        raise AuroraXCoreError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """See :func:`_write_atomic`."""
+    _write_atomic(Path(path), text)
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any, *, indent: int | None, minify: bool) -> None:
+    """Write JSON exactly as aurorax-cli does (``json.dump(data, fp, indent=N)``, or no indent when minified).
+
+    Raises:
+        AuroraXCoreError: the file cannot be written.
+    """
+    text = json.dumps(data) if minify else json.dumps(data, indent=indent)
+    _write_atomic(Path(path), text)
+
+
+@contextlib.contextmanager
+def catalog_errors(path: Any) -> Iterator[None]:
+    """Turn low-level SQLite/OS failures into one-line CatalogErrors (the CLI never shows a traceback)."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            raise CatalogError(
+                f"{path} is not an SQLite catalog ({exc}); give a catalog built by `aurorax-core catalog ingest` "
+                "or `catalog demo`, or a new file name"
+            ) from None
+        raise CatalogError(f"cannot use catalog {path}: {exc}") from None
+    except PermissionError as exc:
+        raise CatalogError(f"cannot access catalog {path}: {exc.strerror or exc}") from None
+
+
+def open_backend_for(args: argparse.Namespace, *, must_exist: bool = True, quiet: bool = False) -> Backend:
+    """The backend chosen by the global options, with the checks a command line needs first.
+
+    ``must_exist``: a read-only command on a ``--catalog`` that does not exist is a user error (a
+    typo would otherwise create an empty catalog and find nothing).
+
+    Raises:
+        CatalogError: the catalog is missing, is not SQLite, or its directory is missing/read-only.
+        BackendError: the API URL is unusable.
+    """
+    from . import _common
+
+    api_url = getattr(args, "api_url", None) or (None if getattr(args, "catalog", None) else config.api_url_from_env())
+    if api_url:
+        return _common.backend_from_args(args)
+    explicit = getattr(args, "catalog", None)
+    path = config.catalog_path(explicit)
+    if explicit and must_exist and not path.exists():
+        raise CatalogError(
+            f"catalog {str(path)!r} does not exist; check the path, or create it with "
+            f"`aurorax-core --catalog {path} catalog ingest FILE...` or `... catalog demo`"
+        )
+    if path.exists() and path.is_dir():
+        raise CatalogError(f"catalog {str(path)!r} is a directory; give a file name such as {path / 'catalog.sqlite'}")
+    if not path.exists():
+        directory = path.parent
+        if explicit and not directory.is_dir():
+            raise CatalogError(
+                f"cannot create catalog {str(path)!r}: directory {str(directory)!r} does not exist; create it first"
+            )
+        if directory.is_dir() and not _can_create_in(directory):
+            raise CatalogError(
+                f"cannot create catalog {str(path)!r}: directory {str(directory)!r} is not writable; "
+                "choose another location with --catalog"
+            )
+        if not explicit and not quiet:
+            print(
+                f"[{datetime.now()}] No catalog at {path} yet: building the demo archive (synthetic data) "
+                "the first time; this takes a moment ...",
+                file=sys.stderr,
+                flush=True,
+            )
+    with catalog_errors(path):
+        return _common.backend_from_args(args)
+
+
+def _can_create_in(directory: Path) -> bool:
+    # A real probe, not os.access(): root passes access() checks on directories where file
+    # creation still fails (read-only mounts, sysfs).
+    try:
+        fd, name = tempfile.mkstemp(prefix=".aurorax-core-probe.", dir=directory)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return True
+
+
+def data_url(backend: Backend, data_uri: Any) -> str:
+    """``<api base><data_uri>`` for a remote backend, the URI alone for the catalog."""
+    if not data_uri:
+        return "-"
+    name = getattr(backend, "name", "")
+    if isinstance(name, str) and name.lower().startswith(("http://", "https://")):
+        return f"{name.rstrip('/')}{data_uri}"
+    return str(data_uri)
+
+
+def elapsed(start: float, end: float) -> timedelta:
+    return timedelta(seconds=max(end - start, 0.0))

@@ -1,0 +1,387 @@
+"""``aurorax-core data_products ...``: aurorax-cli's data-product commands, on the catalog or an AuroraX API.
+
+Commands and output follow ``aurorax-cli search data_products`` (PROTOCOL §9):
+``search``, ``search_template``, ``describe``, ``get_status``, ``get_logs``, ``get_query``,
+``get_data`` and ``search_resubmit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pprint
+from typing import Any
+
+from ..backends.base import STAGE_RETRIEVED, STAGE_RETRIEVING, Backend, RequestTracking, SearchEvent
+from ..errors import AuroraXCoreError, NotFound, QueryValidationError
+from ..models import DataProduct
+from ..query import SEARCH_TEMPLATE, DataProductQuery
+from . import _common
+from ._format import (
+    data_url,
+    format_table,
+    intcomma,
+    natural_size,
+    open_backend_for,
+    precise_duration,
+    timestamp_text,
+    write_json_atomic,
+    write_text_atomic,
+)
+
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``data_products`` command group."""
+    group = subparsers.add_parser(
+        "data_products",
+        help="search data products and inspect search requests (aurorax-cli compatible)",
+        description="Interact with data product searches.",
+    )
+    commands = group.add_subparsers(dest="command", metavar="COMMAND")
+    group.set_defaults(handler=lambda args: _print_group_help(group))
+
+    search = commands.add_parser(
+        "search",
+        help="perform a data product search from a query file",
+        description="Perform a data product search. INFILE is a JSON query in the form printed by "
+        "`search_template`. The data are written to <request_id>_data.json unless --outfile or "
+        "--output-to-terminal is given.",
+    )
+    search.add_argument("infile", metavar="INFILE", help="input file with the query (JSON)")
+    search.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="accepted for aurorax-cli compatibility and ignored: searches run to completion without polling",
+    )
+    _add_output_options(search)
+    search.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    search.set_defaults(handler=cmd_search)
+
+    template = commands.add_parser("search_template", help="print a template for a data product search query")
+    template.add_argument("--outfile", metavar="FILE", help="save the template to a file")
+    template.add_argument("--indent", type=int, default=2, metavar="N", help="indentation (default: 2)")
+    template.set_defaults(handler=cmd_search_template)
+
+    describe = commands.add_parser("describe", help='describe a query file in AuroraX\'s "SQL-like" syntax')
+    describe.add_argument("infile", metavar="INFILE", help="input file with the query (JSON)")
+    describe.set_defaults(handler=cmd_describe)
+
+    status = commands.add_parser("get_status", help="get status information for a search request")
+    status.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
+    status.add_argument("--show-logs", action="store_true", help="show the request's logs")
+    status.add_argument("--show-query", action="store_true", help="show the request's query")
+    status.add_argument("--filter-logs", choices=LOG_LEVELS, help="only show logs of this level (with --show-logs)")
+    status.add_argument("--table-max-width", "--max-width", type=int, metavar="N", help="ignored (compatibility)")
+    status.set_defaults(handler=cmd_get_status)
+
+    logs = commands.add_parser("get_logs", help="get the logs of a search request")
+    logs.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
+    logs.add_argument("--filter", "--filter-logs", dest="filter_logs", choices=LOG_LEVELS, help="only this level")
+    logs.add_argument("--table-max-width", "--max-width", type=int, metavar="N", help="ignored (compatibility)")
+    logs.set_defaults(handler=cmd_get_logs)
+
+    query = commands.add_parser("get_query", help="get the query of a search request")
+    query.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
+    query.set_defaults(handler=cmd_get_query)
+
+    data = commands.add_parser("get_data", help="get the data of a completed search request")
+    data.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
+    _add_output_options(data)
+    data.set_defaults(handler=cmd_get_data)
+
+    resubmit = commands.add_parser("search_resubmit", help="run the query of an earlier search request again")
+    resubmit.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
+    resubmit.set_defaults(handler=cmd_search_resubmit)
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--outfile", metavar="FILE", help="file to save the data to (default: <request_id>_data.json)")
+    parser.add_argument(
+        "--output-to-terminal",
+        choices=("dict", "objects"),
+        help="print the data to the terminal in this form instead of saving a file",
+    )
+    parser.add_argument("--indent", type=int, default=2, metavar="N", help="JSON indentation (default: 2)")
+    parser.add_argument("--minify", action="store_true", help="write the JSON without indentation")
+
+
+def _print_group_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
+
+
+# --- query files ---------------------------------------------------------------------------------
+
+
+def read_query_file(infile: str) -> DataProductQuery:
+    """Read a query file, with aurorax-cli's message for a missing file.
+
+    Raises:
+        QueryValidationError: the file is missing, empty, not JSON or not a valid query.
+    """
+    if not os.path.exists(infile):
+        raise QueryValidationError(f"infile doesn't exist ({infile})")
+    if os.path.isdir(infile):
+        raise QueryValidationError(f"infile is a directory, not a query file ({infile})")
+    return DataProductQuery.from_file(infile)
+
+
+def cmd_search_template(args: argparse.Namespace) -> int:
+    text = json.dumps(SEARCH_TEMPLATE, indent=args.indent)
+    if args.outfile:
+        write_text_atomic(args.outfile, text)
+        print(f"Saved template to {args.outfile}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    query = read_query_file(args.infile)
+    backend = open_backend_for(args)
+    try:
+        print(backend.describe(query))
+    finally:
+        backend.close()
+    return 0
+
+
+# --- search --------------------------------------------------------------------------------------
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    quiet = bool(args.quiet)
+    if not os.path.exists(args.infile):
+        raise QueryValidationError(f"infile doesn't exist ({args.infile})")
+    _common.info("Reading in query file ...", quiet=quiet)
+    query = read_query_file(args.infile)
+    _common.info("Preparing search ...", quiet=quiet)
+    _check_output_target(args)
+    backend = open_backend_for(args, quiet=quiet)
+    try:
+
+        def progress(event: SearchEvent) -> None:
+            # aurorax-cli prints the search's verbose lines up to "Data is now available", then its
+            # own "Downloading ..." line instead of the library's "Retrieving"/"Retrieved" lines.
+            if event.stage not in (STAGE_RETRIEVING, STAGE_RETRIEVED):
+                _common.info(event.message, quiet=quiet)
+
+        result = backend.search(query, progress=progress)
+    finally:
+        backend.close()
+    records = sorted(result.to_api_records(), key=lambda record: record["start"])
+    _common.info(
+        f"Downloading {intcomma(len(records))} results and {natural_size(result.file_size)} of data ...", quiet=quiet
+    )
+    _output_records(args, records, result.request_id, quiet=quiet, show_times=True)
+    return 0
+
+
+def _check_output_target(args: argparse.Namespace) -> None:
+    # Fail before searching, not after: a typo in --outfile must not cost a long search.
+    outfile = getattr(args, "outfile", None)
+    if outfile and getattr(args, "output_to_terminal", None) is None:
+        directory = os.path.dirname(os.path.abspath(outfile))
+        if not os.path.isdir(directory):
+            raise AuroraXCoreError(f"cannot write {outfile!r}: directory {directory!r} does not exist")
+        if os.path.isdir(outfile):
+            raise AuroraXCoreError(f"cannot write {outfile!r}: it is a directory; give a file name")
+    if getattr(args, "indent", 0) is not None and args.indent < 0:
+        raise AuroraXCoreError(f"--indent must be 0 or more, got {args.indent}")
+
+
+def _output_records(
+    args: argparse.Namespace, records: list[dict[str, Any]], request_id: str, *, quiet: bool, show_times: bool
+) -> None:
+    def say(message: str) -> None:
+        if show_times:
+            _common.info(message, quiet=quiet)
+        elif not quiet:
+            print(message, flush=True)
+
+    if args.output_to_terminal is not None:
+        print()
+        if args.output_to_terminal == "dict":
+            pprint.pprint(records)
+        else:
+            for record in records:
+                print(repr(DataProduct.from_api_dict(record)))
+        return
+    outfile = args.outfile or f"{request_id}_data.json"
+    say("Writing data to file ...")
+    write_json_atomic(outfile, records, indent=args.indent, minify=args.minify)
+    say(f"Data has been saved to '{outfile}'")
+
+
+# --- request tracking ----------------------------------------------------------------------------
+
+
+def _tracking_backend(args: argparse.Namespace) -> Backend:
+    backend = open_backend_for(args)
+    if not isinstance(backend, RequestTracking):
+        backend.close()
+        raise AuroraXCoreError(f"{backend.name} does not keep search requests, so there is no request to look up")
+    return backend
+
+
+def _status(backend: Backend, request_id: str) -> dict[str, Any]:
+    assert isinstance(backend, RequestTracking)
+    try:
+        status = backend.request_status(request_id)
+    except NotFound:
+        raise NotFound(
+            f"request ID not found ({request_id}); it may be mistyped or have expired — run the search again"
+        ) from None
+    if not isinstance(status, dict) or not isinstance(status.get("search_request"), dict):
+        raise AuroraXCoreError(f"the status of request {request_id} has no 'search_request'; cannot display it")
+    status.setdefault("search_result", {})
+    return status
+
+
+def _logs_table(logs: list[dict[str, Any]], level: str | None) -> str:
+    rows = [
+        (timestamp_text(entry.get("timestamp")), entry.get("level", "-"), entry.get("summary", ""))
+        for entry in logs
+        if level is None or entry.get("level") == level
+    ]
+    return format_table(("Timestamp", "Level", "Summary"), rows)
+
+
+def _query_without_id(status: dict[str, Any]) -> str | None:
+    query = status["search_request"].get("query")
+    if not isinstance(query, dict):
+        return None
+    shown = dict(query)
+    shown.pop("request_id", None)
+    return pprint.pformat(shown)
+
+
+def cmd_get_status(args: argparse.Namespace) -> int:
+    backend = _tracking_backend(args)
+    try:
+        status = _status(backend, args.request_id)
+        result = status["search_result"]
+        completed = result.get("completed_timestamp") is not None
+        lines = [
+            ("Completed:\t\t", "True" if completed else "False"),
+            ("Requested timestamp:\t", timestamp_text(status["search_request"].get("requested"))),
+            ("Completed timestamp:\t", timestamp_text(result.get("completed_timestamp"))),
+        ]
+        if completed:
+            duration = result.get("query_duration") or 0
+            lines += [
+                ("Query duration:\t\t", f"{precise_duration(duration)} ({duration:.0f}ms)"),
+                ("Error condition:\t", "True" if result.get("error_condition") is True else "False"),
+                ("Data URL:\t\t", data_url(backend, result.get("data_uri"))),
+                ("File size:\t\t", natural_size(result.get("file_size") or 0)),
+                ("Result count:\t\t", intcomma(result.get("result_count"))),
+            ]
+        else:
+            lines += [
+                ("Query duration:\t\t", "-"),
+                ("Error condition:\t", "-"),
+                ("Data URL:\t\t", "-"),
+                ("File size:\t\t", "-"),
+                ("Result count:\t\t", "-"),
+            ]
+        for label, value in lines:
+            print(f"{label}{value}")
+        if args.show_logs:
+            print()
+            print(_logs_table(status.get("logs") or [], args.filter_logs))
+        if args.show_query:
+            shown = _query_without_id(status)
+            if shown is None:
+                print("\nSearch query: missing, unable to display")
+            else:
+                print("\nSearch query:\n==================")
+                print(shown)
+    finally:
+        backend.close()
+    return 0
+
+
+def cmd_get_logs(args: argparse.Namespace) -> int:
+    backend = _tracking_backend(args)
+    try:
+        status = _status(backend, args.request_id)
+    finally:
+        backend.close()
+    if "logs" not in status:
+        print("Search logs: missing, unable to display")
+        return 0
+    print(_logs_table(status.get("logs") or [], args.filter_logs))
+    return 0
+
+
+def cmd_get_query(args: argparse.Namespace) -> int:
+    backend = _tracking_backend(args)
+    try:
+        status = _status(backend, args.request_id)
+    finally:
+        backend.close()
+    shown = _query_without_id(status)
+    if shown is None:
+        raise AuroraXCoreError(f"the status of request {args.request_id} has no query; unable to display it")
+    print(shown)
+    return 0
+
+
+def cmd_get_data(args: argparse.Namespace) -> int:
+    _check_output_target(args)
+    backend = _tracking_backend(args)
+    try:
+        print("Checking request status ...", flush=True)
+        status = _status(backend, args.request_id)
+        result = status["search_result"]
+        if result.get("completed_timestamp") is None:
+            raise AuroraXCoreError(
+                f"Search is not done yet, not retrieving data; check with "
+                f"`aurorax-core data_products get_status {args.request_id}`"
+            )
+        if result.get("error_condition") is True:
+            logs = status.get("logs") or []
+            reason = logs[-1].get("summary") if logs and isinstance(logs[-1], dict) else "no reason given"
+            raise AuroraXCoreError(f"search request {args.request_id} failed: {reason}")
+        print(
+            f"Downloading {intcomma(result.get('result_count'))} results and "
+            f"{natural_size(result.get('file_size') or 0)} of data ...",
+            flush=True,
+        )
+        assert isinstance(backend, RequestTracking)
+        try:
+            records = backend.request_data(args.request_id)
+        except NotFound:
+            raise NotFound(
+                f"the data of request {args.request_id} are no longer available; run "
+                f"`aurorax-core data_products search_resubmit {args.request_id}`"
+            ) from None
+    finally:
+        backend.close()
+    records = sorted(records, key=lambda record: str(record.get("start", "")))
+    _output_records(args, records, args.request_id, quiet=False, show_times=False)
+    return 0
+
+
+def cmd_search_resubmit(args: argparse.Namespace) -> int:
+    backend = _tracking_backend(args)
+    try:
+        print(f"Retrieving query for request '{args.request_id}' ...", flush=True)
+        status = _status(backend, args.request_id)
+        payload = status["search_request"].get("query")
+        if not isinstance(payload, dict):
+            raise AuroraXCoreError("Error resubmitting: missing query from original request ID")
+        print("Preparing new search ...", flush=True)
+        query = DataProductQuery.from_api_payload(payload)
+        print("Submitting new search ...", flush=True)
+        assert isinstance(backend, RequestTracking)
+        new_id = backend.submit(query)
+    finally:
+        backend.close()
+    print(f"Request has been resubmitted, new request ID is {new_id}")
+    return 0

@@ -58,18 +58,20 @@ def handle(args: argparse.Namespace) -> int:
         print(f"Building the demo catalog at {catalog} ...", flush=True)
         ensure_demo_catalog(catalog)
     keys = api_keys_from_env(args.server_api_keys)
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{host}:{args.port}"
-    print(f"Serving catalog {catalog} as an AuroraX API at {url}")
-    print(f'  pyaurorax:    PyAuroraX(api_base_url="{url}")')
-    print(f"  aurorax-cli:  aurorax-cli --api-base-url={url} search data_products ...")
-    print(f"  aurorax-core: aurorax-core --api-url {url} data_products search ...")
-    print(f"  writes: {'allowed with ' + str(len(keys)) + ' API key(s)' if keys else 'disabled (no --api-key)'}")
-    print("Press Ctrl+C to stop.", flush=True)
+
+    def announce(url: str) -> None:
+        print(f"Serving catalog {catalog} as an AuroraX API at {url}")
+        print(f'  pyaurorax:    PyAuroraX(api_base_url="{url}")')
+        print(f"  aurorax-cli:  aurorax-cli --api-base-url={url} search data_products ...")
+        print(f"  aurorax-core: aurorax-core --api-url {url} data_products search ...")
+        print(f"  writes: {f'allowed with {len(keys)} API key(s)' if keys else 'disabled (no --api-key)'}")
+        print("Press Ctrl+C to stop.", flush=True)
+
     run_server(
         catalog,
         host=args.host,
         port=args.port,
+        on_ready=announce,
         api_keys=keys,
         result_ttl=args.result_ttl,
         workers=args.workers,

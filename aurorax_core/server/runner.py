@@ -120,8 +120,15 @@ def serve_in_thread(
     return f"http://{url_host}:{actual_port}", stop
 
 
-def run_server(catalog: Any, *, host: str = "127.0.0.1", port: int = 8080, **app_options: Any) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM.
+def run_server(
+    catalog: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    on_ready: Callable[[str], None] | None = None,
+    **app_options: Any,
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM; ``on_ready(url)`` is called once listening.
 
     Raises:
         AuroraXCoreError: the catalog does not exist or the port cannot be bound.
@@ -135,9 +142,13 @@ def run_server(catalog: Any, *, host: str = "127.0.0.1", port: int = 8080, **app
         raise AuroraXCoreError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port") from None
     app = make_app(backend, **app_options)
     state = app.settings["aurorax_state"]
+    actual_port = sockets[0].getsockname()[1]
+    url_host = f"[{host}]" if ":" in host else host
 
     async def main() -> None:
         server = _server(app, sockets)
+        if on_ready is not None:
+            on_ready(f"http://{url_host}:{actual_port}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -13,6 +13,7 @@ import os
 import pprint
 from typing import Any
 
+from .. import config
 from ..backends.base import STAGE_RETRIEVED, STAGE_RETRIEVING, Backend, RequestTracking, SearchEvent
 from ..errors import AuroraXCoreError, NotFound, QueryValidationError
 from ..models import DataProduct
@@ -143,12 +144,23 @@ def cmd_search_template(args: argparse.Namespace) -> int:
 
 def cmd_describe(args: argparse.Namespace) -> int:
     query = read_query_file(args.infile)
+    if not _api_url(args):
+        # The catalog describes a query exactly as DataProductQuery.describe() does; no need to
+        # open (or first build) a catalog for that.
+        print(query.describe())
+        return 0
     backend = open_backend_for(args)
     try:
         print(backend.describe(query))
     finally:
         backend.close()
     return 0
+
+
+def _api_url(args: argparse.Namespace) -> str | None:
+    if getattr(args, "api_url", None):
+        return str(args.api_url)
+    return None if getattr(args, "catalog", None) else config.api_url_from_env()
 
 
 # --- search --------------------------------------------------------------------------------------

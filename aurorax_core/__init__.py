@@ -28,12 +28,14 @@ from .errors import (
 from .models import DATA_PRODUCT_TYPES, SYNTHETIC_METADATA_KEY, DataProduct, DataSource, format_time, parse_time
 from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, MetadataFilterExpression
 from .results import DATAFRAME_COLUMNS, LogEntry, SearchResult, products_to_dataframe
+from .thumbnails import DEFAULT_ALLOWED_HOSTS, Preview, ThumbnailService
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DATAFRAME_COLUMNS",
     "DATA_PRODUCT_TYPES",
+    "DEFAULT_ALLOWED_HOSTS",
     "METADATA_OPERATORS",
     "SEARCH_TEMPLATE",
     "SYNTHETIC_METADATA_KEY",
@@ -55,6 +57,7 @@ __all__ = [
     "MalformedResponse",
     "MetadataFilterExpression",
     "NotFound",
+    "Preview",
     "PreviewUnavailable",
     "QueryValidationError",
     "RecordValidationError",
@@ -64,6 +67,7 @@ __all__ = [
     "SearchFailed",
     "SearchResult",
     "SearchTimeout",
+    "ThumbnailService",
     "Unauthorized",
     "__version__",
     "build_query",

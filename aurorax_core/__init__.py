@@ -4,6 +4,7 @@ The public API is exactly what ``__all__`` lists; the dashboard imports nothing 
 """
 
 from .backends.base import Availability, Backend, CancelToken, SearchEvent
+from .backends.catalog import CatalogBackend, IngestSummary
 from .backends.remote import RemoteBackend
 from .client import build_query, describe, open_backend, run_query, search
 from .errors import (
@@ -14,6 +15,8 @@ from .errors import (
     BackendTimeout,
     BackendUnavailable,
     CatalogError,
+    ConflictError,
+    DuplicateError,
     Maintenance,
     MalformedResponse,
     NotFound,
@@ -25,6 +28,7 @@ from .errors import (
     SearchTimeout,
     Unauthorized,
 )
+from .ingest import ingest_file, ingest_records, ingest_sources
 from .models import DATA_PRODUCT_TYPES, SYNTHETIC_METADATA_KEY, DataProduct, DataSource, format_time, parse_time
 from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, MetadataFilterExpression
 from .results import DATAFRAME_COLUMNS, LogEntry, SearchResult, products_to_dataframe
@@ -48,10 +52,14 @@ __all__ = [
     "BackendTimeout",
     "BackendUnavailable",
     "CancelToken",
+    "CatalogBackend",
     "CatalogError",
+    "ConflictError",
     "DataProduct",
     "DataProductQuery",
     "DataSource",
+    "DuplicateError",
+    "IngestSummary",
     "LogEntry",
     "Maintenance",
     "MalformedResponse",
@@ -73,6 +81,9 @@ __all__ = [
     "build_query",
     "describe",
     "format_time",
+    "ingest_file",
+    "ingest_records",
+    "ingest_sources",
     "open_backend",
     "parse_time",
     "products_to_dataframe",

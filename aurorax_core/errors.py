@@ -74,5 +74,13 @@ class PreviewUnavailable(AuroraXCoreError):
     """No preview/thumbnail could be produced for a data product; the message says why."""
 
 
+class DuplicateError(AuroraXCoreError):
+    """A record with the same identity already exists (AuroraX answers 409 Conflict)."""
+
+
+class ConflictError(AuroraXCoreError):
+    """The change conflicts with existing data, e.g. deleting a data source that still has products (409)."""
+
+
 class BackendConfigurationError(AuroraXCoreError, ValueError):
     """A backend is mis-specified (e.g. an API URL that is not http(s), a non-positive timeout)."""

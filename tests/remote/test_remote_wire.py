@@ -1,0 +1,131 @@
+"""The wire parsers on every real recorded AuroraX document (no HTTP here)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+
+import pytest
+
+from aurorax_core import DataProduct, MalformedResponse, NotFound, Unauthorized
+from aurorax_core.backends import _wire
+
+from .stubs import COMPLETED_2022, COMPLETED_2024, LEGACY_2020, PENDING_2024, REAL_RECORDS
+
+WHERE = "GET http://127.0.0.1/api/v1/data_products/requests/x"
+
+
+def test_completed_2024_status() -> None:
+    status = _wire.parse_status(COMPLETED_2024, where=WHERE)
+    assert status.completed and status.error_condition is False
+    assert status.request_id == "63e09ea3-2465-4ea8-affe-bb17170f815d"
+    assert status.data_uri == "/api/v1/data_products/requests/63e09ea3-2465-4ea8-affe-bb17170f815d/data"
+    assert (status.file_size, status.result_count, status.query_duration_ms) == (2107015, 820, 305.0)
+    assert status.completed_timestamp == datetime(2024, 11, 27, 21, 41, 14, 661042, tzinfo=UTC)
+    assert status.requested == datetime(2024, 11, 27, 21, 41, 14, 348602, tzinfo=UTC)
+    assert [e.level for e in status.logs] == ["debug", "info", "info", "debug", "info", "debug", "info"]
+    assert status.last_log == "Finished search in 0.31 seconds and found 820 records."
+    assert status.query is not None and status.query["request_id"] is None
+    assert status.raw is COMPLETED_2024
+
+
+def test_completed_2022_status_with_z_timestamps() -> None:
+    status = _wire.parse_status(COMPLETED_2022, where=WHERE)
+    assert status.completed and status.result_count == 1490 and status.file_size == 3743875
+    assert status.logs[0].timestamp == datetime(2022, 1, 14, 1, 38, 31, 432410, tzinfo=UTC)
+    assert status.completed_timestamp == datetime(2022, 1, 14, 1, 38, 31, 830882, tzinfo=UTC)
+    assert status.request_id == status.query["request_id"]  # type: ignore[index]  # 2022 echoed the id
+
+
+def test_pending_status_has_every_result_field_null() -> None:
+    status = _wire.parse_status(PENDING_2024, where=WHERE)
+    assert not status.completed
+    assert status.error_condition is None and status.file_size is None and status.result_count is None
+    assert status.completed_timestamp is None and status.query_duration_ms is None
+    assert len(status.logs) == 4
+    assert status.logs[1].timestamp == datetime(2024, 11, 27, 21, 41, 33, 970420, tzinfo=UTC)
+
+
+def test_legacy_2020_status_with_extra_keys() -> None:
+    status = _wire.parse_status(LEGACY_2020, where=WHERE)
+    assert status.completed and status.result_count == 0 and status.file_size == 5
+    assert status.logs[0].summary == "Search request arrived"
+    assert status.raw["search_result"]["expiration_timestamp"] == "2020-11-28T00:17:24.129447Z"
+
+
+def test_unknown_log_levels_are_shown_as_info_and_missing_logs_are_empty() -> None:
+    doc = copy.deepcopy(COMPLETED_2024)
+    doc["logs"][0]["level"] = "TRACE"
+    assert _wire.parse_status(doc, where=WHERE).logs[0].level == "info"
+    del doc["logs"]
+    assert _wire.parse_status(doc, where=WHERE).logs == []
+
+
+def test_data_envelope_parses_every_real_record_like_the_model_does() -> None:
+    products = _wire.parse_data_products({"result": REAL_RECORDS}, where=WHERE)
+    assert products == [DataProduct.from_api_dict(r) for r in REAL_RECORDS]
+    assert products[0].metadata["keogram_type"] == "daily"
+    assert products[0].data_source.display_name == "TREx RGB GILL"
+    # The record with identifier 103 appears twice; both share one DataSource.
+    gill = [p for p in products if p.data_source.identifier == 103]
+    assert len(gill) == 2 and gill[0].data_source is gill[1].data_source
+
+
+def test_response_format_records_keep_their_subset_of_keys() -> None:
+    subset = [{"url": r["url"], "start": r["start"]} for r in REAL_RECORDS]
+    assert _wire.result_list({"result": subset}, where=WHERE) == subset
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2020-01-01T00:00:00", datetime(2020, 1, 1, tzinfo=UTC)),
+        ("2020-01-01T23:59:00Z", datetime(2020, 1, 1, 23, 59, tzinfo=UTC)),
+        ("2022-01-14T01:38:31.43241Z", datetime(2022, 1, 14, 1, 38, 31, 432410, tzinfo=UTC)),
+        ("2024-11-27T21:41:14.35348", datetime(2024, 11, 27, 21, 41, 14, 353480, tzinfo=UTC)),
+        ("2020-01-01T01:00:00+01:00", datetime(2020, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_wire_times(text: str, expected: datetime) -> None:
+    assert _wire.parse_wire_time(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2020-13-01T00:00:00", "2020-01-01T25:00:00", "yesterday", "", None, 5])
+def test_bad_wire_times_are_record_errors(text: object) -> None:
+    from aurorax_core import RecordValidationError
+
+    with pytest.raises(RecordValidationError):
+        _wire.parse_wire_time(text)
+
+
+def test_error_documents_become_typed_errors() -> None:
+    with pytest.raises(NotFound, match="NotFound: expired"):
+        _wire.parse_data_products({"error": {"error_code": "NotFound", "error_message": "expired"}}, where=WHERE)
+    with pytest.raises(Unauthorized):
+        _wire.result_list({"error": {"error_code": "NotAuthorized", "error_message": "no"}}, where=WHERE)
+
+
+def test_describe_is_a_json_string() -> None:
+    real = "Find data_products for ((program in (trex) filtered by metadata ()) AND  data_product_metadata_filters [])"
+    assert _wire.parse_describe(real, where=WHERE) == real
+    assert _wire.parse_describe(["a", "b"], where=WHERE) == "a\nb"
+    with pytest.raises(MalformedResponse):
+        _wire.parse_describe({"description": real}, where=WHERE)
+
+
+def test_availability_shape() -> None:
+    source = REAL_RECORDS[0]["data_source"]
+    items = _wire.parse_availability(
+        [{"data_source": source, "available_data_products": {"2020-01-01": 33, "2020-01-02": 0}}], where=WHERE
+    )
+    assert items[0].data_source.identifier == 103
+    assert items[0].available_data_products == {"2020-01-01": 33, "2020-01-02": 0}
+    for bad in ({"x": 1}, [{"data_source": source, "available_data_products": {"tomorrow": 1}}], [5]):
+        with pytest.raises(MalformedResponse):
+            _wire.parse_availability(bad, where=WHERE)
+
+
+def test_error_reason_prefers_the_error_document() -> None:
+    assert _wire.error_reason(b'{"error_code": "NotFound", "error_message": "gone"}') == "gone"
+    assert _wire.error_reason(b"<html><h1>Bad  Gateway</h1></html>", "text/html") == "Bad Gateway"
+    assert _wire.error_reason(b"") == ""

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import config
 from ..backends.base import STAGE_RETRIEVED, STAGE_RETRIEVING, Backend, RequestTracking, SearchEvent
-from ..errors import AuroraXCoreError, NotFound, QueryValidationError
+from ..errors import AuroraXCoreError, NotFound, QueryValidationError, SearchFailed
 from ..models import DataProduct
 from ..query import SEARCH_TEMPLATE, DataProductQuery
 from . import _common
@@ -176,22 +176,51 @@ def cmd_search(args: argparse.Namespace) -> int:
     _check_output_target(args)
     backend = open_backend_for(args, quiet=quiet)
     try:
+        if _records_requests_locally(backend):
+            request_id, records, file_size = _tracked_search(backend, query, quiet=quiet)
+        else:
 
-        def progress(event: SearchEvent) -> None:
-            # aurorax-cli prints the search's verbose lines up to "Data is now available", then its
-            # own "Downloading ..." line instead of the library's "Retrieving"/"Retrieved" lines.
-            if event.stage not in (STAGE_RETRIEVING, STAGE_RETRIEVED):
-                _common.info(event.message, quiet=quiet)
+            def progress(event: SearchEvent) -> None:
+                # aurorax-cli prints the search's verbose lines up to "Data is now available", then its
+                # own "Downloading ..." line instead of the library's "Retrieving"/"Retrieved" lines.
+                if event.stage not in (STAGE_RETRIEVING, STAGE_RETRIEVED):
+                    _common.info(event.message, quiet=quiet)
 
-        result = backend.search(query, progress=progress)
+            result = backend.search(query, progress=progress)
+            request_id, records, file_size = result.request_id, result.to_api_records(), result.file_size
     finally:
         backend.close()
-    records = sorted(result.to_api_records(), key=lambda record: record["start"])
-    _common.info(
-        f"Downloading {intcomma(len(records))} results and {natural_size(result.file_size)} of data ...", quiet=quiet
-    )
-    _output_records(args, records, result.request_id, quiet=quiet, show_times=True)
+    records = sorted(records, key=lambda record: record["start"])
+    _common.info(f"Downloading {intcomma(len(records))} results and {natural_size(file_size)} of data ...", quiet=quiet)
+    _output_records(args, records, request_id, quiet=quiet, show_times=True)
     return 0
+
+
+def _records_requests_locally(backend: Backend) -> bool:
+    """True for a writable embedded catalog: its searches must be submitted to be trackable.
+
+    (A remote search is tracked by the server anyway; a read-only catalog cannot record one.)
+    """
+    from ..backends.catalog import CatalogBackend
+
+    return isinstance(backend, CatalogBackend) and not backend.readonly
+
+
+def _tracked_search(backend: Any, query: DataProductQuery, *, quiet: bool) -> tuple[str, list[dict[str, Any]], int]:
+    """Search through the request lifecycle so that get_status/get_data/search_resubmit know the id."""
+    _common.info("Search object created", quiet=quiet)
+    request_id = backend.submit(query)
+    _common.info("Request submitted", quiet=quiet)
+    _common.info(f"Request ID: {request_id}", quiet=quiet)
+    _common.info("Waiting for data ...", quiet=quiet)
+    status = backend.request_status(request_id)
+    result = status.get("search_result") or {}
+    if result.get("error_condition"):
+        logs = status.get("logs") or []
+        reason = logs[-1].get("summary") if logs else "no reason given"
+        raise SearchFailed(f"the search {request_id} failed: {reason}")
+    _common.info("Data is now available", quiet=quiet)
+    return request_id, backend.request_data(request_id), int(result.get("file_size") or 0)
 
 
 def _check_output_target(args: argparse.Namespace) -> None:

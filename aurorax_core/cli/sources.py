@@ -14,8 +14,7 @@ from ._format import format_table, intcomma, open_backend_for
 # aurorax-cli accepts these five (not "not_applicable", used for ad-hoc sources).
 SOURCE_TYPE_CHOICES = ("event_list", "ground", "heo", "leo", "lunar")
 ORDER_CHOICES = ("identifier", "program", "platform", "instrument_type", "display_name", "owner")
-FORMAT_CHOICES = ("basic_info", "with_metadata", "identifier_only", "full_record")
-assert set(FORMAT_CHOICES) == set(DATA_SOURCE_FORMATS)
+FORMAT_CHOICES = DATA_SOURCE_FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -281,8 +280,9 @@ def _source_by_identifier(backend: Backend, identifier: int, *, include_stats: b
     getter = getattr(backend, "get_source", None)
     source: DataSource | None = None
     if callable(getter):
+        # Both backends have get_source(identifier, *, include_stats=...) (not part of the protocol).
         try:
-            source = _call_get_source(getter, identifier, include_stats)
+            source = getter(identifier, include_stats=include_stats)
         except NotFound:
             source = None
     else:
@@ -294,11 +294,3 @@ def _source_by_identifier(backend: Backend, identifier: int, *, include_stats: b
             f"No Data Source record found in AuroraX for identifier {identifier}; see `aurorax-core sources list`"
         )
     return source
-
-
-def _call_get_source(getter: Any, identifier: int, include_stats: bool) -> DataSource | None:
-    try:
-        return getter(identifier, include_stats=include_stats)
-    except TypeError:
-        # A get_source without the include_stats keyword.
-        return getter(identifier)

@@ -1,0 +1,368 @@
+"""``aurorax-core [--catalog PATH] catalog ...``: fill and inspect the embedded catalog.
+
+* ``ingest FILE...``: AuroraX records (the ``<request_id>_data.json`` files that ``data_products
+  search`` / aurorax-cli write, the data endpoint's ``{"result": [...]}``, or JSON lines), or
+  data-source records. Every file is read and checked first; the data products of all files are
+  then written in ONE transaction (a bad record anywhere: nothing is written). Data-source files
+  are applied just before, in their own transaction.
+* ``stats``: records, sources, per-type counts, time span, file size, bytes per record.
+* ``demo``: build the synthetic demo archive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import config
+from ..errors import AuroraXCoreError, CatalogError, RecordValidationError
+from ..progress import natural_size
+from ._format import catalog_errors, intcomma, open_backend_for
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``catalog`` command group."""
+    group = subparsers.add_parser(
+        "catalog",
+        help="fill and inspect the embedded catalog (ingest, stats, demo)",
+        description="Fill and inspect the embedded catalog. Choose the file with the global --catalog "
+        "option, given before the command: aurorax-core --catalog my.sqlite catalog ingest data.json",
+    )
+    commands = group.add_subparsers(dest="command", metavar="COMMAND")
+    group.set_defaults(handler=lambda args: (group.print_help(), 0)[1])
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="add or update data products (or data sources) from JSON files",
+        description="Add or update records from AuroraX JSON files: a list of data-product records (what "
+        '`data_products search` writes), {"result": [...]}, JSON lines, or a list of data-source records. '
+        "All files are written in one transaction: any bad record and nothing is written. A record whose URL "
+        "is already in the catalog is updated.",
+    )
+    ingest.add_argument("files", nargs="+", metavar="FILE", help="JSON (or JSON-lines) files")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    stats = commands.add_parser("stats", help="records, sources, per-type counts, time span and size")
+    stats.set_defaults(handler=cmd_stats)
+
+    demo = commands.add_parser(
+        "demo",
+        help="build the synthetic demo archive (realistic AuroraX-like records with generated previews)",
+    )
+    demo.add_argument("--start", metavar="DATE", help="first day (YYYY-MM-DD)")
+    demo.add_argument("--end", metavar="DATE", help="last day (YYYY-MM-DD)")
+    demo.add_argument("--full", action="store_true", help="the full archive (all sources, every day): large and slow")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(handler=cmd_demo)
+
+
+# --- reading record files ------------------------------------------------------------------------
+
+
+def _load_file(path: Path) -> list[Any]:
+    """The records of one file (a JSON list, {"result": [...]}, or JSON lines).
+
+    Raises:
+        RecordValidationError: missing, unreadable, empty, not JSON, or not a list of records.
+    """
+    if not path.exists():
+        raise RecordValidationError(f"records file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise RecordValidationError(f"{path} is a directory; give JSON files")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordValidationError(f"cannot read {path}: {exc}") from None
+    if not text.strip():
+        raise RecordValidationError(f"{path} is empty; expected a JSON list of AuroraX records")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        data = _json_lines(path, text, exc)
+    if isinstance(data, dict) and isinstance(data.get("result"), list):
+        data = data["result"]  # the data endpoint's envelope
+    if isinstance(data, dict) and "url" in data:
+        data = [data]  # a single record
+    if not isinstance(data, list):
+        raise RecordValidationError(
+            f"{path}: expected a JSON list of AuroraX records (as `data_products search` writes), "
+            f"got a JSON {type(data).__name__}"
+        )
+    return data
+
+
+def _json_lines(path: Path, text: str, first_error: json.JSONDecodeError) -> list[Any]:
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if len(lines) < 2:
+        raise RecordValidationError(
+            f"{path} is not valid JSON: {first_error.msg} at line {first_error.lineno} column {first_error.colno}"
+        ) from None
+    records = []
+    for number, line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            # Not JSON lines either: report the error of the whole-file parse, which is the likely intent.
+            raise RecordValidationError(
+                f"{path} is not valid JSON: {first_error.msg} at line {first_error.lineno} "
+                f"column {first_error.colno} (nor JSON lines: line {number} is not a JSON value)"
+            ) from None
+    return records
+
+
+def _is_source_record(record: Any) -> bool:
+    return isinstance(record, dict) and "url" not in record and "program" in record and "data_source" not in record
+
+
+def _check_products(path: Path, records: list[Any], seen: dict[str, tuple[Path, int]]) -> None:
+    """The checks whose messages should name the file: shape, url, data_source, duplicate URLs.
+
+    Raises:
+        RecordValidationError: the first problem found.
+    """
+    for index, record in enumerate(records):
+        where = f"{path}: record {index}"
+        if not isinstance(record, dict):
+            raise RecordValidationError(f"{where} is not a JSON object: {_short(record)}")
+        url = record.get("url")
+        if not url or not isinstance(url, str):
+            raise RecordValidationError(f"{where} has no 'url' (every data product needs its URL): {_short(record)}")
+        if not record.get("data_source"):
+            raise RecordValidationError(
+                f"{where} ({url}) has no 'data_source'; each record needs "
+                '"data_source": {"program": ..., "platform": ..., "instrument_type": ...}'
+            )
+        if url in seen:
+            other_path, other_index = seen[url]
+            other = "" if other_path == path else f" of {other_path}"
+            raise RecordValidationError(
+                f"{where}: duplicate URL {url} (also record {other_index}{other}); a URL identifies one record, "
+                "remove one of them"
+            )
+        seen[url] = (path, index)
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def _reject_api_url(args: argparse.Namespace) -> None:
+    if getattr(args, "api_url", None):
+        raise AuroraXCoreError(
+            "catalog commands work on the embedded catalog, not on an API; drop --api-url (use --catalog PATH)"
+        )
+
+
+def _catalog_backend(args: argparse.Namespace) -> Any:
+    """The CatalogBackend at --catalog / AURORAX_CATALOG / the default path, created if missing."""
+    from ..backends.catalog import CatalogBackend
+
+    path = config.catalog_path(args.catalog)
+    if not path.exists():
+        # The same checks (and messages) as the search commands for a missing/read-only directory.
+        open_backend_for(argparse.Namespace(catalog=str(path), api_url=None), must_exist=False, quiet=True).close()
+    with catalog_errors(path):
+        return CatalogBackend(path)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    _reject_api_url(args)
+    started = time.perf_counter()
+    products: list[Any] = []
+    sources: list[Any] = []
+    seen: dict[str, tuple[Path, int]] = {}
+    offsets: list[tuple[int, Path]] = []  # (index of the file's first record in `products`, file)
+    for name in args.files:
+        path = Path(name)
+        records = _load_file(path)
+        if records and all(_is_source_record(r) for r in records):
+            sources.extend(records)
+            continue
+        _check_products(path, records, seen)
+        offsets.append((len(products), path))
+        products.extend(records)
+    catalog_path = config.catalog_path(args.catalog)
+    existed = catalog_path.exists()
+    backend = _catalog_backend(args)
+    try:
+        if getattr(backend, "readonly", False):
+            raise CatalogError(f"catalog {backend.path} is read-only; cannot ingest into it")
+        with catalog_errors(backend.path):
+            source_summary = backend.ingest_sources(sources) if sources else None
+            with _progress_bar(len(products), "ingest", quiet=args.quiet) as update:
+                try:
+                    summary = backend.ingest_products(products, progress=update) if products else None
+                except RecordValidationError as exc:
+                    raise RecordValidationError(_name_the_file(str(exc), offsets)) from None
+        stats = backend.stats()
+    except BaseException:
+        backend.close()
+        if not existed:
+            # Nothing was ingested: do not leave an empty catalog behind either.
+            for leftover in (catalog_path, Path(f"{catalog_path}-wal"), Path(f"{catalog_path}-shm")):
+                leftover.unlink(missing_ok=True)
+        raise
+    backend.close()
+    if args.quiet:
+        return 0
+    seconds = time.perf_counter() - started
+    inserted = summary.inserted if summary else 0
+    updated = summary.updated if summary else 0
+    sources_added = (summary.sources_added if summary else 0) + (source_summary.sources_added if source_summary else 0)
+    sources_updated = source_summary.sources_updated if source_summary else 0
+    rate = (inserted + updated) / seconds if seconds > 0 else 0.0
+    files = len(args.files)
+    print(f"Ingested {files} file{'s' if files != 1 else ''} into {stats['path']}:")
+    print(f"  inserted:        {intcomma(inserted)} records")
+    print(f"  updated:         {intcomma(updated)} records")
+    print(
+        f"  sources added:   {intcomma(sources_added)}" + (f" ({sources_updated} updated)" if sources_updated else "")
+    )
+    print(f"  time:            {seconds:.2f} s ({rate:,.0f} records/s)")
+    print(f"  catalog now:     {intcomma(stats['records'])} records from {intcomma(stats['sources'])} sources")
+    return 0
+
+
+def _name_the_file(message: str, offsets: list[tuple[int, Path]]) -> str:
+    """Rewrite the catalog's "record N ..." (an index over all files) as "<file>: record n ..."."""
+    match = re.match(r"record (\d+)\b", message)
+    if match is None or not offsets:
+        return message
+    index = int(match.group(1))
+    start, path = max((o for o in offsets if o[0] <= index), key=lambda o: o[0], default=offsets[0])
+    return f"{path}: record {index - start}{message[match.end() :]}"
+
+
+class _progress_bar:  # noqa: N801  (used as a context manager, like open())
+    """A tqdm bar on stderr that appears only for runs longer than a second."""
+
+    def __init__(self, total: int, what: str, *, quiet: bool) -> None:
+        self.total = total
+        self.what = what
+        self.quiet = quiet
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.quiet and self.total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="rec", desc=self.what, delay=1.0, file=sys.stderr, leave=False)
+
+        def update(done: int) -> None:
+            if self.bar is not None:
+                self.bar.update(max(done - self.bar.n, 0))
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    _reject_api_url(args)
+    backend = open_backend_for(args)
+    try:
+        stats_fn = getattr(backend, "stats", None)
+        if not callable(stats_fn):
+            raise AuroraXCoreError(f"{backend.name} has no catalog statistics")
+        stats = stats_fn()
+    finally:
+        backend.close()
+    print(format_stats(stats))
+    return 0
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    """The ``catalog stats`` text."""
+    records = int(stats.get("records") or 0)
+    lines = [
+        f"Catalog:            {stats.get('path', '-')}",
+        f"Records:            {intcomma(records)}",
+        f"Data sources:       {intcomma(stats.get('sources'))}"
+        + (
+            f" ({intcomma(stats['sources_with_products'])} with data products)"
+            if stats.get("sources_with_products") is not None
+            else ""
+        ),
+    ]
+    per_type = stats.get("per_type") or {}
+    if per_type:
+        lines.append("Records per type:")
+        width = max(len(name) for name in per_type)
+        for name, count in per_type.items():
+            lines.append(f"  {name.ljust(width)}  {intcomma(count)}")
+    earliest, latest = stats.get("earliest"), stats.get("latest")
+    lines.append(f"Time span:          {earliest} .. {latest}" if earliest and latest else "Time span:          -")
+    size = stats.get("file_size_bytes")
+    lines.append(f"File size:          {natural_size(size) if size is not None else '-'}")
+    per_record = stats.get("bytes_per_record")
+    lines.append(f"Bytes per record:   {per_record:,.0f}" if per_record else "Bytes per record:   -")
+    return "\n".join(lines)
+
+
+def _day(value: str | None, which: str) -> date | None:
+    if value is None:
+        return None
+    for pattern in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(value.strip(), pattern).date()
+        except ValueError:
+            continue
+    raise AuroraXCoreError(f"cannot parse --{which} {value!r}; use YYYY-MM-DD, e.g. 2020-01-01")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _reject_api_url(args)
+    start = _day(args.start, "start")
+    end = _day(args.end, "end")
+    if start and end and end < start:
+        raise AuroraXCoreError(f"--end {end} is before --start {start}; swap them")
+    try:
+        from ..demo import build_demo_archive
+    except ImportError:
+        raise AuroraXCoreError("the demo archive builder is not available in this installation") from None
+    path = config.catalog_path(args.catalog)
+    if not path.exists():
+        open_backend_for(argparse.Namespace(catalog=str(path), api_url=None), must_exist=False, quiet=True).close()
+    started = time.perf_counter()
+    bar: Any = None
+
+    def progress(done: int, total: int | None = None, *_: Any) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="rec", desc="demo", delay=1.0, file=sys.stderr, leave=False)
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.update(max(int(done) - bar.n, 0))
+
+    try:
+        with catalog_errors(path):
+            result = build_demo_archive(path, start, end, full=args.full, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        seconds = time.perf_counter() - started
+        print(
+            f"Demo archive built at {path} in {seconds:.1f} s (synthetic data: every record is marked demo_synthetic)"
+        )
+        if result is not None:
+            print(f"  {result}")
+    return 0

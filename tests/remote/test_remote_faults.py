@@ -207,7 +207,7 @@ def test_502_is_retried_for_gets_then_reported(stub: Stub) -> None:
         remote.list_sources()
     assert info.value.status == 502
     assert "bad gateway" in str(info.value)
-    assert len(stub.requests("GET")) == 4  # the first try and three retries
+    assert len(stub.requests("GET")) == 3  # the first try and two retries
 
 
 def test_503_maintenance_mode(stub: Stub) -> None:

@@ -29,6 +29,7 @@ import contextlib
 import http.client
 import ipaddress
 import os
+import re
 import socket
 import ssl
 import threading
@@ -45,6 +46,8 @@ ENV_ALLOW_PRIVATE: Final = "AURORAX_ALLOW_PRIVATE_ADDRESSES"
 USER_AGENT: Final = "aurorax-core-thumbnails/0.1"
 _CHUNK: Final = 64 * 1024
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+
+_HOST_NAME_RE: Final = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*$")
 
 Resolver = Callable[[str, int], Sequence[str]]
 
@@ -121,9 +124,12 @@ def normalize_host(host: str) -> str:
     except ValueError:
         pass
     try:
-        return text.encode("idna").decode("ascii")
+        name = text.encode("idna").decode("ascii")
     except UnicodeError:
         raise FetchConfigError(f"{host!r} is not a valid host name") from None
+    if not _HOST_NAME_RE.match(name):
+        raise FetchConfigError(f"{host!r} is not a valid host name")
+    return name
 
 
 def parse_host_rule(entry: str) -> HostRule:

@@ -232,13 +232,17 @@ class BaseHandler(tornado.web.RequestHandler):
                 return default
             raise ApiError(400, f"{what} is empty; send a JSON document")
         try:
-            return json.loads(raw)
+            # JSON on the wire is UTF-8 (RFC 8259); json.loads would also guess UTF-16/32 from bytes.
+            return json.loads(raw.decode("utf-8-sig"))
         except UnicodeDecodeError:
             raise ApiError(400, f"{what} is not UTF-8 text") from None
         except json.JSONDecodeError as exc:
             raise ApiError(
                 400, f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
             ) from None
+        except (ValueError, RecursionError) as exc:
+            # e.g. an integer with more digits than Python converts, or arrays nested thousands deep
+            raise ApiError(400, f"{what} cannot be read as JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
 
     def arg(self, name: str) -> str | None:
         value = self.get_query_argument(name, None)
@@ -663,7 +667,7 @@ class DataSourceHandler(BaseHandler):
         changes.pop("identifier", None)
         changes.pop("stats", None)
         changes.pop("format", None)
-        updated = await self.read(self.state.catalog.update_source, number, **changes)
+        updated = await self.read(self.state.catalog.update_source, number, changes)
         self.send_json(source_document(updated, "full_record", False))
 
     async def delete(self, identifier: str) -> None:
@@ -706,7 +710,18 @@ class DataProductsUploadHandler(BaseHandler):
         if not isinstance(body, list):
             raise ApiError(400, f"the upload body must be a JSON array of data products, got {type(body).__name__}")
         products = validate_upload(source, body)
-        await self.read(self.state.catalog.upload_products, source.identifier, products)
+        records = [
+            {
+                "data_product_type": p.data_product_type,
+                "start": _wire_time(p.start),
+                "end": _wire_time(p.end),
+                "url": p.url,
+                "metadata": p.metadata,
+            }
+            for p in products
+        ]
+        # the catalog writes the whole batch in one transaction (nothing on error)
+        await self.read(self.state.catalog.upload_products, source.identifier, records)
         self.set_status(202)
         self.clear_header("Content-Type")
         self.finish()

@@ -1,0 +1,260 @@
+"""Server load: 50 concurrent clients each running the whole search lifecycle for one-night queries.
+
+Each client thread keeps one HTTP/1.1 connection (``http.client``, no tornado/aiohttp in the load
+generator) and loops: POST the search, GET the status until ``data_uri`` is set (10 ms between
+polls), GET the data and decode it. The server runs in a separate process (``aurorax-core serve``)
+so the load generator does not share its GIL; both share this machine's cores, so the figures
+are a lower bound for a dedicated server. Queries: one data source (random ground imager with
+data), one random night of the demo archive. Reported: completed searches/s, errors, p50/p95
+latency of a whole search, and the server's RSS at the start (after warm-up) and at the end.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ._harness import Row
+
+CLIENTS = 50
+
+# --- shared with bench_protocol: a demo catalog on disk and an `aurorax-core serve` subprocess ---
+
+BENCH_DATA = Path(__file__).resolve().parents[1] / ".bench-data"
+# The demo archive's default nights (the auroramax/TREx days pyaurorax's tests use are included).
+DEMO_START = date(2020, 1, 1)
+DEMO_END = date(2020, 1, 31)
+
+
+def demo_catalog() -> Path:
+    """A demo catalog for January 2020 under .bench-data/ (built once, reused)."""
+    from aurorax_core.demo import build_demo_archive
+
+    path = BENCH_DATA / f"server-bench-{DEMO_START:%Y%m%d}-{DEMO_END:%Y%m%d}.sqlite"
+    if not path.exists():
+        BENCH_DATA.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".building")
+        if tmp.exists():
+            tmp.unlink()
+        build_demo_archive(tmp, DEMO_START, DEMO_END)
+        tmp.rename(path)
+    return path
+
+
+def rss_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in KiB, from /proc/<pid>/status."""
+    values = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":", 1)
+                values[key] = int(value.split()[0])
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+@contextmanager
+def server_process(catalog: Path, *, workers: int = 4, extra: tuple[str, ...] = ()) -> Iterator[tuple[str, int]]:
+    """Run ``aurorax-core --catalog CATALOG serve --port 0`` and yield (base URL, pid)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "aurorax_core",
+        "--catalog",
+        str(catalog),
+        "serve",
+        "--port",
+        "0",
+        "--workers",
+        str(workers),
+        *extra,
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
+    try:
+        url = None
+        deadline = time.monotonic() + 60
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            match = re.search(r"at (http://\S+)$", line.strip())
+            if match:
+                url = match.group(1)
+                break
+        if url is None:
+            raise RuntimeError(f"the server did not start (exit code {proc.poll()})")
+        yield url, proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _queries(url: str) -> list[dict[str, object]]:
+    """One-night, one-source queries over the sources that have data in the demo range."""
+    host = urlsplit(url)
+    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+    conn.request(
+        "GET",
+        f"/api/v1/availability/data_products?start={DEMO_START}&end={DEMO_END}&format=basic_info",
+        body=b"{}",
+        headers={"content-type": "application/json"},
+    )
+    items = json.loads(conn.getresponse().read())
+    conn.close()
+    queries = []
+    for item in items:
+        source = item["data_source"]
+        for day, count in item["available_data_products"].items():
+            if count:
+                queries.append(
+                    {
+                        "data_sources": {
+                            "programs": [source["program"]],
+                            "platforms": [source["platform"]],
+                            "instrument_types": [source["instrument_type"]],
+                            "data_product_metadata_filters": {},
+                        },
+                        "start": f"{day}T00:00:00",
+                        "end": f"{day}T23:59:59",
+                        "data_product_type_filters": [],
+                    }
+                )
+    if not queries:
+        raise RuntimeError("the demo catalog has no data products in its range")
+    return queries
+
+
+class Client(threading.Thread):
+    def __init__(self, url: str, queries: list[dict[str, object]], stop_at: float, seed: int) -> None:
+        super().__init__(daemon=True)
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.queries = queries
+        self.stop_at = stop_at
+        self.rng = random.Random(seed)
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.records = 0
+        self.conn: http.client.HTTPConnection | None = None
+
+    def _call(self, method: str, path: str, body: bytes = b"{}") -> tuple[int, dict[str, str], bytes]:
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                self.conn.request(method, path, body=body, headers={"content-type": "application/json"})
+                resp = self.conn.getresponse()
+                return resp.status, dict(resp.getheaders()), resp.read()
+            except (ConnectionError, http.client.HTTPException):
+                # a kept-alive connection the server closed (idle timeout): reconnect once
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def one_search(self) -> None:
+        query = json.dumps(self.rng.choice(self.queries)).encode()
+        started = time.perf_counter()
+        status, headers, _ = self._call("POST", "/api/v1/data_products/search", query)
+        if status != 202:
+            raise RuntimeError(f"submit answered {status}")
+        path = urlsplit(headers["Location"]).path
+        while True:
+            status, headers, body = self._call("GET", path)
+            if status != 200 or headers.get("Content-Type") != "application/json":
+                raise RuntimeError(f"status answered {status}")
+            result = json.loads(body)["search_result"]
+            if result["data_uri"] is not None:
+                break
+            time.sleep(0.01)
+        if result["error_condition"]:
+            raise RuntimeError("search failed")
+        status, headers, body = self._call("GET", path + "/data")
+        if status != 200:
+            raise RuntimeError(f"data answered {status}")
+        records = json.loads(body)["result"]
+        if len(records) != result["result_count"]:
+            raise RuntimeError("record count differs from the status")
+        self.latencies.append(time.perf_counter() - started)
+        self.records += len(records)
+
+    def run(self) -> None:
+        while time.perf_counter() < self.stop_at:
+            try:
+                self.one_search()
+            except Exception as exc:  # counted, reported
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+        if self.conn is not None:
+            self.conn.close()
+
+
+def _load(url: str, queries: list[dict[str, object]], seconds: float, clients: int) -> dict[str, float]:
+    stop_at = time.perf_counter() + seconds
+    threads = [Client(url, queries, stop_at, seed) for seed in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    latencies = sorted(x for t in threads for x in t.latencies)
+    errors = [e for t in threads for e in t.errors]
+    p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))] if latencies else float("nan")
+    return {
+        "searches": float(len(latencies)),
+        "rate": len(latencies) / elapsed,
+        "errors": float(len(errors)),
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "p95_ms": 1000 * p95,
+        "records": float(sum(t.records for t in threads)),
+        "first_error": errors[0] if errors else "",  # type: ignore[dict-item]
+    }
+
+
+def run(quick: bool) -> list[Row]:
+    seconds = 10.0 if quick else 60.0
+    catalog = demo_catalog()
+    with server_process(catalog, workers=4) as (url, pid):
+        queries = _queries(url)
+        _load(url, queries, 2.0, 10)  # warm-up: imports, SQLite page cache
+        rss_start, _ = rss_kib(pid)
+        stats = _load(url, queries, seconds / 2, CLIENTS)
+        rss_mid, _ = rss_kib(pid)
+        second = _load(url, queries, seconds / 2, CLIENTS)
+        rss_end, hwm = rss_kib(pid)
+    searches = stats["searches"] + second["searches"]
+    rate = searches / seconds
+    errors = stats["errors"] + second["errors"]
+    note = f"{CLIENTS} clients, {seconds:g} s, {int(searches)} searches, one source x one night of {DEMO_START:%Y-%m}"
+    first_error = stats["first_error"] or second["first_error"]
+    return [
+        Row("completed searches/s (whole lifecycle)", rate, "searches/s", 150, higher_is_better=True, note=note),
+        Row("errors", errors, "errors", note=str(first_error)[:80] if first_error else "none"),
+        Row("latency p50 (submit -> records)", max(stats["p50_ms"], second["p50_ms"]), "ms", note="worse half"),
+        Row("latency p95 (submit -> records)", max(stats["p95_ms"], second["p95_ms"]), "ms", 200, note="worse half"),
+        Row("server RSS after warm-up", rss_start / 1024, "MiB"),
+        Row("server RSS at half time", rss_mid / 1024, "MiB"),
+        Row("server RSS at the end", rss_end / 1024, "MiB", note=f"peak {hwm / 1024:.0f} MiB"),
+        Row("records delivered", stats["records"] + second["records"], "records", note=f"{timedelta(seconds=seconds)}"),
+    ]

@@ -1,0 +1,422 @@
+"""Bad input and faults against real servers on 127.0.0.1: always a 4xx AuroraX error document, never a 500."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from aurorax_core import DataProductQuery
+from aurorax_core.backends.catalog import CatalogBackend
+
+from .conftest import API_KEY
+
+QUERY: dict[str, Any] = {
+    "data_sources": {"programs": ["auroramax"], "platforms": [], "instrument_types": []},
+    "start": "2020-01-01T00:00:00",
+    "end": "2020-01-01T23:59:59",
+    "data_product_type_filters": [],
+}
+
+
+def _with(**changes: Any) -> str:
+    return json.dumps({**QUERY, **changes})
+
+
+def _sources(**changes: Any) -> str:
+    return json.dumps({**QUERY, "data_sources": {**QUERY["data_sources"], **changes}})
+
+
+def assert_error(reply: requests.Response, status: int, code: str, *fragments: str) -> None:
+    assert reply.status_code == status, reply.text
+    assert reply.headers["Content-Type"] == "application/json"
+    doc = reply.json()
+    assert set(doc) == {"error_code", "error_message"}
+    assert doc["error_code"] == code
+    for fragment in fragments:
+        assert fragment in doc["error_message"], doc["error_message"]
+
+
+BAD_QUERIES = [
+    pytest.param("{not json", "not valid JSON", id="malformed-json"),
+    pytest.param("", "empty", id="empty-body"),
+    pytest.param(b"\xff\xfe{}", "UTF-8", id="not-utf8"),
+    pytest.param("[1, 2]", "JSON object", id="array"),
+    pytest.param('"a string"', "JSON object", id="string"),
+    pytest.param("[" * 100000 + "]" * 100000, "JSON", id="nested-100000-deep"),
+    pytest.param('{"start": ' + "9" * 10000 + "}", "JSON", id="huge-integer"),
+    pytest.param(_with(start=5), "start", id="start-number"),
+    pytest.param(_with(start=None), "start", id="start-null"),
+    pytest.param(_with(data_sources=[]), "data_sources", id="data-sources-list"),
+    pytest.param(_with(start="yesterday"), "start", id="start-text"),
+    pytest.param(json.dumps({k: v for k, v in QUERY.items() if k != "end"}), "'end'", id="no-end"),
+    pytest.param(_with(end="2019-12-31T00:00:00"), "before start", id="end-before-start"),
+    pytest.param(_with(start="1950-01-01T00:00:00", end="2050-01-01T00:00:00"), "25 years", id="100-years"),
+    pytest.param(_with(data_product_type_filters=["photo"]), "photo", id="unknown-type"),
+    pytest.param(_with(data_product_type_filters="keogram"), "list", id="types-not-list"),
+    pytest.param(_with(surprise=1), "surprise", id="unknown-key"),
+    pytest.param(_sources(programs="trex"), "programs", id="programs-string"),
+    pytest.param(_sources(programs=[1]), "programs", id="programs-number"),
+    pytest.param(_sources(sites=["gill"]), "sites", id="unknown-source-key"),
+    pytest.param(
+        _sources(data_product_metadata_filters={"expressions": [{"key": "k", "operator": "like", "values": ["x"]}]}),
+        "like",
+        id="unknown-operator",
+    ),
+    pytest.param(
+        _sources(data_product_metadata_filters={"expressions": [{"key": "k", "operator": "=", "values": "x"}]}),
+        "values",
+        id="values-not-list",
+    ),
+    pytest.param(
+        _sources(data_product_metadata_filters={"expressions": [{"key": "k", "operator": "between", "values": [1]}]}),
+        "between",
+        id="between-one-value",
+    ),
+    pytest.param(
+        _sources(data_product_metadata_filters={"expressions": [{"key": "k", "operator": "="}]}),
+        "values",
+        id="expression-without-values",
+    ),
+    pytest.param(
+        _sources(data_product_metadata_filters={"expressions": [], "logical_operator": "XOR"}),
+        "logical_operator",
+        id="bad-logical-operator",
+    ),
+    pytest.param(_sources(data_product_metadata_filters=7), "data_product_metadata_filters", id="filters-number"),
+]
+
+
+@pytest.mark.parametrize("body,fragment", BAD_QUERIES)
+@pytest.mark.parametrize(
+    "path", ["/api/v1/data_products/search", "/api/v1/utils/describe/query/data_products"], ids=["submit", "describe"]
+)
+def test_bad_queries_get_a_400_error_document(
+    server: str, http: requests.Session, path: str, body: str | bytes, fragment: str
+) -> None:
+    reply = http.post(server + path, data=body, headers={"content-type": "application/json"})
+    assert_error(reply, 400, "AssertionError", fragment)
+    assert "Location" not in reply.headers
+
+
+def test_a_50_mb_body_is_refused_with_413(server: str, http: requests.Session) -> None:
+    body = b'{"start": "' + b"x" * (50 * 1024 * 1024) + b'"}'
+    reply = http.post(server + "/api/v1/data_products/search", data=body)
+    assert_error(reply, 413, "AssertionError", "larger than this server accepts")
+    # the connection and the server are fine afterwards
+    assert http.get(server + "/").status_code == 200
+
+
+def test_a_50_mb_chunked_body_is_refused_with_413(server: str, http: requests.Session) -> None:
+    def chunks() -> Any:
+        for _ in range(50):
+            yield b"x" * (1024 * 1024)
+
+    reply = http.post(server + "/api/v1/data_products/search", data=chunks())
+    assert_error(reply, 413, "AssertionError")
+
+
+def test_a_query_spanning_100_years_is_refused(server: str, http: requests.Session) -> None:
+    reply = http.post(
+        server + "/api/v1/data_products/search", data=_with(start="1920-01-01T00:00:00", end="2020-01-01T00:00:00")
+    )
+    assert_error(reply, 400, "AssertionError", "25 years")
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("PUT", "/api/v1/data_products/search"),
+        ("GET", "/api/v1/data_products/search"),
+        ("PATCH", "/api/v1/availability/data_products"),
+        ("GET", "/api/v1/nothing/here"),
+        ("GET", "/favicon.ico"),
+    ],
+)
+def test_wrong_methods_and_paths_get_error_documents(
+    server: str, http: requests.Session, method: str, path: str
+) -> None:
+    reply = http.request(method, server + path, data="{}")
+    assert reply.status_code in (404, 405)
+    assert reply.headers["Content-Type"] == "application/json"
+    assert set(reply.json()) == {"error_code", "error_message"}
+
+
+# --- data sources and availability -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path,status,fragment",
+    [
+        ("/api/v1/data_sources?include_stats=maybe", 400, "include_stats"),
+        ("/api/v1/data_sources?format=everything", 400, "format"),
+        ("/api/v1/data_sources/abc", 400, "not an integer"),
+        ("/api/v1/data_sources/12345678", 404, "No Data Source record found in AuroraX for identifier 12345678"),
+        ("/api/v1/availability/data_products?start=2020-01-05&end=2020-01-01", 400, "before start"),
+        ("/api/v1/availability/data_products?start=2020-13-01&end=2020-12-01", 400, "not a date"),
+        ("/api/v1/availability/data_products?start=1900-01-01&end=2020-01-01", 400, "25 years"),
+        ("/api/v1/availability/data_products?start=2020-01-01&end=2020-01-02&slow=perhaps", 400, "slow"),
+    ],
+)
+def test_bad_source_and_availability_requests(
+    server: str, http: requests.Session, path: str, status: int, fragment: str
+) -> None:
+    reply = http.get(server + path, data="{}")
+    assert_error(reply, status, "AssertionError" if status == 400 else "NotFound", fragment)
+
+
+@pytest.mark.parametrize("body", ['{"programs": "swarm"}', '{"programs": [3]}', "[]", "{bad"])
+def test_bad_source_search_bodies(server: str, http: requests.Session, body: str) -> None:
+    assert_error(http.post(server + "/api/v1/data_sources/search", data=body), 400, "AssertionError")
+
+
+# --- writes: API keys, validation, the catalog unchanged after any failed write ----------------
+
+UPLOAD = [
+    {
+        "data_product_type": "keogram",
+        "start": "2020-01-01T00:00:00.000",
+        "end": "2020-01-01T23:59:00.000",
+        "url": "test.jpg",
+        "metadata": {"test_meta1": "testing1"},
+        "program": "test-program",
+        "platform": "test-platform",
+        "instrument_type": "test-instrument-type",
+    }
+]
+
+
+def _snapshot(path: Path) -> list[dict[str, Any]]:
+    catalog = CatalogBackend(path)
+    try:
+        result = catalog.search(DataProductQuery(start="2019-01-01", end="2021-01-01T00:00:00"))
+        sources = [s.to_api_dict("full_record") for s in catalog.list_sources()]
+        return [*result.to_api_records("full_record"), *sources]
+    finally:
+        catalog.close()
+
+
+BAD_WRITES = [
+    pytest.param("POST", "/api/v1/data_sources/400/data_products", {}, UPLOAD, 401, "NotAuthenticated", id="no-key"),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources/400/data_products",
+        {"x-aurorax-api-key": "wrong"},
+        UPLOAD,
+        403,
+        "NotPermitted",
+        id="wrong-key",
+    ),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources/175/data_products",
+        {"x-aurorax-api-key": API_KEY},
+        UPLOAD,
+        400,
+        "AssertionError",
+        id="source-mismatch",
+    ),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources/400/data_products",
+        {"x-aurorax-api-key": API_KEY},
+        [*UPLOAD, {**UPLOAD[0], "url": "second.jpg", "platform": "elsewhere"}],
+        400,
+        "AssertionError",
+        id="second-record-mismatch",
+    ),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources/400/data_products",
+        {"x-aurorax-api-key": API_KEY},
+        [*UPLOAD, {**UPLOAD[0], "url": "bad-date.jpg", "start": "soon"}],
+        400,
+        "AssertionError",
+        id="bad-date",
+    ),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources/400/data_products",
+        {"x-aurorax-api-key": API_KEY},
+        [*UPLOAD, {**UPLOAD[0], "url": "x.jpg", "data_product_type": "photo"}],
+        400,
+        "AssertionError",
+        id="bad-type",
+    ),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources/400/data_products",
+        {"x-aurorax-api-key": API_KEY},
+        [*UPLOAD, UPLOAD[0]],
+        400,
+        "AssertionError",
+        id="duplicate-url",
+    ),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources/400/data_products",
+        {"x-aurorax-api-key": API_KEY},
+        {"records": UPLOAD},
+        400,
+        "AssertionError",
+        id="not-an-array",
+    ),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources/999/data_products",
+        {"x-aurorax-api-key": API_KEY},
+        UPLOAD,
+        404,
+        "NotFound",
+        id="unknown-source",
+    ),
+    pytest.param(
+        "DELETE",
+        "/api/v1/data_sources/175/data_products",
+        {},
+        {"program": "auroramax", "platform": "yellowknife", "instrument_type": "DSLR", "urls": ["x"]},
+        401,
+        "NotAuthenticated",
+        id="delete-no-key",
+    ),
+    pytest.param(
+        "DELETE",
+        "/api/v1/data_sources/175/data_products",
+        {"x-aurorax-api-key": API_KEY},
+        {
+            "program": "trex",
+            "platform": "gillam",
+            "instrument_type": "RGB ASI",
+            "urls": ["https://example.org/175/20200101/movie.mp4"],
+        },
+        400,
+        "AssertionError",
+        id="delete-source-mismatch",
+    ),
+    pytest.param(
+        "DELETE",
+        "/api/v1/data_sources/175/data_products",
+        {"x-aurorax-api-key": API_KEY},
+        {"program": "auroramax", "platform": "yellowknife", "instrument_type": "DSLR", "urls": "all"},
+        400,
+        "AssertionError",
+        id="delete-urls-not-list",
+    ),
+    pytest.param(
+        "DELETE", "/api/v1/data_sources/175", {"x-aurorax-api-key": API_KEY}, {}, 409, "Conflict", id="source-has-data"
+    ),
+    pytest.param("DELETE", "/api/v1/data_sources/3", {"x-aurorax-api-key": "nope"}, {}, 403, "NotPermitted", id="d403"),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources",
+        {"x-aurorax-api-key": API_KEY},
+        {
+            "program": "swarm",
+            "platform": "swarma",
+            "instrument_type": "footprint",
+            "source_type": "leo",
+            "display_name": "Again",
+        },
+        409,
+        "Conflict",
+        id="duplicate-source",
+    ),
+    pytest.param(
+        "POST",
+        "/api/v1/data_sources",
+        {"x-aurorax-api-key": API_KEY},
+        {"program": "p", "platform": 5, "instrument_type": "i", "source_type": "ground", "display_name": "d"},
+        400,
+        "AssertionError",
+        id="source-wrong-type",
+    ),
+    pytest.param(
+        "PATCH",
+        "/api/v1/data_sources/3",
+        {"x-aurorax-api-key": API_KEY},
+        {"program": "auroramax", "platform": "yellowknife", "instrument_type": "DSLR"},
+        409,
+        "Conflict",
+        id="patch-onto-existing-triple",
+    ),
+]
+
+
+@pytest.mark.parametrize("method,path,headers,body,status,code", BAD_WRITES)
+def test_failed_writes_leave_the_catalog_unchanged(
+    make_server: Any,
+    http: requests.Session,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: Any,
+    status: int,
+    code: str,
+) -> None:
+    url, catalog_path = make_server()
+    before = _snapshot(catalog_path)
+    reply = http.request(method, url + path, data=json.dumps(body), headers=headers)
+    assert_error(reply, status, code)
+    assert _snapshot(catalog_path) == before
+
+
+def test_writes_are_refused_when_the_operator_configured_no_key(make_server: Any, http: requests.Session) -> None:
+    url, _ = make_server(api_keys=[])
+    reply = http.post(url + "/api/v1/data_sources/400/data_products", json=UPLOAD, headers={"x-aurorax-api-key": "k"})
+    assert_error(reply, 403, "NotPermitted", "--api-key")
+
+
+def test_upload_search_delete_round_trip(make_server: Any, http: requests.Session) -> None:
+    url, catalog_path = make_server()
+    key = {"x-aurorax-api-key": API_KEY}
+    reply = http.post(url + "/api/v1/data_sources/400/data_products", json=UPLOAD, headers=key)
+    assert reply.status_code == 202
+    query = {**QUERY, "data_sources": {"programs": ["test-program"]}}
+    location = http.post(url + "/api/v1/data_products/search", json=query).headers["Location"]
+    for _ in range(200):
+        if http.get(location).json()["search_result"]["data_uri"]:
+            break
+    records = http.get(location + "/data").json()["result"]
+    assert [(r["url"], r["start"], r["end"], r["metadata"]) for r in records] == [
+        ("test.jpg", "2020-01-01T00:00:00", "2020-01-01T23:59:00", {"test_meta1": "testing1"})
+    ]
+    delete = {"program": "test-program", "platform": "test-platform", "instrument_type": "test-instrument-type"}
+    reply = http.delete(
+        url + "/api/v1/data_sources/400/data_products", json={**delete, "urls": ["test.jpg"]}, headers=key
+    )
+    assert reply.status_code == 200
+    catalog = CatalogBackend(catalog_path)
+    try:
+        assert len(catalog.search(DataProductQuery.from_api_payload(query))) == 0
+    finally:
+        catalog.close()
+
+
+def test_data_source_add_update_delete(make_server: Any, http: requests.Session) -> None:
+    url, _ = make_server()
+    key = {"x-aurorax-api-key": API_KEY}
+    body = {
+        "identifier": 402,
+        "program": "test-program-update",
+        "platform": "test-platform",
+        "instrument_type": "test-instrument-type",
+        "source_type": "ground",
+        "display_name": "Testing",
+        "metadata": None,
+        "ephemeris_metadata_schema": None,
+        "data_product_metadata_schema": None,
+    }
+    created = http.post(url + "/api/v1/data_sources", json=body, headers=key)
+    assert created.status_code == 200, created.text
+    assert created.json()["identifier"] == 402
+    patched = http.patch(
+        url + "/api/v1/data_sources/402", json={"instrument_type": "changed", "metadata": {}}, headers=key
+    )
+    assert patched.status_code == 200, patched.text
+    got = http.get(url + "/api/v1/data_sources/402?format=full_record").json()
+    assert got["instrument_type"] == "changed"
+    assert http.delete(url + "/api/v1/data_sources/402", headers=key).status_code == 200
+    assert http.get(url + "/api/v1/data_sources/402").status_code == 404

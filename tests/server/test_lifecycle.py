@@ -1,0 +1,286 @@
+"""The data-product search lifecycle over real HTTP on 127.0.0.1 (PROTOCOL §3, checklist §12)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+import pytest
+import requests
+
+from aurorax_core import DataProductQuery
+from aurorax_core.backends.catalog import CatalogBackend
+from aurorax_core.server import CANCEL_LOG
+
+QUERY: dict[str, Any] = {
+    "data_sources": {
+        "programs": ["auroramax"],
+        "platforms": [],
+        "instrument_types": [],
+        "data_product_metadata_filters": {},
+    },
+    "start": "2020-01-01T00:00:00",
+    "end": "2020-01-01T23:59:59",
+    "data_product_type_filters": [],
+}
+REAL_LOG_PATTERNS = [
+    r"Search request arrived and saved",
+    r"Starting query for [0-9a-f-]{36}",
+    r"Finished query in \d+\.\d\d seconds\.",
+    r"Starting to write data to file",
+    r"Finished writing data, found \d+ records in \d+\.\d\d seconds\.",
+    r"File size is \d+ bytes\.",
+    r"Finished search in \d+\.\d\d seconds and found \d+ records\.",
+]
+
+
+def submit(http: requests.Session, url: str, query: dict[str, Any], **headers: str) -> str:
+    reply = http.post(f"{url}/api/v1/data_products/search", data=json.dumps(query), headers=headers)
+    assert reply.status_code == 202, reply.text
+    return reply.headers["Location"]
+
+
+def wait(http: requests.Session, location: str) -> dict[str, Any]:
+    for _ in range(500):
+        status = http.get(location, data="{}").json()
+        if status["search_result"]["data_uri"] is not None:
+            return status
+        time.sleep(0.01)
+    raise AssertionError("the search never completed")
+
+
+def test_submit_answers_202_with_an_absolute_location_and_no_body(server: str, http: requests.Session) -> None:
+    reply = http.post(f"{server}/api/v1/data_products/search", json=QUERY)
+    assert reply.status_code == 202
+    assert reply.content == b""
+    location = reply.headers["Location"]
+    assert re.fullmatch(rf"{re.escape(server)}/api/v1/data_products/requests/[0-9a-f-]{{36}}", location)
+    uuid.UUID(location.rsplit("/", 1)[1])
+
+
+def test_location_follows_the_host_header_and_forwarded_proto(server: str, http: requests.Session) -> None:
+    reply = http.post(
+        f"{server}/api/v1/data_products/search",
+        json=QUERY,
+        headers={"Host": "aurorax.example.org:8443", "X-Forwarded-Proto": "https"},
+    )
+    assert reply.headers["Location"].startswith("https://aurorax.example.org:8443/api/v1/data_products/requests/")
+    assert not reply.headers["Location"].endswith("/")
+
+
+def test_completed_status_has_the_real_log_wording_and_matches_the_data(server: str, http: requests.Session) -> None:
+    location = submit(http, server, QUERY)
+    status = wait(http, location)
+    summaries = [log["summary"] for log in status["logs"]]
+    assert len(summaries) == len(REAL_LOG_PATTERNS)
+    for summary, pattern in zip(summaries, REAL_LOG_PATTERNS, strict=True):
+        assert re.fullmatch(pattern, summary), summary
+    assert [log["level"] for log in status["logs"]] == ["debug", "info", "info", "debug", "info", "debug", "info"]
+    request_id = location.rsplit("/", 1)[1]
+    result = status["search_result"]
+    assert result["data_uri"] == f"/api/v1/data_products/requests/{request_id}/data"
+    assert result["error_condition"] is False
+    assert result["completed_timestamp"] is not None
+    assert status["search_request"]["request_id"] == request_id
+    assert status["search_request"]["query"]["request_id"] is None
+    data = http.get(location + "/data", data="{}")
+    assert data.status_code == 200
+    assert data.headers["Content-Type"] == "application/json"
+    assert result["file_size"] == len(data.content)
+    assert result["result_count"] == len(data.json()["result"]) == 15
+    assert f"found {result['result_count']} records" in summaries[-1]
+
+
+def test_records_equal_the_catalog_and_carry_only_the_protocol_keys(
+    server: str, http: requests.Session, catalog: CatalogBackend
+) -> None:
+    query = {**QUERY, "data_sources": {**QUERY["data_sources"], "programs": ["trex", "auroramax"]}}
+    records = http.get(submit(http, server, query) + "/data").json()["result"]
+    expected = catalog.search(DataProductQuery.from_api_payload(query)).to_api_records()
+    assert records == expected
+    for record in records:
+        assert set(record) == {"data_source", "data_product_type", "start", "end", "url", "metadata"}
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", record["start"])
+        assert set(record["data_source"]) == {
+            "identifier",
+            "program",
+            "platform",
+            "instrument_type",
+            "source_type",
+            "display_name",
+        }
+
+
+def test_metadata_filters_and_type_filters(server: str, http: requests.Session, catalog: CatalogBackend) -> None:
+    query = {
+        "data_sources": {
+            "programs": ["auroramax", "trex"],
+            "platforms": [],
+            "instrument_types": [],
+            "data_product_metadata_filters": {
+                "expressions": [
+                    {"key": "keogram_type", "operator": "=", "values": ["daily_hires"]},
+                    {"key": "movie_type", "operator": "in", "values": ["real-time daily"]},
+                ],
+                "logical_operator": "or",
+            },
+        },
+        "start": "2020-01-01T00:00:00",
+        "end": "2020-01-02T23:59:59",
+        "data_product_type_filters": ["keogram", "movie"],
+    }
+    records = http.get(submit(http, server, query) + "/data").json()["result"]
+    assert len(records) == 8  # 2 sources x 2 days x (daily_hires keogram + movie)
+    assert all(
+        r["metadata"].get("keogram_type") == "daily_hires" or r["metadata"].get("movie_type") == "real-time daily"
+        for r in records
+    )
+    assert records == catalog.search(DataProductQuery.from_api_payload(query)).to_api_records()
+
+
+def test_data_by_post_with_a_response_format_keeps_only_the_true_keys(server: str, http: requests.Session) -> None:
+    location = submit(http, server, QUERY)
+    fmt = {"start": True, "end": True, "url": True, "metadata": False, "data_source": {"identifier": True}}
+    reply = http.post(location + "/data", json=fmt)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"] == "application/json"
+    records = reply.json()["result"]
+    assert len(records) == 15
+    assert all(
+        set(r) == {"start", "end", "url", "data_source"} and r["data_source"] == {"identifier": 175} for r in records
+    )
+
+
+def test_response_format_can_ask_for_full_record_source_fields(server: str, http: requests.Session) -> None:
+    location = submit(http, server, {**QUERY, "data_sources": {"programs": ["trex"]}})
+    fmt = {"url": True, "data_source": {"identifier": True, "data_product_metadata_schema": {"field_name": True}}}
+    records = http.post(location + "/data", json=fmt).json()["result"]
+    assert records
+    assert records[0]["data_source"] == {
+        "identifier": 103,
+        "data_product_metadata_schema": [{"field_name": "keogram_type"}],
+    }
+
+
+@pytest.mark.parametrize("fmt", [[], {"start": "yes"}, {"data_source": {"identifier": 1}}, "start"])
+def test_a_malformed_response_format_is_a_400(server: str, http: requests.Session, fmt: Any) -> None:
+    location = submit(http, server, QUERY)
+    wait(http, location)
+    reply = http.post(location + "/data", json=fmt)
+    assert reply.status_code == 400
+    assert reply.json()["error_code"] == "AssertionError"
+    assert "response_format" in reply.json()["error_message"]
+
+
+def test_data_source_record_format_parameter(server: str, http: requests.Session) -> None:
+    location = submit(http, server, QUERY)
+    wait(http, location)
+    full = http.get(location + "/data?data_source_record_format=full_record").json()["result"]
+    assert {"owner", "maintainers", "metadata"} <= set(full[0]["data_source"])
+    only = http.get(location + "/data?data_source_record_format=identifier_only").json()["result"]
+    assert only[0]["data_source"] == {"identifier": 175}
+
+
+def test_describe_returns_a_json_string(server: str, http: requests.Session) -> None:
+    reply = http.post(f"{server}/api/v1/utils/describe/query/data_products", json=QUERY)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.json() == DataProductQuery.from_api_payload(QUERY).describe()
+    assert reply.json().startswith("Find data_products for ((program in (auroramax)")
+
+
+def test_describe_accepts_z_times_and_missing_keys(server: str, http: requests.Session) -> None:
+    body = {
+        "data_sources": {"programs": ["themis-asi"], "platforms": ["gillam"], "instrument_types": ["panchromatic ASI"]},
+        "start": "2025-02-05T16:36:43.720Z",
+        "end": "2025-02-05T16:36:43.720Z",
+    }
+    reply = http.post(f"{server}/api/v1/utils/describe/query/data_products", json=body)
+    assert reply.status_code == 200
+    assert "platform in (gillam)" in reply.json()
+
+
+def test_synchronous_search_returns_the_records(server: str, http: requests.Session, catalog: CatalogBackend) -> None:
+    reply = http.post(f"{server}/api/v1/data_products/search_synchronous", json={"query": QUERY})
+    assert reply.status_code == 200
+    assert reply.json() == catalog.search(DataProductQuery.from_api_payload(QUERY)).to_api_records()
+    reply = http.post(
+        f"{server}/api/v1/data_products/search_synchronous", json={"query": QUERY, "response_format": {"url": True}}
+    )
+    assert all(set(r) == {"url"} for r in reply.json())
+
+
+def test_cancel_of_a_completed_search_is_a_harmless_200(server: str, http: requests.Session) -> None:
+    location = submit(http, server, QUERY)
+    wait(http, location)
+    reply = http.delete(location, data="{}")
+    assert reply.status_code == 200
+    assert reply.json()["search_result"]["error_condition"] is False
+    assert http.get(location + "/data").status_code == 200
+
+
+def test_cancel_of_a_queued_search(make_server: Any, http: requests.Session) -> None:
+    # One worker and no submit wait: searches queue behind each other, so the last one is pending.
+    url, _ = make_server(workers=1, submit_wait=0)
+    wide = {**QUERY, "data_sources": {}, "end": "2020-01-03T23:59:59"}
+    locations = [submit(http, url, wide) for _ in range(30)]
+    last = locations[-1]
+    pending = http.get(last).json()
+    assert pending["search_result"]["data_uri"] is None, "30 queued searches all finished before one GET"
+    assert pending["search_result"]["error_condition"] is None
+    reply = http.delete(last)
+    assert reply.status_code == 200
+    status = http.get(last).json()
+    result = status["search_result"]
+    assert result["error_condition"] is True
+    assert result["data_uri"] == "/api/v1/data_products/requests/" + last.rsplit("/", 1)[1] + "/data"
+    assert result["completed_timestamp"] is not None
+    assert status["logs"][-1]["summary"] == CANCEL_LOG
+    data = http.get(last + "/data")
+    assert data.status_code == 409
+    assert CANCEL_LOG in data.json()["error_message"]
+    # the others still complete
+    assert wait(http, locations[0])["search_result"]["error_condition"] is False
+
+
+@pytest.mark.parametrize("request_id", ["some-bad-request-id", str(uuid.uuid4()), "x" * 300])
+@pytest.mark.parametrize("suffix,method", [("", "GET"), ("/data", "GET"), ("/data", "POST"), ("", "DELETE")])
+def test_unknown_and_malformed_request_ids_are_404(
+    server: str, http: requests.Session, request_id: str, suffix: str, method: str
+) -> None:
+    reply = http.request(method, f"{server}/api/v1/data_products/requests/{request_id}{suffix}", data="{}")
+    assert reply.status_code == 404
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.json()["error_code"] == "NotFound"
+    assert "not found" in reply.json()["error_message"]
+
+
+def test_an_expired_result_is_a_404_that_says_so(make_server: Any, http: requests.Session) -> None:
+    url, _ = make_server(result_ttl=0.3)
+    location = submit(http, url, QUERY)
+    wait(http, location)
+    time.sleep(0.5)
+    reply = http.get(location + "/data")
+    assert reply.status_code == 404
+    assert "expired" in reply.json()["error_message"]
+
+
+def test_memory_is_bounded_by_max_requests(make_server: Any, http: requests.Session) -> None:
+    url, _ = make_server(max_requests=5)
+    locations = [submit(http, url, QUERY) for _ in range(12)]
+    for location in locations:
+        wait(http, location) if location in locations[-5:] else None
+    gone = [http.get(loc).status_code for loc in locations[:7]]
+    assert gone == [404] * 7
+    assert all(http.get(loc + "/data").status_code == 200 for loc in locations[-5:])
+
+
+def test_double_slash_paths_and_trailing_slashes_are_routed(server: str, http: requests.Session) -> None:
+    assert http.post(f"{server}//api/v1/data_sources/search", json={"programs": ["swarm"]}).status_code == 200
+    reply = http.post(f"{server}//api/v1/data_products/search", json=QUERY)
+    assert reply.status_code == 202
+    assert "//api" not in reply.headers["Location"].split("://", 1)[1]
+    assert http.get(f"{server}/api/v1/data_sources/").status_code == 200

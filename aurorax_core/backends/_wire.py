@@ -79,6 +79,8 @@ def error_reason(body: bytes, content_type: str | None = None) -> str:
     text = body.decode("utf-8", errors="replace").strip()
     if not text:
         return ""
+    if "\ufffd" in text[:200] or any(ord(c) < 32 and c not in "\t\r\n" for c in text[:200]):
+        return f"{len(body)} bytes of binary data"
     try:
         doc = json.loads(text)
     except ValueError:

@@ -33,7 +33,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
 from ..errors import (
@@ -321,7 +322,11 @@ class RemoteBackend:
         chunks: list[bytes] = []
         try:
             while True:
-                chunk = read(_READ_CHUNK) if read is not None else raw.read(_READ_CHUNK, decode_content=True)
+                chunk = (
+                    read(_READ_CHUNK, decode_content=True)
+                    if read is not None
+                    else raw.read(_READ_CHUNK, decode_content=True)
+                )
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -329,7 +334,12 @@ class RemoteBackend:
                     raise _DeadlineExceeded()
         except (ReadTimeoutError, TimeoutError) as exc:
             self._raise_transport(requests.exceptions.ReadTimeout(exc), method, url, what, call_timeout, capped)
-        except (ProtocolError, OSError) as exc:
+        except DecodeError as exc:
+            raise MalformedResponse(
+                f"the server at {self._base_url} sent {what} with a body that cannot be decoded "
+                f"({_cause(exc)}); it does not follow the AuroraX protocol"
+            ) from None
+        except (ProtocolError, Urllib3Error, OSError) as exc:
             raise BackendUnavailable(
                 f"the AuroraX API at {self._base_url} dropped the connection while sending {what} "
                 f"({_cause(exc)}); try again, and check your network if it keeps happening"
@@ -400,6 +410,12 @@ class RemoteBackend:
             raise BackendHTTPError(
                 f"{where} is not reachable behind its gateway (HTTP {status}: {label}); try again later", status
             )
+        if status == 429:
+            raise BackendHTTPError(
+                f"{where} is rate-limiting requests (HTTP 429{detail}); wait a minute and retry", 429
+            )
+        if status == 409:
+            raise BackendHTTPError(f"{where} refused {what} because it conflicts with existing data{detail}", 409)
         if status >= 500:
             raise BackendHTTPError(f"{where} failed on {what} (HTTP {status} server error{detail})", status)
         raise BackendHTTPError(f"{where} answered {what} with unexpected HTTP {status}{detail}", status)
@@ -533,6 +549,8 @@ class RemoteBackend:
         """
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
             raise QueryValidationError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if not isinstance(query, DataProductQuery):
+            raise QueryValidationError(f"expected a DataProductQuery, got {type(query).__name__}")
         limit = float(timeout) if timeout is not None else self.deadline
         started = time.perf_counter()
         deadline_at = time.monotonic() + limit

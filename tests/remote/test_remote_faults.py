@@ -319,3 +319,39 @@ def test_every_failure_is_a_backend_error_subclass() -> None:
     for error in (BackendUnavailable, BackendTimeout, BackendHTTPError, Unauthorized, NotFound, Maintenance):
         assert issubclass(error, BackendError)
     assert issubclass(MalformedResponse, BackendError)
+
+
+def test_a_body_that_is_not_really_gzip_is_malformed(stub: Stub) -> None:
+    aurorax = FakeAuroraX(stub)
+    stub.route("GET", DATA_RE, Reply(200, b"\x1f\x8bnot gzip at all", headers={"Content-Encoding": "gzip"}))
+    with backend(aurorax.url) as remote, pytest.raises(MalformedResponse, match="cannot be decoded"):
+        remote.search(QUERY)
+
+
+def test_a_gzip_body_is_decoded(stub: Stub) -> None:
+    import gzip
+    import json
+
+    aurorax = FakeAuroraX(stub)
+    packed = gzip.compress(json.dumps({"result": REAL_RECORDS}).encode())
+    stub.route("GET", DATA_RE, Reply(200, packed, headers={"Content-Encoding": "gzip"}))
+    with backend(aurorax.url) as remote:
+        assert len(remote.search(QUERY)) == len(REAL_RECORDS)
+
+
+def test_429_says_the_server_is_rate_limiting(stub: Stub) -> None:
+    stub.route("POST", r"/api/v1/data_products/search", Reply(429, {"error_code": "ToManyRequests"}))
+    with backend(stub.url) as remote, pytest.raises(BackendHTTPError, match="rate-limiting") as info:
+        remote.search(QUERY)
+    assert info.value.status == 429
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "5", True])
+def test_a_bad_search_timeout_is_rejected_before_any_request(stub: Stub, timeout: Any) -> None:
+    from aurorax_core import QueryValidationError
+
+    with backend(stub.url) as remote, pytest.raises(QueryValidationError, match="timeout"):
+        remote.search(QUERY, timeout=timeout)
+    with backend(stub.url) as remote, pytest.raises(QueryValidationError, match="DataProductQuery"):
+        remote.search(QUERY.to_api_payload())  # type: ignore[arg-type]
+    assert stub.requests() == []

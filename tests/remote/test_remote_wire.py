@@ -129,3 +129,4 @@ def test_error_reason_prefers_the_error_document() -> None:
     assert _wire.error_reason(b'{"error_code": "NotFound", "error_message": "gone"}') == "gone"
     assert _wire.error_reason(b"<html><h1>Bad  Gateway</h1></html>", "text/html") == "Bad Gateway"
     assert _wire.error_reason(b"") == ""
+    assert _wire.error_reason(b"\x00\x01\x02garbage") == "10 bytes of binary data"

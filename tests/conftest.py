@@ -1,0 +1,40 @@
+"""Shared pytest fixtures: a small demo catalog built once per test session.
+
+``demo_catalog_path``: a demo archive for 2019-12-31 .. 2020-01-02 (it holds 2020-01-01, the day
+the AuroraX documentation's examples and pyaurorax's tests search), built once into a temporary
+directory; treat it as read-only (copy it if a test writes). ``demo_catalog``: that file opened
+as a :class:`CatalogBackend`, closed at the end of the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+DEMO_FIXTURE_START = date(2019, 12, 31)
+DEMO_FIXTURE_END = date(2020, 1, 2)
+
+
+@pytest.fixture(scope="session")
+def demo_catalog_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of a demo catalog (2019-12-31 .. 2020-01-02), built once per session."""
+    from aurorax_core.demo import build_demo_archive
+
+    path = tmp_path_factory.mktemp("demo-catalog") / "demo.sqlite"
+    build_demo_archive(path, DEMO_FIXTURE_START, DEMO_FIXTURE_END)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(demo_catalog_path: Path) -> Iterator[object]:
+    """The session's demo catalog opened as a CatalogBackend (shared: do not write to it)."""
+    from aurorax_core.backends.catalog import CatalogBackend
+
+    backend = CatalogBackend(demo_catalog_path)
+    try:
+        yield backend
+    finally:
+        backend.close()

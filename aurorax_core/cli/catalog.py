@@ -340,17 +340,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     bar: Any = None
 
-    def progress(done: int, total: int | None = None, *_: Any) -> None:
+    def progress(event: Any) -> None:
+        # event: aurorax_core.demo.DemoBuildProgress (done/total count days, records so far)
         nonlocal bar
         if args.quiet:
             return
         if bar is None:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, unit="rec", desc="demo", delay=1.0, file=sys.stderr, leave=False)
-        if total is not None and bar.total != total:
-            bar.total = total
-        bar.update(max(int(done) - bar.n, 0))
+            bar = tqdm(total=event.total, unit="day", desc="demo", delay=1.0, file=sys.stderr, leave=False)
+        bar.set_postfix_str(f"{event.records:,} records", refresh=False)
+        bar.update(max(int(event.done) - bar.n, 0))
 
     try:
         with catalog_errors(path):

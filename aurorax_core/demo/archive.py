@@ -320,8 +320,8 @@ def _remove_sqlite(path: Path) -> None:
 
 def build_demo_archive(
     catalog_path: str | os.PathLike[str],
-    start: date = DEFAULT_START,
-    end: date = DEFAULT_END,
+    start: date | None = DEFAULT_START,
+    end: date | None = DEFAULT_END,
     *,
     full: bool = False,
     progress: DemoProgressCallback | None = None,
@@ -336,8 +336,8 @@ def build_demo_archive(
 
     Args:
         catalog_path: the catalog file to write (its directory is created if needed).
-        start, end: the UT date range (default 2019-12-01 .. 2020-02-29, which holds the days the
-            AuroraX documentation's examples search).
+        start, end: the UT date range (default, also for None: 2019-12-01 .. 2020-02-29, which
+            holds the days the AuroraX documentation's examples search).
         full: ignore ``start``/``end`` and cover every imager over its whole operating life
             (2004-08-25 .. 2025-12-31: millions of records, for benchmarks).
         progress: called with a :class:`DemoBuildProgress` as the build advances.
@@ -356,7 +356,7 @@ def build_demo_archive(
     started = time.perf_counter()
     if full:
         start, end = full_range()
-    start, end = _check_range(start, end)
+    start, end = _check_range(DEFAULT_START if start is None else start, DEFAULT_END if end is None else end)
     target = Path(catalog_path).expanduser()
     if target.is_dir():
         raise CatalogError(

@@ -100,3 +100,71 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# --- a small realistic catalog ---------------------------------------------------------------------
+
+SOURCES = {
+    "fsmi": {
+        "identifier": 96,
+        "program": "trex",
+        "platform": "fort smith",
+        "instrument_type": "RGB ASI",
+        "source_type": "ground",
+        "display_name": "TREx RGB FSMI",
+    },
+    "gill": {
+        "identifier": 103,
+        "program": "trex",
+        "platform": "gillam",
+        "instrument_type": "RGB ASI",
+        "source_type": "ground",
+        "display_name": "TREx RGB GILL",
+    },
+    "yknf": {
+        "identifier": 175,
+        "program": "auroramax",
+        "platform": "yellowknife",
+        "instrument_type": "DSLR",
+        "source_type": "ground",
+        "display_name": "AuroraMAX",
+    },
+}
+
+
+def _product(source: str, kind: str, sub_type: str, day: str, first_hour: int, last_hour: int) -> dict[str, Any]:
+    start = f"{day}T{first_hour:02d}:00:00"
+    end = f"{day}T{last_hour:02d}:59:00"
+    url = f"https://data.example.org/{source}/{day}/{kind}_{sub_type}_{first_hour:02d}-{last_hour:02d}.jpg"
+    return {
+        "data_source": dict(SOURCES[source]),
+        "data_product_type": kind,
+        "start": start,
+        "end": end,
+        "url": url,
+        "metadata": {f"{kind}_type": sub_type, "imaging_start_time": f"{day}T{first_hour:02d}:00:00.000000"},
+    }
+
+
+def sample_records() -> list[dict[str, Any]]:
+    """Records for the example queries, deliberately out of order (the CLI must sort them).
+
+    * TREx RGB Fort Smith, 2020-01-01: 6 hourly keograms, a daily keogram, a daily montage (8);
+    * TREx RGB Gillam, 2020-01-01..10: per day a daily keogram, 2 hourly keograms and a daily movie (40);
+    * AuroraMAX, 2020-01-01 and 2020-01-02: a daily_hires keogram and a real-time daily movie (4);
+    * one Fort Smith keogram on 2019-12-31 (outside every example query).
+    """
+    records = [_product("fsmi", "keogram", "hourly", "2020-01-01", h, h) for h in range(6)]
+    records.append(_product("fsmi", "keogram", "daily", "2020-01-01", 0, 23))
+    records.append(_product("fsmi", "montage", "daily", "2020-01-01", 0, 23))
+    for d in range(1, 11):
+        day = f"2020-01-{d:02d}"
+        records.append(_product("gill", "keogram", "daily", day, 0, 23))
+        records += [_product("gill", "keogram", "hourly", day, h, h) for h in (2, 3)]
+        records.append(_product("gill", "movie", "real-time daily", day, 0, 23))
+    for day in ("2020-01-01", "2020-01-02"):
+        records.append(_product("yknf", "keogram", "daily_hires", day, 0, 23))
+        records.append(_product("yknf", "movie", "real-time daily", day, 0, 23))
+    records.append(_product("fsmi", "keogram", "daily", "2019-12-31", 0, 23))
+    records.reverse()
+    return records

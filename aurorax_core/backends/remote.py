@@ -599,6 +599,10 @@ class RemoteBackend:
                 f"the search {request_id} was cancelled"
                 + ("" if cancelled else f" (the server at {self._base_url} could not be told)")
             ) from None
+        except KeyboardInterrupt:
+            # Ctrl-C in a terminal: do not leave the search running on the server.
+            self._cleanup_cancel(request_id)
+            raise
         data = _wire.parse_data_products(body, where=f"GET {data_url}")
         data.sort(key=_product_order)
         file_size = status.file_size if status.file_size is not None else len(reply.body)

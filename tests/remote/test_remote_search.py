@@ -231,3 +231,13 @@ def test_a_record_whose_source_changes_under_the_same_identifier_keeps_its_own_f
     with backend(aurorax.url) as remote:
         result = remote.search(QUERY)
     assert {p.data_source.display_name for p in result} == {"TREx RGB GILL", "TREx RGB FSMI"}
+
+
+def test_ctrl_c_during_a_search_cancels_it_on_the_server(aurorax: FakeAuroraX) -> None:
+    def interrupt(event: SearchEvent) -> None:
+        if event.stage == "available":  # the user presses Ctrl-C while the search runs
+            raise KeyboardInterrupt
+
+    with backend(aurorax.url) as remote, pytest.raises(KeyboardInterrupt):
+        remote.search(QUERY, progress=interrupt)
+    assert len(aurorax.stub.requests("DELETE")) == 1

@@ -1,0 +1,291 @@
+"""Build the dashboard for one browser session: ``create_app(backend=None)``.
+
+``panel serve dashboard`` runs ``dashboard/main.py``, which calls this once per session, so every
+session gets its own state, backend connection and views. Only read-only things (the thumbnail
+service, whose values are pure functions of a product URL) are shared, through ``pn.state.as_cached``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import panel as pn
+from panel.io.state import set_curdoc
+from panel.theme.fast import Fast
+
+from aurorax_core import AuroraXCoreError
+
+from .images import ImageSource
+from .media import esc
+from .state import DashboardState, friendly_error
+from .views.backend import BackendPanel, connect
+from .views.export import ExportPanel
+from .views.gallery import Gallery
+from .views.preview import ProductPreview
+from .views.results_table import ResultsTable
+from .views.search_form import EnterToSearch, SearchForm
+from .views.status import SearchStatus
+
+TITLE = "AuroraX data products"
+ACCENT = "#0072b2"  # Okabe-Ito blue: readable on white and on the dark theme's background
+_PERMALINK_PARAMS = [
+    "start",
+    "end",
+    "programs",
+    "platforms",
+    "instrument_types",
+    "data_product_types",
+    "metadata_filters",
+    "metadata_filters_logical_operator",
+    "table_filters",
+    "selected_index",
+    "view",
+    "result",
+]
+
+pn.extension("tabulator", notifications=False)
+
+# Panel's Fast design links a Google Fonts stylesheet. The page must work offline and must not make
+# the browser contact hosts other than this server, so drop it (the system font is used instead).
+# A subclass cannot do this: Panel resolves the design's bundled files by class name.
+Fast._resources = {**Fast._resources, "font": {}}
+
+
+def _css(dark: bool) -> str:
+    error_bg, error_fg = ("#4a1010", "#ffd9d6") if dark else ("#fdecea", "#611a15")
+    info_bg, info_fg = ("#0d2b45", "#d6ecff") if dark else ("#e8f2fb", "#0b3556")
+    warn_bg, warn_fg = ("#3f3000", "#ffe9a8") if dark else ("#fff4d6", "#5a4300")
+    error_text = "#ff9e96" if dark else "#b00020"
+    return f"""
+    :root {{ --ax-error: {error_text}; }}
+    .ax-alert {{ border-radius: 6px; padding: 8px 12px; margin: 4px 0; }}
+    .ax-alert p {{ margin: 4px 0 0 0; }}
+    .ax-alert-error {{ background: {error_bg}; color: {error_fg}; border-left: 5px solid {error_text}; }}
+    .ax-alert-info {{ background: {info_bg}; color: {info_fg}; border-left: 5px solid {ACCENT}; }}
+    .ax-alert-warn {{ background: {warn_bg}; color: {warn_fg}; border-left: 5px solid #e69f00; }}
+    .ax-field-error {{ color: {error_text}; }}
+    .ax-badge {{ background: {warn_bg}; color: {warn_fg}; padding: 4px 8px; border-radius: 4px; }}
+    .ax-dim {{ opacity: 0.85; }}
+    .ax-h {{ font-size: 1.05em; margin: 10px 0 4px 0; }}
+    .ax-stages {{ margin: 4px 0; padding-left: 1.4em; font-size: 0.9em; }}
+    .ax-status {{ margin: 4px 0; font-weight: 600; }}
+    .ax-meta {{ border-collapse: collapse; font-size: 0.9em; margin: 0; }}
+    .ax-meta caption {{ text-align: left; font-weight: 600; padding: 4px 0; }}
+    .ax-meta th, .ax-meta td {{ text-align: left; padding: 2px 8px; border-bottom: 1px solid #8884;
+                               overflow-wrap: anywhere; }}
+    .ax-full {{ max-width: 100%; height: auto; }}
+    .ax-inert-url {{ font-family: monospace; overflow-wrap: anywhere; }}
+    a {{ color: {"#8cc8ff" if dark else "#0a58a6"}; }}
+    """
+
+
+def _thread_executor(fn: Callable[[], None]) -> None:
+    threading.Thread(target=fn, daemon=True, name="dashboard-work").start()
+
+
+def _doc_dispatcher(doc: Any) -> Callable[[Callable[[], None]], None]:
+    """Run ``fn`` on the session's event loop (Bokeh documents are not thread-safe)."""
+
+    def dispatch(fn: Callable[[], None]) -> None:
+        def run() -> None:
+            with set_curdoc(doc):
+                fn()
+
+        doc.add_next_tick_callback(run)
+
+    return dispatch
+
+
+def _shared_images() -> ImageSource:
+    def make() -> Any:
+        from aurorax_core import ThumbnailService
+
+        return ThumbnailService()
+
+    try:
+        service = pn.state.as_cached("aurorax-dashboard-thumbnail-service", make)
+    except (ImportError, AuroraXCoreError):
+        service = None
+    return ImageSource(service=service)
+
+
+def _default_spec() -> str | None:
+    """What the page opens by default: AURORAX_API_URL, else AURORAX_CATALOG / the default catalog."""
+    return os.environ.get("AURORAX_API_URL", "").strip() or None
+
+
+def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.template.FastListTemplate:
+    """The whole dashboard for one session.
+
+    Args:
+        backend: a Backend, an API URL or a catalog path; None uses ``AURORAX_API_URL``, else
+            ``AURORAX_CATALOG`` or the default catalog (the demo archive is built on first use,
+            with progress shown on the page).
+        images: where thumbnails come from (default: the core's ThumbnailService, shared).
+    """
+    doc = pn.state.curdoc
+    served = doc is not None and doc.session_context is not None
+    state = DashboardState()
+    if served:
+        state.executor = _thread_executor
+        state.dispatch = _doc_dispatcher(doc)
+    images = images if images is not None else _shared_images()
+    dark = pn.config.theme == "dark"
+
+    status = SearchStatus(state=state)
+    form = SearchForm(state=state)
+    table = ResultsTable(state=state, images=images)
+    gallery = Gallery(state=state, images=images)
+    preview = ProductPreview(state=state, images=images)
+    export = ExportPanel(state=state)
+    backend_panel = BackendPanel(state=state)
+    startup = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
+
+    tabs = pn.Tabs(
+        ("Table", table),
+        ("Gallery", gallery),
+        ("Export", export),
+        sizing_mode="stretch_width",
+        dynamic=False,
+    )
+
+    def on_tab(*_: Any) -> None:
+        state.view = "gallery" if tabs.active == 1 else "table"
+
+    tabs.param.watch(on_tab, "active")
+    state.param.watch(lambda *_: setattr(tabs, "active", 1 if state.view == "gallery" else tabs.active), "view")
+
+    template = pn.template.FastListTemplate(
+        site="AuroraX",
+        title=TITLE,
+        sidebar=[backend_panel, form, EnterToSearch(state=state)],
+        main=[
+            pn.Column(startup, status, pn.Row(tabs, preview, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        ],
+        accent=ACCENT,
+        theme_toggle=True,
+        sidebar_width=360,
+        raw_css=[_css(dark)],
+        main_layout=None,
+        font="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+    )
+    # Keep references for tests and the benchmark (per session, not module-level).
+    template.state = state  # type: ignore[attr-defined]
+    template.views = {  # type: ignore[attr-defined]
+        "status": status,
+        "form": form,
+        "table": table,
+        "gallery": gallery,
+        "preview": preview,
+        "export": export,
+        "backend": backend_panel,
+        "tabs": tabs,
+    }
+
+    def ready(resolved: Any, sources: list[Any], vocabulary: dict[str, list[Any]]) -> None:
+        state.apply_backend(resolved, sources, vocabulary)
+        startup.visible = False
+        _start_permalinks(state)
+
+    def failed(exc: BaseException) -> None:
+        title, message = friendly_error(exc, action="Opening the backend")
+        startup.object = (
+            f'<div class="ax-alert ax-alert-error" role="alert"><strong>{esc(title)}</strong>'
+            f"<p>{esc(message)}</p><p>Choose another backend in the sidebar.</p></div>"
+        )
+        startup.visible = True
+        _start_permalinks(state)
+
+    def progress(message: str) -> None:
+        startup.object = f'<div class="ax-alert ax-alert-info" role="status"><p>{esc(message)}</p></div>'
+        startup.visible = True
+
+    def load() -> None:
+        try:
+            spec = backend if backend is not None else _default_spec()
+            if spec is None:
+                spec = _ensure_default_catalog(lambda m: state.dispatch(lambda: progress(m)))
+            resolved, sources, vocabulary = connect(spec)
+        except BaseException as exc:
+            failure = exc
+            state.dispatch(lambda: failed(failure))
+            return
+        state.dispatch(lambda: ready(resolved, sources, vocabulary))
+
+    if backend is not None and not isinstance(backend, (str, Path)):
+        # A ready Backend object (tests, benchmarks): load synchronously, it is local.
+        try:
+            resolved, sources, vocabulary = connect(backend)
+            ready(resolved, sources, vocabulary)
+        except BaseException as exc:
+            failed(exc)
+    else:
+        progress("Opening the backend …")
+        if served:
+            pn.state.onload(lambda: state.executor(load))
+        else:
+            load()
+
+    if served:
+        pn.state.on_session_destroyed(lambda _ctx: _close(state))
+    return template
+
+
+def _close(state: DashboardState) -> None:
+    state.cancel_search()
+    if state.backend is not None:
+        # The session is gone; there is nobody to report a failing close to.
+        with contextlib.suppress(Exception):
+            state.backend.close()
+
+
+def _ensure_default_catalog(progress: Callable[[str], None]) -> str | None:
+    """The default catalog path, building the demo archive first (with progress) when it is missing."""
+    try:
+        from aurorax_core import default_catalog_path, ensure_demo_catalog
+    except ImportError:
+        return None
+    path = default_catalog_path()
+    if not Path(path).exists():
+        progress(f"Building the demo archive at {path} (first run only) …")
+
+        def report(*args: Any, **kwargs: Any) -> None:
+            text = " ".join(str(a) for a in args if a is not None) or str(kwargs or "")
+            progress(f"Building the demo archive (first run only): {text}")
+
+        ensure_demo_catalog(path, progress=report)
+    return str(path)
+
+
+def _start_permalinks(state: DashboardState) -> None:
+    """Apply the page URL's query once the backend is known, then keep the URL in sync."""
+    location = pn.state.location
+    if location is None or getattr(state, "_permalinks_started", False):
+        return
+    state._permalinks_started = True  # type: ignore[attr-defined]
+    params = dict(parse_qsl((location.search or "").lstrip("?")))
+    theme = params.get("theme")
+    problems = state.apply_permalink(params)
+    if problems:
+        state.param.update(error_title="Part of the link could not be used", error="; ".join(problems))
+    elif params.get("start") and not state.check():
+        state.param.trigger("search")
+
+    def update(*_: Any) -> None:
+        if state.is_searching and state.result is None:
+            return
+        query = state.to_permalink()
+        if theme:
+            query["theme"] = theme
+        search = "?" + urlencode(query)
+        if location.search != search:
+            location.search = search
+
+    state.param.watch(update, _PERMALINK_PARAMS)
+    update()

@@ -1,0 +1,130 @@
+"""Choose the backend in the page: the embedded catalog or an AuroraX API URL (checked first)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import panel as pn
+import param
+
+from aurorax_core import open_backend
+
+from ..media import esc, http_url
+from ..state import DashboardState, friendly_error
+
+EMBEDDED = "Embedded catalog"
+REMOTE = "AuroraX API"
+
+
+def connect(spec: Any) -> tuple[Any, list[Any], dict[str, list[Any]]]:
+    """Open a backend, prove it answers, and load its vocabulary (blocking: run it off the event loop).
+
+    Raises:
+        AuroraXCoreError: the URL/catalog cannot be used; the message says why.
+    """
+    backend = open_backend(spec)
+    try:
+        check = getattr(backend, "check_connectivity", None)
+        if callable(check):
+            check()
+        sources, vocabulary = DashboardState.load_vocabulary(backend)
+    except BaseException:
+        backend.close()
+        raise
+    return backend, sources, vocabulary
+
+
+class BackendPanel(pn.viewable.Viewer):
+    """Radio (embedded / API), URL field, Connect button and a status line."""
+
+    state = param.ClassSelector(class_=DashboardState, instantiate=False)
+    default_url = param.String(default="https://api.aurorax.space")
+
+    def __init__(self, embedded_spec: Callable[[], Any] | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self._embedded_spec = embedded_spec or (lambda: None)
+        remote = self.state.backend_name.startswith(("http://", "https://"))
+        self._kind = pn.widgets.RadioButtonGroup(
+            name="Backend", options=[EMBEDDED, REMOTE], value=REMOTE if remote else EMBEDDED, button_type="default"
+        )
+        self._url = pn.widgets.TextInput(
+            name="AuroraX API URL",
+            value=self.state.backend_name if remote else self.default_url,
+            placeholder="https://api.aurorax.space",
+            sizing_mode="stretch_width",
+            visible=remote,
+        )
+        self._connect = pn.widgets.Button(name="Connect", button_type="default", sizing_mode="stretch_width")
+        self._status = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
+        self._kind.param.watch(self._on_kind, "value")
+        self._connect.on_click(lambda _e: self.switch())
+        self._url.param.watch(lambda _e: self.switch(), "enter_pressed")
+        self.state.param.watch(self._render, ["backend_name"])
+        self._render()
+
+    def _on_kind(self, *_: Any) -> None:
+        self._url.visible = self._kind.value == REMOTE
+        if self._kind.value == EMBEDDED:
+            self.switch()
+
+    def _render(self, *_: Any, message: str = "", error: bool = False) -> None:
+        if message:
+            cls = "ax-alert ax-alert-error" if error else "ax-dim"
+            role = "alert" if error else "status"
+            self._status.object = f'<div class="{cls}" role="{role}">{message}</div>'
+            return
+        self._status.object = f'<p class="ax-dim" role="status">Using {esc(self.state.backend_name or "—")}</p>'
+
+    def switch(self) -> None:
+        """Connect to what the form says, off the event loop; keep the old backend on failure."""
+        if self._kind.value == REMOTE:
+            url = http_url(self._url.value)
+            if url is None:
+                self._render(
+                    message=esc(f"{self._url.value!r} is not an http(s) URL; enter e.g. https://api.aurorax.space"),
+                    error=True,
+                )
+                return
+            spec: Any = url
+        else:
+            spec = self._embedded_spec()
+        self._connect.disabled = True
+        self._render(message=esc(f"Connecting to {spec or 'the embedded catalog'} …"))
+        state = self.state
+
+        def work() -> None:
+            try:
+                backend, sources, vocabulary = connect(spec)
+            except BaseException as exc:
+                failure = exc
+                state.dispatch(lambda: self._failed(failure))
+                return
+            state.dispatch(lambda: self._done(backend, sources, vocabulary))
+
+        state.executor(work)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._connect.disabled = False
+        title, message = friendly_error(exc, action="Connecting")
+        self._render(
+            message=f"<strong>{esc(title)}</strong><p>{esc(message)}</p><p>Still using "
+            f"{esc(self.state.backend_name or 'no backend')}.</p>",
+            error=True,
+        )
+
+    def _done(self, backend: Any, sources: list[Any], vocabulary: dict[str, list[Any]]) -> None:
+        self._connect.disabled = False
+        self.state.apply_backend(backend, sources, vocabulary)
+        self._render()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Card(
+            self._kind,
+            self._url,
+            self._connect,
+            self._status,
+            title="Backend",
+            collapsed=False,
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,168 @@
+"""A thumbnail grid of the current (filtered, sorted) results, loaded in batches as it scrolls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+from ..images import ImageSource
+from ..media import alt_text, is_safe_data_uri, product_title
+from ..state import DashboardState
+
+BATCH = 24
+
+_ESM = r"""
+const okImage = (s) => typeof s === "string" && /^data:image\/(png|jpeg|gif|webp);base64,/.test(s);
+export function render({ model, el }) {
+  const grid = document.createElement("div");
+  grid.className = "ax-grid";
+  grid.setAttribute("role", "list");
+  grid.setAttribute("aria-label", "Result thumbnails");
+  const sentinel = document.createElement("div");
+  sentinel.className = "ax-sentinel";
+  const more = document.createElement("p");
+  more.className = "ax-dim";
+  el.append(grid, sentinel, more);
+  let rendered = 0;
+  function card(item) {
+    const li = document.createElement("div");
+    li.setAttribute("role", "listitem");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "ax-card";
+    b.dataset.index = String(item.index);
+    b.setAttribute("aria-label", "Open preview: " + item.title);
+    if (okImage(item.src)) {
+      const img = document.createElement("img");
+      img.src = item.src;
+      img.alt = item.alt;
+      img.decoding = "async";
+      b.appendChild(img);
+    } else {
+      const ph = document.createElement("span");
+      ph.className = "ax-noimg";
+      ph.setAttribute("role", "img");
+      ph.setAttribute("aria-label", "No thumbnail: " + item.alt);
+      ph.textContent = "no thumbnail";
+      b.appendChild(ph);
+    }
+    const cap = document.createElement("span");
+    cap.className = "ax-caption";
+    cap.textContent = item.caption;
+    b.appendChild(cap);
+    b.addEventListener("click", () => model.send_msg({ select: item.index }));
+    li.appendChild(b);
+    return li;
+  }
+  function sync() {
+    const items = model.items || [];
+    if (items.length < rendered) { grid.textContent = ""; rendered = 0; }
+    for (let i = rendered; i < items.length; i++) grid.appendChild(card(items[i]));
+    rendered = items.length;
+    more.textContent = model.total > rendered ? ("Showing " + rendered + " of " + model.total + "; scroll for more") :
+      (model.total ? ("All " + model.total + " shown") : "No results to show.");
+    check();
+  }
+  function check() {
+    const r = sentinel.getBoundingClientRect();
+    if ((model.items || []).length < model.total && r.top < (window.innerHeight + 400) && el.offsetParent !== null) {
+      model.send_msg({ more: (model.items || []).length });
+    }
+  }
+  const io = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) check();
+  }, { rootMargin: "400px" });
+  io.observe(sentinel);
+  model.on(["items", "total"], sync);
+  model.on("remove", () => io.disconnect());
+  sync();
+}
+"""
+
+
+class GalleryGrid(JSComponent):
+    items = param.List(default=[], doc="Cards: dicts index/src/alt/title/caption (src is a data: URI).")
+    total = param.Integer(default=0)
+
+    _esm = _ESM
+
+    _stylesheets = [  # noqa: RUF012  (Panel reads this class attribute)
+        """
+        .ax-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 10px; }
+        .ax-card { display: flex; flex-direction: column; width: 100%; padding: 4px; cursor: pointer;
+                   background: var(--panel-surface-color, transparent); color: inherit; font: inherit;
+                   border: 1px solid var(--panel-border-color, #8a8a8a); border-radius: 6px; }
+        .ax-card:hover { border-color: #0072b2; }
+        .ax-card:focus-visible { outline: 3px solid #0072b2; outline-offset: 2px; }
+        .ax-card img { width: 100%; height: 110px; object-fit: contain; background: #000; }
+        .ax-noimg { display: block; height: 110px; line-height: 110px; text-align: center; opacity: 0.75; }
+        .ax-caption { font-size: 0.8em; text-align: left; margin-top: 4px; overflow-wrap: anywhere; }
+        .ax-sentinel { height: 1px; }
+        .ax-dim { opacity: 0.8; }
+        """
+    ]
+
+
+class Gallery(pn.viewable.Viewer):
+    """Thumbnails of ``state.view_products()``; a click opens the preview."""
+
+    state = param.ClassSelector(class_=DashboardState, instantiate=False)
+    images = param.ClassSelector(class_=ImageSource, instantiate=False, allow_None=True)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.grid = GalleryGrid(sizing_mode="stretch_width", min_height=150)
+        self.grid.on_msg(self._on_msg)
+        self.state.param.watch(self._reset, ["view_indices", "result"])
+        self._reset()
+
+    def _reset(self, *_: Any) -> None:
+        self.grid.param.update(items=[], total=len(self.state.view_indices))
+        self.load_more()
+
+    def load_more(self, count: int = BATCH) -> None:
+        """Append the next ``count`` cards (thumbnails are made now, for these only)."""
+        result = self.state.result
+        if result is None:
+            return
+        have = len(self.grid.items)
+        indices = self.state.view_indices[have : have + count]
+        if not indices:
+            return
+        products = [result.data[i] for i in indices]
+        uris = self.images.thumbnails(products) if self.images is not None else [None] * len(products)
+        cards = []
+        for i, product, uri in zip(indices, products, uris, strict=True):
+            source = product.data_source
+            caption = f"{source.display_name or source.platform} · {product.data_product_type}"
+            caption += f" {product.sub_type}" if product.sub_type else ""
+            caption += f" · {product.start:%Y-%m-%d %H:%M}"
+            cards.append(
+                {
+                    "index": i,
+                    "src": uri if uri and is_safe_data_uri(uri) else "",
+                    "alt": alt_text(product),
+                    "title": product_title(product),
+                    "caption": caption,
+                }
+            )
+        self.grid.items = [*self.grid.items, *cards]
+
+    def _on_msg(self, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            return
+        if "select" in msg:
+            try:
+                index = int(msg["select"])
+            except (TypeError, ValueError):
+                return
+            if self.state.result is not None and 0 <= index < len(self.state.result.data):
+                self.state.selected_index = index
+        elif "more" in msg and msg.get("more") == len(self.grid.items):
+            self.load_more()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.grid

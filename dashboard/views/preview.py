@@ -1,0 +1,134 @@
+"""The preview of the selected product: full-size image or movie player, metadata, original link."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import panel as pn
+import param
+
+from aurorax_core import DataProduct, format_time
+
+from ..images import ImageSource, Media
+from ..media import alt_text, esc, img_html, link_html, product_title
+from ..state import DashboardState
+from .player import MoviePlayer
+
+
+def metadata_html(product: DataProduct) -> str:
+    """The record's fields and metadata as an escaped definition table."""
+    source = product.data_source
+    rows: list[tuple[str, Any]] = [
+        ("Display name", source.display_name),
+        ("Program", source.program),
+        ("Platform", source.platform),
+        ("Instrument type", source.instrument_type),
+        ("Product type", product.data_product_type),
+        ("Start (UTC)", format_time(product.start)),
+        ("End (UTC)", format_time(product.end)),
+    ]
+    for key, value in sorted(product.metadata.items()):
+        rows.append((key, value if isinstance(value, str) else json.dumps(value)))
+    body = "".join(f"<tr><th scope='row'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return f'<table class="ax-meta"><caption>Record metadata</caption>{body}</table>'
+
+
+def synthetic_badge(synthetic: bool) -> str:
+    if not synthetic:
+        return ""
+    return (
+        '<p class="ax-badge" role="note"><strong>Synthetic demo preview</strong> — rendered by the demo archive, '
+        "not real auroral data.</p>"
+    )
+
+
+class ProductPreview(pn.viewable.Viewer):
+    """Shows ``state.selected``; fetches its preview off the event loop."""
+
+    state = param.ClassSelector(class_=DashboardState, instantiate=False)
+    images = param.ClassSelector(class_=ImageSource, instantiate=False, allow_None=True)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._header = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._image = pn.pane.HTML("", sizing_mode="stretch_width", visible=False, css_classes=["ax-preview-image"])
+        self.player = MoviePlayer(visible=False, sizing_mode="stretch_width")
+        self._meta = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._close = pn.widgets.Button(name="Close preview", width=130, description="Close the preview")
+        self._close.on_click(lambda _e: setattr(self.state, "selected_index", None))
+        self._generation = 0
+        self._layout = pn.Column(
+            self._header,
+            self._image,
+            self.player,
+            self._meta,
+            self._close,
+            width=520,
+            visible=False,
+            css_classes=["ax-preview"],
+        )
+        self.state.param.watch(self._on_selected, ["selected_index", "result"])
+        self._on_selected()
+
+    def _on_selected(self, *_: Any) -> None:
+        product = self.state.selected
+        self._generation += 1
+        generation = self._generation
+        if product is None:
+            self._layout.visible = False
+            self.player.param.update(src="", frames=[], visible=False)
+            return
+        self._layout.visible = True
+        self._header.object = (
+            f'<h2 class="ax-h" id="ax-preview-title">{esc(product_title(product))}</h2>'
+            f"{synthetic_badge(product.is_synthetic)}"
+            f"<p>Original: {link_html(product.url)}</p>"
+        )
+        self._meta.object = metadata_html(product)
+        self._image.object = '<p class="ax-dim" role="status">Loading preview…</p>'
+        self._image.visible = True
+        self.player.param.update(src="", frames=[], visible=False)
+        if self.images is None:
+            self._show(generation, product, Media(None, reason="no thumbnail service"), None)
+            return
+        images = self.images
+
+        def work() -> None:
+            media = images.preview(product)
+            movie = images.movie(product) if product.data_product_type == "movie" else None
+            self.state.dispatch(lambda: self._show(generation, product, media, movie))
+
+        self.state.executor(work)
+
+    def _show(self, generation: int, product: DataProduct, media: Media, movie: Media | None) -> None:
+        if generation != self._generation:
+            return
+        label = alt_text(product)
+        synthetic = media.synthetic or (movie.synthetic if movie else False) or product.is_synthetic
+        self._header.object = (
+            f'<h2 class="ax-h" id="ax-preview-title">{esc(product_title(product))}</h2>'
+            f"{synthetic_badge(synthetic)}"
+            f"<p>Original: {link_html(product.url)}</p>"
+        )
+        if movie is not None and movie.ok:
+            frames = list(getattr(movie, "frames", []) or [])
+            if movie.content_type.startswith("video/"):
+                self.player.param.update(src=movie.uri or "", frames=[], label=label, visible=True)
+            elif frames:
+                self.player.param.update(src="", frames=frames, label=label, visible=True)
+        if media.ok:
+            self._image.object = img_html(media.uri, label, css_class="ax-full")
+        elif movie is not None and movie.ok:
+            self._image.object = ""
+        else:
+            reason = media.reason or "unknown reason"
+            self._image.object = (
+                '<div class="ax-alert ax-alert-warn" role="alert"><strong>No preview available</strong>'
+                f"<p>The preview could not be fetched: {esc(reason)}. The original may still open via the link.</p>"
+                "</div>"
+            )
+        self._image.visible = bool(self._image.object)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout

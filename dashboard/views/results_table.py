@@ -1,0 +1,187 @@
+"""The results table: one row per product, thumbnails, header filters, remote pagination, selection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from ..images import ImageSource
+from ..media import alt_text, esc, img_html, link_html
+from ..state import DashboardState
+
+# Shown columns, in order, with their headers. Times are text (YYYY-MM-DD HH:MM:SS) so that the
+# header filters are plain substring filters and sorting stays lexicographic = chronological.
+COLUMNS: dict[str, str] = {
+    "thumbnail": "Thumbnail",
+    "display_name": "Display name",
+    "program": "Program",
+    "platform": "Platform",
+    "instrument_type": "Instrument type",
+    "data_product_type": "Product type",
+    "sub_type": "Sub-type",
+    "start": "Start (UTC)",
+    "end": "End (UTC)",
+    "imaging_start_time": "Imaging start (UTC)",
+    "imaging_end_time": "Imaging end (UTC)",
+    "link": "Original",
+}
+FILTERABLE = [c for c in COLUMNS if c not in ("thumbnail", "link")]
+PAGE_SIZE = 20
+
+
+def _text_times(series: pd.Series) -> pd.Series:
+    return series.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
+
+
+def table_frame(results: pd.DataFrame | None) -> pd.DataFrame:
+    """The display frame: the shown columns as text, thumbnails empty until their page is shown."""
+    if results is None or results.empty:
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in COLUMNS})
+    frame = pd.DataFrame(index=results.index)
+    frame["thumbnail"] = ""
+    for name in ("display_name", "program", "platform", "instrument_type", "data_product_type"):
+        frame[name] = results[name].astype(object).fillna("")
+    frame["sub_type"] = results["sub_type"].astype(object).where(results["sub_type"].notna(), "")
+    for name in ("start", "end", "imaging_start_time", "imaging_end_time"):
+        frame[name] = _text_times(results[name])
+    frame["link"] = [link_html(url, "open ↗") for url in results["url"]]
+    return frame
+
+
+class ResultsTable(pn.viewable.Viewer):
+    """Tabulator over ``state.results``; filters/sort -> ``state.view_indices``; click -> selection."""
+
+    state = param.ClassSelector(class_=DashboardState, instantiate=False)
+    images = param.ClassSelector(class_=ImageSource, instantiate=False, allow_None=True)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        header_filters = {
+            name: {"type": "input", "func": "like", "placeholder": f"Filter {COLUMNS[name].lower()}"}
+            for name in FILTERABLE
+        }
+        self.table = pn.widgets.Tabulator(
+            table_frame(None),
+            pagination="remote",
+            page_size=PAGE_SIZE,
+            header_filters=header_filters,
+            titles=COLUMNS,
+            show_index=False,
+            selectable=1,
+            disabled=True,
+            layout="fit_data_table",
+            formatters={"thumbnail": {"type": "html"}, "link": {"type": "html"}},
+            header_align="left",
+            widths={"thumbnail": 136},
+            sizing_mode="stretch_width",
+            min_height=200,
+            css_classes=["ax-results"],
+        )
+        self._count = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
+        self._applying = False
+        self.state.param.watch(self._on_results, ["results"])
+        self.state.param.watch(self._on_selected, ["selected_index"])
+        self.state.param.watch(self._on_state_filters, ["table_filters"])
+        self.table.param.watch(self._on_selection, ["selection"])
+        self.table.param.watch(self._on_view_change, ["filters", "sorters"])
+        self.table.param.watch(self._load_page_thumbnails, ["page", "value"])
+        self._on_results()
+
+    # --- state -> table ---------------------------------------------------------------------
+
+    def _on_results(self, *_: Any) -> None:
+        self._applying = True
+        try:
+            self.table.param.update(value=table_frame(self.state.results), selection=[], page=1)
+            self._apply_state_filters()
+        finally:
+            self._applying = False
+        self._on_view_change()
+        self._on_selected()
+
+    def _apply_state_filters(self) -> None:
+        filters = [
+            {"field": k, "type": "like", "value": v} for k, v in self.state.table_filters.items() if k in FILTERABLE
+        ]
+        if filters != self.table.filters:
+            self.table.filters = filters
+
+    def _on_state_filters(self, *_: Any) -> None:
+        if not self._applying:
+            self._applying = True
+            try:
+                self._apply_state_filters()
+            finally:
+                self._applying = False
+            self._on_view_change()
+
+    def _on_selected(self, *_: Any) -> None:
+        index = self.state.selected_index
+        wanted = [] if index is None else [index]
+        if list(self.table.selection) != wanted:
+            self._applying = True
+            try:
+                self.table.selection = wanted
+            finally:
+                self._applying = False
+
+    # --- table -> state -----------------------------------------------------------------------
+
+    def _on_selection(self, event: param.parameterized.Event) -> None:
+        if self._applying:
+            return
+        selection = list(event.new)
+        if selection:
+            self.state.selected_index = int(self.table.value.index[selection[0]])
+
+    def _on_view_change(self, *_: Any) -> None:
+        # What the user filtered and sorted is what the gallery and the exports use.
+        view = self.table.current_view
+        filters = {
+            str(f.get("field")): str(f.get("value"))
+            for f in self.table.filters
+            if isinstance(f, dict) and f.get("value") not in (None, "") and f.get("field") in FILTERABLE
+        }
+        updates: dict[str, Any] = {"view_indices": [int(i) for i in view.index]}
+        if not self._applying and filters != self.state.table_filters:
+            updates["table_filters"] = filters
+        self._applying = True
+        try:
+            self.state.param.update(**updates)
+        finally:
+            self._applying = False
+        self._render_count()
+        self._load_page_thumbnails()
+
+    def _render_count(self) -> None:
+        total = 0 if self.state.results is None else len(self.state.results)
+        shown = len(self.state.view_indices)
+        text = f"{total} product{'s' if total != 1 else ''}"
+        if shown != total:
+            text = f"{shown} of {total} products match the table filters"
+        self._count.object = f'<p class="ax-count" role="status" aria-live="polite">{esc(text)}</p>'
+
+    def _load_page_thumbnails(self, *_: Any) -> None:
+        """Fill the thumbnail cells of the visible page only (the rest stay empty until shown)."""
+        result = self.state.result
+        if self.images is None or result is None or self.table.value.empty:
+            return
+        indices = self.state.view_indices
+        first = (max(self.table.page, 1) - 1) * self.table.page_size
+        page = [i for i in indices[first : first + self.table.page_size] if i in self.table.value.index]
+        missing = [i for i in page if not self.table.value.at[i, "thumbnail"]]
+        if not missing:
+            return
+        products = [result.data[i] for i in missing]
+        uris = self.images.thumbnails(products)
+        patch = [
+            (i, img_html(uri, alt_text(p), max_width=120, max_height=60))
+            for i, p, uri in zip(missing, products, uris, strict=True)
+        ]
+        self.table.patch({"thumbnail": patch})
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self._count, self.table, sizing_mode="stretch_width")

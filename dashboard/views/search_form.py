@@ -1,0 +1,275 @@
+"""The sidebar search form: time range with presets, cascading source selectors, metadata filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+from aurorax_core import METADATA_OPERATORS, AuroraXCoreError
+
+from ..media import esc
+from ..state import DashboardState, coerce_filter_value
+
+_ERROR_STYLE = {"color": "var(--ax-error, #b00020)", "font-size": "0.85em", "margin": "0 10px"}
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    # Bokeh's pickers are zone-less; the form says "UTC" and we convert at the boundary.
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+class FieldError(pn.viewable.Viewer):
+    """A live-region message under one form field, bound to ``state.field_errors[field]``."""
+
+    state = param.ClassSelector(class_=DashboardState, instantiate=False)
+    field = param.String()
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._pane = pn.pane.HTML("", styles=_ERROR_STYLE, sizing_mode="stretch_width", margin=(0, 10))
+        self.state.param.watch(self._update, "field_errors")
+        self._update()
+
+    def _update(self, *_: Any) -> None:
+        message = self.state.field_errors.get(self.field, "")
+        self._pane.object = f'<div role="alert" class="ax-field-error">{esc(message)}</div>' if message else ""
+        self._pane.visible = bool(message)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._pane
+
+
+class MetadataFilterBuilder(pn.viewable.Viewer):
+    """Build metadata conditions from the sources' schemas and the values present; AND/OR."""
+
+    state = param.ClassSelector(class_=DashboardState, instantiate=False)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        state = self.state
+        self._key = pn.widgets.Select(name="Metadata key", options=[], sizing_mode="stretch_width")
+        self._operator = pn.widgets.Select(name="Operator", options=list(METADATA_OPERATORS), value="in", width=90)
+        self._values = pn.widgets.MultiChoice(
+            name="Values", options=[], sizing_mode="stretch_width", placeholder="Choose values"
+        )
+        self._typed = pn.widgets.TextInput(
+            name="Values (typed, comma-separated)",
+            placeholder="e.g. 5, 10 for between",
+            sizing_mode="stretch_width",
+        )
+        self._add = pn.widgets.Button(name="Add filter", button_type="default", sizing_mode="stretch_width")
+        self._logical = pn.widgets.RadioButtonGroup.from_param(
+            state.param.metadata_filters_logical_operator, name="Combine filters with", button_type="default"
+        )
+        self._list = pn.Column(sizing_mode="stretch_width", margin=0)
+        self._message = pn.pane.HTML("", styles=_ERROR_STYLE, visible=False, sizing_mode="stretch_width")
+        self._add.on_click(self._on_add)
+        self._key.param.watch(self._on_key, "value")
+        state.param.watch(self._refresh_keys, ["sources", "programs", "platforms", "instrument_types"])
+        state.param.watch(self._render_list, ["metadata_filters"])
+        self._refresh_keys()
+        self._render_list()
+        self._layout = pn.Card(
+            pn.Row(self._key, self._operator, sizing_mode="stretch_width"),
+            self._values,
+            self._typed,
+            self._add,
+            self._message,
+            pn.pane.HTML("<span>Combine filters with</span>", margin=(0, 10)),
+            self._logical,
+            self._list,
+            FieldError(state=state, field="metadata_filters"),
+            title="Metadata filters",
+            collapsed=True,
+            sizing_mode="stretch_width",
+        )
+
+    def _refresh_keys(self, *_: Any) -> None:
+        keys = self.state.metadata_keys()
+        self._key.options = keys
+        if keys and self._key.value not in keys:
+            self._key.value = keys[0]
+        self._on_key()
+
+    def _on_key(self, *_: Any) -> None:
+        values = self.state.metadata_vocabulary.get(self._key.value or "", [])
+        self._values.options = [str(v) for v in values]
+        self._values.value = []
+
+    def _on_add(self, *_: Any) -> None:
+        values: list[Any] = list(self._values.value)
+        values += [coerce_filter_value(v) for v in self._typed.value.split(",") if v.strip()]
+        key = self._key.value
+        if not key:
+            self._show("Choose a metadata key first (select a data source with a metadata schema).")
+            return
+        if not values:
+            self._show("Choose or type at least one value.")
+            return
+        try:
+            self.state.add_metadata_filter(key, self._operator.value, values)
+        except AuroraXCoreError as exc:
+            self._show(str(exc))
+            return
+        self._show("")
+        self._values.value = []
+        self._typed.value = ""
+
+    def _show(self, message: str) -> None:
+        self._message.object = f'<div role="alert">{esc(message)}</div>' if message else ""
+        self._message.visible = bool(message)
+
+    def _render_list(self, *_: Any) -> None:
+        rows = []
+        for index, expression in enumerate(self.state.metadata_filters):
+            values = ", ".join(str(v) for v in expression.get("values", []))
+            text = f"{expression.get('key')} {expression.get('operator')} ({values})"
+            remove = pn.widgets.Button(
+                name="✕",
+                width=40,
+                button_type="light",
+                description=f"Remove filter {text}",
+                aria_label=f"Remove filter {text}",
+            )
+            remove.on_click(lambda _e, i=index: self.state.remove_metadata_filter(i))
+            rows.append(pn.Row(pn.pane.HTML(f"<code>{esc(text)}</code>", sizing_mode="stretch_width"), remove))
+        self._list.objects = rows
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class SearchForm(pn.viewable.Viewer):
+    """Time range, presets, program → platform → instrument type, product types, filters, Search."""
+
+    state = param.ClassSelector(class_=DashboardState, instantiate=False)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        state = self.state
+        self._start = pn.widgets.DatetimePicker(
+            name="Start (UTC)", value=_naive(state.start), sizing_mode="stretch_width", enable_seconds=True
+        )
+        self._end = pn.widgets.DatetimePicker(
+            name="End (UTC)", value=_naive(state.end), sizing_mode="stretch_width", enable_seconds=True
+        )
+        self._start.param.watch(lambda e: self._set_time("start", e.new), "value")
+        self._end.param.watch(lambda e: self._set_time("end", e.new), "value")
+        state.param.watch(self._sync_times, ["start", "end"])
+
+        self._newest = pn.widgets.Button(name="Newest night", description="The newest UTC day with data")
+        self._week = pn.widgets.Button(name="Last 7 nights", description="The 7 days ending with the newest data")
+        self._example = pn.widgets.Button(
+            name="2020-01-01 (docs example)", description="The AuroraX documentation's example day"
+        )
+        self._prev = pn.widgets.Button(name="◀ −1 day", description="Move the range one day earlier")
+        self._next = pn.widgets.Button(name="+1 day ▶", description="Move the range one day later")
+        for button in (self._newest, self._week, self._example, self._prev, self._next):
+            button.sizing_mode = "stretch_width"
+        self._newest.on_click(lambda _e: state.preset_newest_night())
+        self._week.on_click(lambda _e: state.preset_last_nights(7))
+        self._example.on_click(lambda _e: state.preset_example_day())
+        self._prev.on_click(lambda _e: state.step_days(-1))
+        self._next.on_click(lambda _e: state.step_days(1))
+
+        def choice(parameter: param.Parameter, placeholder: str) -> pn.widgets.MultiChoice:
+            return pn.widgets.MultiChoice.from_param(
+                parameter, placeholder=placeholder, sizing_mode="stretch_width", solid=False
+            )
+
+        self._programs = choice(state.param.programs, "Any program")
+        self._platforms = choice(state.param.platforms, "Any platform")
+        self._instruments = choice(state.param.instrument_types, "Any instrument type")
+        self._types = pn.widgets.MultiChoice.from_param(
+            state.param.data_product_types, placeholder="All product types", sizing_mode="stretch_width"
+        )
+        self._search = pn.widgets.Button(
+            name="Search", button_type="primary", sizing_mode="stretch_width", description="Run the search (Enter)"
+        )
+        self._search.on_click(lambda _e: state.param.trigger("search"))
+        state.param.watch(self._busy, ["is_searching"])
+        self._layout = pn.Column(
+            pn.pane.HTML("<h2 class='ax-h'>Time range (UTC)</h2>", margin=(0, 10)),
+            self._start,
+            FieldError(state=state, field="start"),
+            self._end,
+            FieldError(state=state, field="end"),
+            pn.Row(self._prev, self._next, sizing_mode="stretch_width"),
+            pn.Row(self._newest, self._week, sizing_mode="stretch_width"),
+            self._example,
+            pn.pane.HTML("<h2 class='ax-h'>Data sources</h2>", margin=(0, 10)),
+            self._programs,
+            FieldError(state=state, field="programs"),
+            self._platforms,
+            FieldError(state=state, field="platforms"),
+            self._instruments,
+            FieldError(state=state, field="instrument_types"),
+            self._types,
+            MetadataFilterBuilder(state=state),
+            self._search,
+            sizing_mode="stretch_width",
+            css_classes=["ax-search-form"],
+        )
+
+    def _set_time(self, name: str, value: datetime | None) -> None:
+        if value is None:
+            # Clearing a picker is a field error, not a crash.
+            self.state.field_errors = {**self.state.field_errors, name: f"Choose a {name} date and time (UTC)."}
+            return
+        setattr(self.state, name, _aware(value))
+
+    def _sync_times(self, *_: Any) -> None:
+        self._start.value = _naive(self.state.start)
+        self._end.value = _naive(self.state.end)
+
+    def _busy(self, *_: Any) -> None:
+        self._search.loading = False
+        self._search.name = "Searching…" if self.state.is_searching else "Search"
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+_ENTER_ESM = r"""
+export function render({ model }) {
+  // Enter in a text field of the search form runs the search (buttons already react to Enter,
+  // and the choice lists use Enter to pick an option, so those are left alone).
+  const onKey = (e) => {
+    if (e.key !== "Enter" || e.isComposing) return;
+    const path = e.composedPath();
+    const target = path[0];
+    if (!target || target.tagName !== "INPUT") return;
+    if (target.classList.contains("choices__input")) return;
+    const inForm = path.some((n) => n.classList && n.classList.contains("ax-search-form"));
+    if (inForm) model.send_msg("search");
+  };
+  document.addEventListener("keydown", onKey, true);
+  model.on("remove", () => document.removeEventListener("keydown", onKey, true));
+}
+"""
+
+
+class EnterToSearch(JSComponent):
+    """Invisible helper: Enter in a form text field triggers ``state.search``."""
+
+    _esm = _ENTER_ESM
+
+    def __init__(self, state: DashboardState, **params: Any) -> None:
+        # A plain attribute, not a parameter: parameters of a JSComponent are sent to the browser.
+        self._state = state
+        super().__init__(height=0, width=0, margin=0, **params)
+        self.on_msg(self._on_msg)
+
+    def _on_msg(self, msg: Any) -> None:
+        if msg == "search" and not self._state.is_searching:
+            self._state.param.trigger("search")

@@ -7,6 +7,8 @@ from .backends.base import Availability, Backend, CancelToken, SearchEvent
 from .backends.catalog import CatalogBackend, IngestSummary
 from .backends.remote import RemoteBackend
 from .client import build_query, describe, open_backend, run_query, search
+from .config import default_catalog_path
+from .demo import DemoBuildProgress, ensure_demo_catalog
 from .errors import (
     AuroraXCoreError,
     BackendConfigurationError,
@@ -58,6 +60,7 @@ __all__ = [
     "DataProduct",
     "DataProductQuery",
     "DataSource",
+    "DemoBuildProgress",
     "DuplicateError",
     "IngestSummary",
     "LogEntry",
@@ -79,7 +82,9 @@ __all__ = [
     "Unauthorized",
     "__version__",
     "build_query",
+    "default_catalog_path",
     "describe",
+    "ensure_demo_catalog",
     "format_time",
     "ingest_file",
     "ingest_records",

@@ -410,6 +410,13 @@ class RemoteBackend:
             raise BackendHTTPError(
                 f"{where} is not reachable behind its gateway (HTTP {status}: {label}); try again later", status
             )
+        if status in (301, 302, 303, 307, 308):
+            target = reply.headers.get("Location") or "another address"
+            raise BackendHTTPError(
+                f"{where} redirects {what} to {target}; use that address as the API URL "
+                "(for example https:// instead of http://)",
+                status,
+            )
         if status == 429:
             raise BackendHTTPError(
                 f"{where} is rate-limiting requests (HTTP 429{detail}); wait a minute and retry", 429

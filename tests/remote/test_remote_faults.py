@@ -355,3 +355,22 @@ def test_a_bad_search_timeout_is_rejected_before_any_request(stub: Stub, timeout
     with backend(stub.url) as remote, pytest.raises(QueryValidationError, match="DataProductQuery"):
         remote.search(QUERY.to_api_payload())  # type: ignore[arg-type]
     assert stub.requests() == []
+
+
+def test_a_server_that_never_answers_a_post_times_out_without_a_retry(stub: Stub) -> None:
+    def silent(handler: Handler, seen: Seen, match: Any) -> None:
+        stub.stop.wait(30)  # accepts the request, never answers
+        handler.close_connection = True
+
+    stub.route("POST", r"/api/v1/data_products/search", silent)
+    with backend(stub.url, timeout=0.3) as remote, pytest.raises(BackendTimeout, match="did not answer the search"):
+        remote.search(QUERY)
+    assert len(stub.requests("POST")) == 1
+
+
+def test_a_redirected_post_names_the_new_address(stub: Stub) -> None:
+    target = "https://api.aurorax.space/api/v1/data_products/search"
+    stub.route("POST", r"/api/v1/data_products/search", Reply(301, None, None, {"Location": target}))
+    with backend(stub.url) as remote, pytest.raises(BackendHTTPError, match="use that address") as info:
+        remote.search(QUERY)
+    assert target in str(info.value)

@@ -281,7 +281,10 @@ class RemoteBackend:
             raise _DeadlineExceeded()
         capped = remaining < per_call
         call_timeout = min(per_call, remaining)
-        data = None if body is None else json.dumps(body).encode("utf-8")
+        try:
+            data = None if body is None else json.dumps(body, allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise QueryValidationError(f"{what} cannot be sent: its content is not valid JSON ({exc})") from None
         try:
             response = self._session.request(
                 method,
@@ -464,9 +467,13 @@ class RemoteBackend:
             raise QueryValidationError(f"expected a DataProductQuery, got {type(query).__name__}")
         what = "the search request"
         reply = self._request(
-            "POST", self._url(SEARCH_PATH), what=what, body=query.to_api_payload(), deadline_at=deadline_at,
+            "POST",
+            self._url(SEARCH_PATH),
+            what=what,
+            body=query.to_api_payload(),
+            deadline_at=deadline_at,
             ok=range(200, 300),
-        )  # fmt: skip
+        )
         location = (reply.headers.get("Location") or "").strip()
         if not location:
             raise MalformedResponse(
@@ -701,6 +708,8 @@ class RemoteBackend:
             MalformedResponse: the answer is not ``{"result": [...]}``.
         """
         url = self._request_url(request_id)
+        if response_format is not None:
+            _check_format_tree(response_format)
         try:
             status = self._status(url, None, request_id)
         except _DeadlineExceeded:
@@ -711,10 +720,6 @@ class RemoteBackend:
             )
         if not status.completed:
             raise BackendError(f"the search {request_id} has not completed yet; wait a moment and try again")
-        if response_format is not None and not isinstance(response_format, Mapping):
-            raise QueryValidationError(
-                f"response_format must be an object of booleans like {{'url': true}}, got {response_format!r}"
-            )
         what = f"the data of request {request_id}"
         body = self._call_json(
             "GET" if response_format is None else "POST",
@@ -998,6 +1003,19 @@ def _strings(name: str, values: Any) -> list[str]:
         if not isinstance(item, str) or not item.strip():
             raise QueryValidationError(f"{name}: every entry must be a non-empty string, got {item!r}")
     return items
+
+
+def _check_format_tree(tree: Any, path: str = "response_format") -> None:
+    """A response format is an object whose values are booleans or nested objects (PROTOCOL §3.3)."""
+    if not isinstance(tree, Mapping):
+        raise QueryValidationError(f'{path} must be an object of booleans like {{"url": true}}, got {tree!r}')
+    for key, value in tree.items():
+        if not isinstance(key, str):
+            raise QueryValidationError(f"{path}: keys must be field names, got {key!r}")
+        if isinstance(value, Mapping):
+            _check_format_tree(value, f"{path}.{key}")
+        elif not isinstance(value, bool):
+            raise QueryValidationError(f"{path}.{key} must be true, false or an object, got {value!r}")
 
 
 def _product_order(product: DataProduct) -> tuple[datetime, str]:

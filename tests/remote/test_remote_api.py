@@ -320,3 +320,18 @@ def test_a_url_selects_the_remote_backend_everywhere(aurorax: FakeAuroraX, monke
 
     result = search("2020-02-01", "2020-02-01T23:59:59", programs=["trex"], backend=aurorax.url)
     assert result.backend == aurorax.url and len(result) == len(REAL_RECORDS)
+
+
+@pytest.mark.parametrize("fmt", [["url"], {"url": "yes"}, {"data_source": {"identifier": 1}}, {1: True}])
+def test_a_bad_response_format_is_rejected_before_any_request(aurorax: FakeAuroraX, fmt: Any) -> None:
+    with backend(aurorax.url) as remote, pytest.raises(QueryValidationError, match="response_format"):
+        remote.request_data("63e09ea3-2465-4ea8-affe-bb17170f815d", fmt)
+    assert aurorax.stub.requests() == []
+
+
+def test_metadata_that_is_not_json_is_rejected_before_upload(stub: Stub) -> None:
+    product = _products(1)[0]
+    odd = DataProduct(product.data_source, "keogram", product.start, product.end, product.url, {"x": float("nan")})
+    with backend(stub.url, api_key="k") as remote, pytest.raises(QueryValidationError, match="not valid JSON"):
+        remote.upload_products(103, [odd])
+    assert stub.requests() == []

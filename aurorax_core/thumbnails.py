@@ -629,8 +629,9 @@ class ThumbnailService:
                 movie = render.render_movie(product)
                 return CacheEntry(movie.data, movie.content_type, movie.width, movie.height, "", "")
             image = render.render_preview(product, size="full" if kind == "preview" else "thumbnail")
-        except PreviewUnavailable as exc:
-            raise _NoPreview(str(exc), refused=True) from None
+        except AuroraXCoreError as exc:
+            # the renderer's RenderError: a demo record whose fields cannot be drawn
+            raise _NoPreview(f"the demo preview cannot be rendered: {exc}") from None
         return CacheEntry(image.data, image.content_type, image.width, image.height, "", "")
 
     def _load(self, product: DataProduct, origin: str, accept: Sequence[str]) -> bytes:
@@ -674,10 +675,11 @@ class ThumbnailService:
             raise _NoPreview(f"the file {path!r} does not exist") from None
         except OSError as exc:
             raise _NoPreview(f"cannot open the file {path!r} ({exc.strerror})") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise _NoPreview(f"{path!r} is not a regular file", refused=True)
         with os.fdopen(fd, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise _NoPreview(f"{path!r} is not a regular file", refused=True)
             if info.st_size > self.policy.max_bytes:
                 raise _NoPreview(f"the file is larger than {format_bytes(self.policy.max_bytes)}")
             data = fh.read(self.policy.max_bytes + 1)

@@ -19,7 +19,7 @@ import panel as pn
 from panel.io.state import set_curdoc
 from panel.theme.fast import Fast
 
-from aurorax_core import AuroraXCoreError
+from aurorax_core import AuroraXCoreError, DemoBuildProgress, default_catalog_path, ensure_demo_catalog
 
 from .images import ImageSource
 from .media import esc
@@ -245,19 +245,18 @@ def _close(state: DashboardState) -> None:
             state.backend.close()
 
 
-def _ensure_default_catalog(progress: Callable[[str], None]) -> str | None:
-    """The default catalog path, building the demo archive first (with progress) when it is missing."""
-    try:
-        from aurorax_core import default_catalog_path, ensure_demo_catalog
-    except ImportError:
-        return None
+def _ensure_default_catalog(progress: Callable[[str], None]) -> str:
+    """The default catalog path, building the demo archive first (with progress) when it is missing.
+
+    Raises:
+        CatalogError: the demo archive cannot be written there.
+    """
     path = default_catalog_path()
     if not Path(path).exists():
         progress(f"Building the demo archive at {path} (first run only) …")
 
-        def report(*args: Any, **kwargs: Any) -> None:
-            text = " ".join(str(a) for a in args if a is not None) or str(kwargs or "")
-            progress(f"Building the demo archive (first run only): {text}")
+        def report(event: DemoBuildProgress) -> None:
+            progress(f"Building the demo archive (first run only): {event.message} — {event.fraction:.0%}")
 
         ensure_demo_catalog(path, progress=report)
     return str(path)

@@ -52,13 +52,13 @@ class ExportPanel(pn.viewable.Viewer):
             "Query file", "aurorax_query.json", self._query_text, "The query as an aurorax-cli query file"
         )
         self._core_code = pn.widgets.TextAreaInput(
-            name="Python (aurorax_core)", height=230, sizing_mode="stretch_width", disabled=False
+            label="Python (aurorax_core)", height=230, sizing_mode="stretch_width", disabled=False
         )
         self._pyaurorax_code = pn.widgets.TextAreaInput(
-            name="Python (pyaurorax)", height=230, sizing_mode="stretch_width"
+            label="Python (pyaurorax)", height=230, sizing_mode="stretch_width"
         )
-        self._copy_core = pn.widgets.Button(name="Copy aurorax_core code", width=200)
-        self._copy_pyaurorax = pn.widgets.Button(name="Copy pyaurorax code", width=200)
+        self._copy_core = pn.widgets.Button(label="Copy aurorax_core code", width=200)
+        self._copy_pyaurorax = pn.widgets.Button(label="Copy pyaurorax code", width=200)
         copy = "navigator.clipboard && navigator.clipboard.writeText(src.value);"
         self._copy_core.js_on_click(args={"src": self._core_code}, code=copy)
         self._copy_pyaurorax.js_on_click(args={"src": self._pyaurorax_code}, code=copy)

@@ -55,7 +55,7 @@ class ProductPreview(pn.viewable.Viewer):
         self._image = pn.pane.HTML("", sizing_mode="stretch_width", visible=False, css_classes=["ax-preview-image"])
         self.player = MoviePlayer(visible=False, sizing_mode="stretch_width")
         self._meta = pn.pane.HTML("", sizing_mode="stretch_width")
-        self._close = pn.widgets.Button(name="Close preview", width=130, description="Close the preview")
+        self._close = pn.widgets.Button(label="Close preview", width=130, description="Close the preview")
         self._close.on_click(lambda _e: setattr(self.state, "selected_index", None))
         self._generation = 0
         self._layout = pn.Column(

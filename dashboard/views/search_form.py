@@ -57,19 +57,19 @@ class MetadataFilterBuilder(pn.viewable.Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         state = self.state
-        self._key = pn.widgets.Select(name="Metadata key", options=[], sizing_mode="stretch_width")
-        self._operator = pn.widgets.Select(name="Operator", options=list(METADATA_OPERATORS), value="in", width=90)
+        self._key = pn.widgets.Select(label="Metadata key", options=[], sizing_mode="stretch_width")
+        self._operator = pn.widgets.Select(label="Operator", options=list(METADATA_OPERATORS), value="in", width=90)
         self._values = pn.widgets.MultiChoice(
-            name="Values", options=[], sizing_mode="stretch_width", placeholder="Choose values"
+            label="Values", options=[], sizing_mode="stretch_width", placeholder="Choose values"
         )
         self._typed = pn.widgets.TextInput(
-            name="Values (typed, comma-separated)",
+            label="Values (typed, comma-separated)",
             placeholder="e.g. 5, 10 for between",
             sizing_mode="stretch_width",
         )
-        self._add = pn.widgets.Button(name="Add filter", button_type="default", sizing_mode="stretch_width")
+        self._add = pn.widgets.Button(label="Add filter", button_type="default", sizing_mode="stretch_width")
         self._logical = pn.widgets.RadioButtonGroup.from_param(
-            state.param.metadata_filters_logical_operator, name="Combine filters with", button_type="default"
+            state.param.metadata_filters_logical_operator, label="Combine filters with", button_type="default"
         )
         self._list = pn.Column(sizing_mode="stretch_width", margin=0)
         self._message = pn.pane.HTML("", styles=_ERROR_STYLE, visible=False, sizing_mode="stretch_width")
@@ -135,7 +135,7 @@ class MetadataFilterBuilder(pn.viewable.Viewer):
             values = ", ".join(str(v) for v in expression.get("values", []))
             text = f"{expression.get('key')} {expression.get('operator')} ({values})"
             remove = pn.widgets.Button(
-                name="✕",
+                label="✕",
                 width=40,
                 button_type="light",
                 description=f"Remove filter {text}",
@@ -158,22 +158,22 @@ class SearchForm(pn.viewable.Viewer):
         super().__init__(**params)
         state = self.state
         self._start = pn.widgets.DatetimePicker(
-            name="Start (UTC)", value=_naive(state.start), sizing_mode="stretch_width", enable_seconds=True
+            label="Start (UTC)", value=_naive(state.start), sizing_mode="stretch_width", enable_seconds=True
         )
         self._end = pn.widgets.DatetimePicker(
-            name="End (UTC)", value=_naive(state.end), sizing_mode="stretch_width", enable_seconds=True
+            label="End (UTC)", value=_naive(state.end), sizing_mode="stretch_width", enable_seconds=True
         )
         self._start.param.watch(lambda e: self._set_time("start", e.new), "value")
         self._end.param.watch(lambda e: self._set_time("end", e.new), "value")
         state.param.watch(self._sync_times, ["start", "end"])
 
-        self._newest = pn.widgets.Button(name="Newest night", description="The newest UTC day with data")
-        self._week = pn.widgets.Button(name="Last 7 nights", description="The 7 days ending with the newest data")
+        self._newest = pn.widgets.Button(label="Newest night", description="The newest UTC day with data")
+        self._week = pn.widgets.Button(label="Last 7 nights", description="The 7 days ending with the newest data")
         self._example = pn.widgets.Button(
-            name="2020-01-01 (docs example)", description="The AuroraX documentation's example day"
+            label="2020-01-01 (docs example)", description="The AuroraX documentation's example day"
         )
-        self._prev = pn.widgets.Button(name="◀ −1 day", description="Move the range one day earlier")
-        self._next = pn.widgets.Button(name="+1 day ▶", description="Move the range one day later")
+        self._prev = pn.widgets.Button(label="◀ −1 day", description="Move the range one day earlier")
+        self._next = pn.widgets.Button(label="+1 day ▶", description="Move the range one day later")
         for button in (self._newest, self._week, self._example, self._prev, self._next):
             button.sizing_mode = "stretch_width"
         self._newest.on_click(lambda _e: state.preset_newest_night())
@@ -194,7 +194,7 @@ class SearchForm(pn.viewable.Viewer):
             state.param.data_product_types, placeholder="All product types", sizing_mode="stretch_width"
         )
         self._search = pn.widgets.Button(
-            name="Search", button_type="primary", sizing_mode="stretch_width", description="Run the search (Enter)"
+            label="Search", button_type="primary", sizing_mode="stretch_width", description="Run the search (Enter)"
         )
         self._search.on_click(lambda _e: state.param.trigger("search"))
         state.param.watch(self._busy, ["is_searching"])
@@ -234,7 +234,7 @@ class SearchForm(pn.viewable.Viewer):
 
     def _busy(self, *_: Any) -> None:
         self._search.loading = False
-        self._search.name = "Searching…" if self.state.is_searching else "Search"
+        self._search.label = "Searching…" if self.state.is_searching else "Search"
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

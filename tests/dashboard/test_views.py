@@ -1,0 +1,104 @@
+"""Views and exports without a browser: build them, drive widgets, assert the state and output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from aurorax_core import DataProduct, DataProductQuery, DataSource, parse_time
+from dashboard import exports
+from dashboard.app import create_app
+from dashboard.media import alt_text, img_html, link_html
+from dashboard.state import DashboardState
+from dashboard.views.results_table import ResultsTable
+
+
+def _hostile_product() -> DataProduct:
+    source = DataSource(1, "trex", "fort smith", "RGB ASI", display_name="<b>TREx</b>")
+    return DataProduct(
+        source,
+        "montage",
+        parse_time("2020-01-01T00:00:00"),
+        parse_time("2020-01-01T01:00:00"),
+        "javascript:alert(1)",
+        {"montage_type": "<script>alert(1)</script>", "note": '"><img src=x onerror=alert(1)>'},
+    )
+
+
+def test_record_text_is_escaped_and_javascript_urls_are_inert() -> None:
+    """<script> in metadata and a javascript: URL end up as inert text in our HTML."""
+    product = _hostile_product()
+    link = link_html(product.url)
+    assert "<a" not in link and "javascript:alert(1)" in link
+    assert 'href="https://x.org/?a=1&amp;b=&quot;' in link_html('https://x.org/?a=1&b="')
+    assert 'rel="noopener noreferrer"' in link_html("https://data.phys.ucalgary.ca/x.jpg")
+    alt = alt_text(product)
+    html = img_html("data:image/png;base64,AAAA", alt)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<b>" not in html
+    assert img_html("javascript:alert(1)", "x").startswith("<span")
+
+    from dashboard.views.preview import metadata_html
+
+    meta = metadata_html(product)
+    assert "<script>" not in meta and "&lt;script&gt;alert(1)&lt;/script&gt;" in meta
+    assert "<img" not in meta
+
+
+def test_exports_are_valid(state: DashboardState) -> None:
+    """CSV, aurorax-cli JSON, URL list and query file reflect the results and the query."""
+    state.param.trigger("search")
+    products = state.view_products()
+    records = json.loads(exports.results_json(products))
+    assert len(records) == len(products) and records[0]["data_source"]["program"] == "trex"
+    assert DataProduct.from_api_dict(records[0]).url == records[0]["url"]
+    frame = pd.read_csv(__import__("io").StringIO(exports.results_csv(products)))
+    assert len(frame) == len(products) and "url" in frame.columns
+    assert exports.url_list(products).splitlines() == [p.url for p in products]
+    query = state.to_query()
+    assert DataProductQuery.from_json(exports.query_file(query)) == query
+
+
+def test_python_snippets_run_the_same_query(state: DashboardState, demo_catalog_path: Path) -> None:
+    """'Copy as Python' for aurorax_core runs and finds the same number of records."""
+    state.param.trigger("search")
+    code = exports.python_core(state.to_query(), api_url=None).replace(
+        "    verbose=True,\n", f"    verbose=False,\n    backend={str(demo_catalog_path)!r},\n"
+    )
+    code = code.replace("print(result.to_dataframe())", "print(len(result))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == str(len(state.result))
+    pyaurorax_code = exports.python_pyaurorax(state.to_query())
+    compile(pyaurorax_code, "<pyaurorax>", "exec")
+    assert "aurorax.search.data_products.search(" in pyaurorax_code and "data_product_types=" in pyaurorax_code
+
+
+def test_table_selection_and_filters_drive_the_state(state: DashboardState) -> None:
+    """Selecting a row sets the selection; a header filter narrows view_indices and the permalink."""
+    table = ResultsTable(state=state, images=None)
+    state.param.trigger("search")
+    assert len(table.table.value) == len(state.result)
+    table.table.selection = [1]
+    assert state.selected_index == 1
+    table.table.filters = [{"field": "data_product_type", "type": "like", "value": "movie"}]
+    assert 0 < len(state.view_indices) < len(state.result)
+    assert all(state.result.data[i].data_product_type == "movie" for i in state.view_indices)
+    assert state.to_permalink()["table"] == json.dumps({"data_product_type": "movie"}, separators=(",", ":"))
+
+
+def test_create_app_builds_a_page_per_call(backend: object) -> None:
+    """create_app gives independent states: a search in one session leaves the other untouched."""
+    first = create_app(backend)
+    second = create_app(backend)
+    assert first.state is not second.state
+    first.state.preset_example_day()
+    first.state.param.trigger("search")
+    assert first.state.result is not None and second.state.result is None
+    first.views["table"].table.selection = [0]
+    assert first.state.selected is not None
+    preview = first.views["preview"]
+    assert preview._layout.visible

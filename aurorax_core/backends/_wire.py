@@ -261,14 +261,14 @@ def parse_data_products(body: Any, *, where: str) -> list[DataProduct]:
             if type(raw_source) is not dict:
                 raise RecordValidationError(f"record {url!r} has no 'data_source' object")
             key = raw_source.get("identifier")
-            cached = sources.get(key)
+            cached = sources.get(key) if type(key) in (int, str) or key is None else None
             if cached is not None and cached[0] == raw_source:
                 source = cached[1]
             else:
                 source = DataSource.from_api_dict(raw_source)
                 sources[key] = (raw_source, source)
             product_type = record.get("data_product_type")
-            if product_type not in _PRODUCT_TYPES:
+            if type(product_type) is not str or product_type not in _PRODUCT_TYPES:
                 raise RecordValidationError(
                     f"record {url!r}: unknown data_product_type {product_type!r}; "
                     f"expected one of {', '.join(DATA_PRODUCT_TYPES)}"

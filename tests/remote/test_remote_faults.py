@@ -273,8 +273,25 @@ def test_garbage_status_is_malformed_response(stub: Stub, reply: Reply) -> None:
         {"result": [{**REAL_RECORDS[0], "data_source": {"identifier": 1}}]},
         {"result": [{**REAL_RECORDS[0], "metadata": [1]}]},
         {"result": [{**REAL_RECORDS[0], "end": "2019-01-01T00:00:00"}]},
+        {"result": [{**REAL_RECORDS[0], "data_product_type": ["keogram"]}]},
+        {"result": [{**REAL_RECORDS[0], "data_source": {**REAL_RECORDS[0]["data_source"], "identifier": [103]}}]},
+        {"result": [{**REAL_RECORDS[0], "start": 20200101}]},
     ],
-    ids=["bare-array", "wrong-key", "dict", "string", "no-url", "bad-time", "type", "source", "meta", "end<start"],
+    ids=[
+        "bare-array",
+        "wrong-key",
+        "dict",
+        "string",
+        "no-url",
+        "bad-time",
+        "type",
+        "source",
+        "meta",
+        "end<start",
+        "type-list",
+        "id-list",
+        "time-number",
+    ],
 )
 def test_garbage_data_is_malformed_response(stub: Stub, body: Any) -> None:
     aurorax = FakeAuroraX(stub)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aurorax_core import DataProduct, MalformedResponse, NotFound, Unauthorized
 from aurorax_core.backends import _wire
@@ -130,3 +134,67 @@ def test_error_reason_prefers_the_error_document() -> None:
     assert _wire.error_reason(b"<html><h1>Bad  Gateway</h1></html>", "text/html") == "Bad Gateway"
     assert _wire.error_reason(b"") == ""
     assert _wire.error_reason(b"\x00\x01\x02garbage") == "10 bytes of binary data"
+
+
+# Any JSON at all, and real documents with one value replaced by any JSON.
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _mutations(doc: Any) -> st.SearchStrategy[Any]:
+    """``doc`` with the value at one random path replaced by arbitrary JSON."""
+
+    def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        out = [prefix]
+        if isinstance(value, dict):
+            for key, item in value.items():
+                out += paths(item, (*prefix, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                out += paths(item, (*prefix, index))
+        return out
+
+    def replace(path: tuple[Any, ...], new: Any) -> Any:
+        if not path:
+            return new
+        copy_ = copy.deepcopy(doc)
+        target = copy_
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = new
+        return copy_
+
+    return st.builds(replace, st.sampled_from(paths(doc)), _json)
+
+
+_PARSERS = [
+    _wire.parse_status,
+    _wire.parse_data_products,
+    _wire.parse_sources,
+    _wire.parse_source,
+    _wire.parse_availability,
+    _wire.parse_describe,
+]
+
+
+def _only_typed_errors(body: Any) -> None:
+    from aurorax_core import AuroraXCoreError
+
+    for parser in _PARSERS:
+        with contextlib.suppress(AuroraXCoreError):  # anything else (KeyError, TypeError ...) fails the test
+            parser(body, where=WHERE)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_json)
+def test_arbitrary_json_only_raises_typed_errors(body: Any) -> None:
+    _only_typed_errors(body)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(_mutations(COMPLETED_2024), _mutations(PENDING_2024), _mutations({"result": REAL_RECORDS})))
+def test_mutated_real_documents_only_raise_typed_errors(body: Any) -> None:
+    _only_typed_errors(body)

@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument("--start", metavar="DATE", help="first day (YYYY-MM-DD)")
     demo.add_argument("--end", metavar="DATE", help="last day (YYYY-MM-DD)")
     demo.add_argument("--full", action="store_true", help="the full archive (all sources, every day): large and slow")
+    demo.add_argument(
+        "--replace", action="store_true", help="overwrite the catalog file if it exists (its records are lost)"
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(handler=cmd_demo)
 
@@ -68,58 +71,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _load_file(path: Path) -> list[Any]:
-    """The records of one file (a JSON list, {"result": [...]}, or JSON lines).
+    """The records of one file (see :func:`aurorax_core.ingest.iter_records` for the accepted forms).
 
     Raises:
         RecordValidationError: missing, unreadable, empty, not JSON, or not a list of records.
     """
-    if not path.exists():
-        raise RecordValidationError(f"records file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise RecordValidationError(f"{path} is a directory; give JSON files")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecordValidationError(f"cannot read {path}: {exc}") from None
-    if not text.strip():
-        raise RecordValidationError(f"{path} is empty; expected a JSON list of AuroraX records")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        data = _json_lines(path, text, exc)
-    if isinstance(data, dict) and isinstance(data.get("result"), list):
-        data = data["result"]  # the data endpoint's envelope
-    if isinstance(data, dict) and "url" in data:
-        data = [data]  # a single record
-    if not isinstance(data, list):
-        raise RecordValidationError(
-            f"{path}: expected a JSON list of AuroraX records (as `data_products search` writes), "
-            f"got a JSON {type(data).__name__}"
-        )
-    return data
+    from ..ingest import iter_records
 
-
-def _json_lines(path: Path, text: str, first_error: json.JSONDecodeError) -> list[Any]:
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    if len(lines) < 2:
-        raise RecordValidationError(
-            f"{path} is not valid JSON: {first_error.msg} at line {first_error.lineno} column {first_error.colno}"
-        ) from None
-    records = []
-    for number, line in lines:
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            # Not JSON lines either: report the error of the whole-file parse, which is the likely intent.
-            raise RecordValidationError(
-                f"{path} is not valid JSON: {first_error.msg} at line {first_error.lineno} "
-                f"column {first_error.colno} (nor JSON lines: line {number} is not a JSON value)"
-            ) from None
-    return records
+    return list(iter_records(path))
 
 
 def _is_source_record(record: Any) -> bool:
-    return isinstance(record, dict) and "url" not in record and "program" in record and "data_source" not in record
+    from ..ingest import detect_kind
+
+    return detect_kind(record) == "sources"
 
 
 def _check_products(path: Path, records: list[Any], seen: dict[str, tuple[Path, int]]) -> None:
@@ -335,6 +300,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ImportError:
         raise AuroraXCoreError("the demo archive builder is not available in this installation") from None
     path = config.catalog_path(args.catalog)
+    if path.exists() and not args.replace:
+        # build_demo_archive replaces the whole file: never destroy a user's catalog silently.
+        raise CatalogError(
+            f"catalog {str(path)!r} already exists and the demo archive would replace it entirely; "
+            "pass --replace to overwrite it, or choose another file with --catalog"
+        )
     if not path.exists():
         open_backend_for(argparse.Namespace(catalog=str(path), api_url=None), must_exist=False, quiet=True).close()
     started = time.perf_counter()
@@ -359,10 +330,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     if not args.quiet:
-        seconds = time.perf_counter() - started
-        print(
-            f"Demo archive built at {path} in {seconds:.1f} s (synthetic data: every record is marked demo_synthetic)"
-        )
-        if result is not None:
-            print(f"  {result}")
+        print(format_demo_summary(result or {}, path, time.perf_counter() - started))
     return 0
+
+
+def format_demo_summary(result: dict[str, Any], path: Path, seconds: float) -> str:
+    """What ``catalog demo`` built (the summary dict of build_demo_archive)."""
+    lines = [
+        f"Demo archive built at {result.get('path', path)} (synthetic data: every record is marked demo_synthetic)",
+        f"  range:     {result.get('start', '-')} .. {result.get('end', '-')} ({intcomma(result.get('days'))} days)",
+        f"  records:   {intcomma(result.get('records'))} from {intcomma(result.get('sites'))} sites "
+        f"({intcomma(result.get('sources'))} data sources)",
+    ]
+    size = result.get("bytes")
+    rate = result.get("records_per_second")
+    lines.append(f"  size:      {natural_size(size) if isinstance(size, (int, float)) else '-'}")
+    lines.append(
+        f"  time:      {float(result.get('seconds') or seconds):.1f} s"
+        + (f" (ingest {rate:,.0f} records/s)" if isinstance(rate, (int, float)) else "")
+    )
+    return "\n".join(lines)

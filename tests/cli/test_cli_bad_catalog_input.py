@@ -40,9 +40,9 @@ BAD_RECORD_FILES = [
         id="end-before-start",
     ),
     pytest.param([*_records()[:1], "not a record"], "bad.json: record 1 is not a JSON object", id="not-object"),
-    pytest.param({"records": []}, "expected a JSON list of AuroraX records", id="object"),
+    pytest.param({"records_": []}, "bad.json: expected a list of records", id="object"),
     pytest.param("", "bad.json is empty", id="empty"),
-    pytest.param("[{", "bad.json is not valid JSON", id="invalid-json"),
+    pytest.param("[{", "bad.json: not valid JSON", id="invalid-json"),
 ]
 
 

@@ -103,9 +103,14 @@ class ServerState:
     started: float = field(default_factory=time.monotonic)
 
     def close(self) -> None:
-        """Cancel queued searches and stop the pools (running searches see their cancel token)."""
-        self.search_pool.shutdown(wait=False, cancel_futures=True)
-        self.read_pool.shutdown(wait=False, cancel_futures=True)
+        """Cancel every pending search and wait for the running ones to stop.
+
+        The caller closes the catalog afterwards; a worker still inside a catalog call at that
+        moment would use a closed SQLite connection (which can crash the process).
+        """
+        self.registry.cancel_all()
+        self.search_pool.shutdown(wait=True, cancel_futures=True)
+        self.read_pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- encoding -----------------------------------------------------------------------------------
@@ -412,7 +417,7 @@ def run_search(state: ServerState, entry: SearchEntry) -> None:
     try:
         result = state.catalog.search(entry.query, cancel=entry.cancel)
     except SearchCancelled:
-        registry.cancel(entry.request_id) if not entry.finished else None
+        # only registry.cancel() (or the shutdown's cancel_all) sets the token: the entry is done
         return
     except AuroraXCoreError as exc:
         registry.fail(entry, f"Search failed: {exc}", int((time.perf_counter() - started) * 1000))

@@ -11,6 +11,7 @@ All methods are thread-safe: the search workers write results while the IO loop 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -287,6 +288,15 @@ class RequestRegistry:
                 entry.log("error", CANCEL_LOG)
                 self._finish(entry, STATE_CANCELLED)
             return entry
+
+    def cancel_all(self) -> int:
+        """Cancel every pending search (server shutdown); returns how many were pending."""
+        with self._lock:
+            pending = [rid for rid, e in self._entries.items() if not e.finished]
+        for rid in pending:
+            with contextlib.suppress(KeyError):
+                self.cancel(rid)
+        return len(pending)
 
     def _get_locked(self, request_id: str) -> SearchEntry:
         self._expire()

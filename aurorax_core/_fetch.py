@@ -348,10 +348,7 @@ def resolve_target(url: str, policy: FetchPolicy) -> _Target:
     scheme, host, port, path = validate_url(url, policy)
     rule = next(r for r in policy.allowed_hosts if r.matches(host, port, scheme))
     private_ok = policy.allow_private_addresses or rule.names_private_destination
-    try:
-        addresses = tuple(policy.resolver(host, port))
-    except (OSError, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve host '{_host_display(host)}' ({_printable(str(exc))})") from None
+    addresses = _resolve(policy, host, port, timeout=min(policy.connect_timeout, policy.total_timeout))
     if not addresses:
         raise FetchError(f"cannot resolve host '{_host_display(host)}' (no addresses)")
     if not private_ok:
@@ -365,6 +362,34 @@ def resolve_target(url: str, policy: FetchPolicy) -> _Target:
                     refused=True,
                 )
     return _Target(url, scheme, host, port, path, addresses)
+
+
+def _resolve(policy: FetchPolicy, host: str, port: int, *, timeout: float) -> tuple[str, ...]:
+    """Run the resolver with a timeout: getaddrinfo itself has none and can block for a long time.
+
+    The lookup runs in a daemon thread; if it is too slow we stop waiting (the thread finishes on
+    its own and cannot delay interpreter exit).
+    """
+    outcome: list[Sequence[str] | BaseException] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome.append(policy.resolver(host, port))
+        except BaseException as exc:  # handed to the waiting thread below
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="aurorax-dns", daemon=True).start()
+    if not done.wait(timeout):
+        raise FetchError(f"cannot resolve host '{_host_display(host)}' within {format_seconds(timeout)}")
+    result = outcome[0]
+    if isinstance(result, (OSError, UnicodeError)):
+        raise FetchError(f"cannot resolve host '{_host_display(host)}' ({_printable(str(result))})")
+    if isinstance(result, BaseException):
+        raise result
+    return tuple(result)
 
 
 class _Watchdog:

@@ -95,6 +95,11 @@ _FORMAT_MIME: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/g
 _IMAGE_ACCEPT: Final = ("image/*", "application/octet-stream", "binary/octet-stream")
 _VIDEO_ACCEPT: Final = ("video/*", "application/mp4", "application/octet-stream", "binary/octet-stream")
 _MAX_FAILURES_REMEMBERED: Final = 4096
+# What the cache may hand out: the images we verify or render, and the movie containers we sniff
+# or render (the demo renderer falls back to animated WebP when ffmpeg is missing).
+_SERVABLE_TYPES: Final = frozenset(
+    {*_FORMAT_MIME.values(), "video/mp4", "video/webm", "video/mpeg", "video/quicktime", "video/x-msvideo"}
+)
 
 Kind = Literal["thumbnail", "preview", "movie"]
 KINDS: Final[tuple[str, ...]] = ("thumbnail", "preview", "movie")
@@ -539,8 +544,14 @@ class ThumbnailService:
 
     def _from_cache(self, product: DataProduct, kind: str) -> Preview | None:
         origin = self._origin(product)
-        entry = self._cache.read(cache_key(kind, origin, product.url), product.url)
+        key = cache_key(kind, origin, product.url)
+        entry = self._cache.read(key, product.url)
         if entry is None:
+            return None
+        problem = _cached_entry_problem(entry)
+        if problem is not None:
+            logger.warning("thumbnail cache entry for %s is unusable (%s); rebuilding it", product.url, problem)
+            self._cache.discard(key)
             return None
         return Preview(
             entry.data,
@@ -704,6 +715,30 @@ class ThumbnailService:
             if len(self._failures) >= _MAX_FAILURES_REMEMBERED:
                 self._failures.clear()
             self._failures[key] = (time.monotonic() + self.failure_ttl, preview)
+
+
+def _cached_entry_problem(entry: CacheEntry) -> str | None:
+    """Why a checksum-valid entry still must not be served (None if it may).
+
+    The checksum catches damage; this catches an entry that is whole but wrong (written by a
+    different version, or planted): only known media types are served, and an image must open
+    with one of the safe decoders at the size its header claims. Opening parses headers only, so
+    a warm hit stays well under a millisecond.
+    """
+    if entry.content_type not in _SERVABLE_TYPES:
+        return f"content type {entry.content_type!r} is not served"
+    if entry.content_type.startswith("image/"):
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(entry.data), formats=SAFE_IMAGE_FORMATS) as image:
+                size = image.size
+        except Exception:
+            # any failure to parse cached bytes means the same: rebuild the entry
+            return "the image does not open"
+        if entry.width is not None and size != (entry.width, entry.height):
+            return f"the image is {size[0]}x{size[1]}, the entry says {entry.width}x{entry.height}"
+    return None
 
 
 def _check_product(product: object) -> None:

@@ -192,3 +192,17 @@ def test_clear_cache_empties_the_folder(service: ThumbnailService, server: Image
     assert service.clear_cache() == 2
     assert service.cache_info()["entries"] == 0
     assert service.thumbnail(product(server.url("/ok.jpg"))).source == "http"
+
+
+def test_a_whole_but_wrong_entry_is_not_served(service: ThumbnailService, server: ImageServer) -> None:
+    """An entry with a valid checksum but an unservable type (planted, or from another version) is rebuilt."""
+    from aurorax_core._thumbcache import CacheEntry, cache_key
+
+    record = product(server.url("/ok.jpg"))
+    key = cache_key("preview", "http", record.url)
+    planted = CacheEntry(b"<script>alert(1)</script>", "text/html", None, None, record.url, "http")
+    assert service._cache.write(key, planted)
+
+    result = service.preview(record)
+    assert result.ok and result.source == "http" and result.content_type == "image/jpeg"
+    assert result.data == OK_JPEG

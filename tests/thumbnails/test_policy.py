@@ -7,6 +7,7 @@ range; only servers the tests start on 127.0.0.1 are ever contacted.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -214,3 +215,29 @@ def test_spaces_in_a_path_are_quoted_not_sent_raw() -> None:
 
     policy = FetchPolicy(allowed_hosts=parse_host_rules(["data.phys.ucalgary.ca"]))
     assert validate_url("https://data.phys.ucalgary.ca/a b.jpg?x=1 2", policy)[3] == "/a%20b.jpg?x=1%202"
+
+
+def test_a_name_that_does_not_resolve_is_a_reason(server: ImageServer) -> None:
+    def failing(host: str, port: int) -> list[str]:
+        raise OSError(-2, "Name or service not known")
+
+    policy = FetchPolicy(allowed_hosts=parse_host_rules(["archive.invalid"]), resolver=failing)
+    with pytest.raises(FetchError) as caught:
+        fetch("https://archive.invalid/x.jpg", policy, accept=("image/*",))
+    assert caught.value.reason == "cannot resolve host 'archive.invalid' ([Errno -2] Name or service not known)"
+
+
+def test_a_hanging_name_lookup_is_bounded_by_the_connect_timeout() -> None:
+    release = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:
+        release.wait(10)
+        return ["8.8.8.8"]
+
+    policy = FetchPolicy(allowed_hosts=parse_host_rules(["archive.test"]), resolver=hanging, connect_timeout=0.3)
+    try:
+        with pytest.raises(FetchError) as caught:
+            fetch("https://archive.test/x.jpg", policy, accept=("image/*",))
+        assert caught.value.reason == "cannot resolve host 'archive.test' within 0.3 s"
+    finally:
+        release.set()

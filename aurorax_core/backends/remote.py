@@ -6,9 +6,11 @@ Unlike pyaurorax it
 
 * enforces an overall deadline on every search (and cancels the server request when it passes);
 * checks ``error_condition`` on every poll, so a failed search ends at once;
-* polls adaptively: at once, then after 20 ms, 30 ms, 45 ms ... (x1.5 each time) capped at ``poll_max``
-  (1 s), instead of a fixed second: a search the server answers in 300 ms is seen ~400 ms after submit,
-  not after 1 s, while a long search still costs about one status request per second;
+* polls adaptively instead of sleeping a fixed second: at once, then every ``poll_initial`` (20 ms)
+  while the search is young, then every ``poll_fraction`` (10 %) of the time elapsed since submit,
+  capped at ``poll_max`` (1 s). The result is seen at most ~10 % after the server finished (a 300 ms
+  search in ~330 ms, not ~1 s), while a long search costs one status request per second as with
+  pyaurorax. The price is more (tiny) status requests in the first seconds: ~30 for a 2 s search;
 * retries idempotent GETs only (HTTP 500/502/503/504 and connection failures, with backoff), never
   POST or DELETE;
 * turns every HTTP failure into a typed :mod:`aurorax_core.errors` exception whose message says what
@@ -81,9 +83,6 @@ SOURCES_PATH: Final = "api/v1/data_sources"
 SOURCES_SEARCH_PATH: Final = "api/v1/data_sources/search"
 AVAILABILITY_PATH: Final = "api/v1/availability/data_products"
 UPLOAD_CHUNK: Final = 500
-# Growth of the pause between status polls. Doubling overshoots a search's completion by up to 100%;
-# x1.5 bounds that to 50% for a few more (tiny) status requests in the first seconds.
-POLL_GROWTH: Final = 1.5
 _READ_CHUNK: Final = 256 * 1024
 # Cancelling after a failure must not itself hang: the DELETE gets its own short budget.
 _CLEANUP_TIMEOUT: Final = 3.0
@@ -169,8 +168,10 @@ class RemoteBackend:
         timeout: seconds allowed for each HTTP call (connect, and each read from the socket).
         deadline: default overall limit in seconds for a search (``search(timeout=...)`` overrides).
         session: a ``requests.Session`` to use (retries are mounted on it); one is created otherwise.
-        poll_initial: first wait between status polls; grows x1.5 each poll ...
-        poll_max: ... up to this.
+        poll_initial: the shortest wait between status polls.
+        poll_max: the longest wait between status polls.
+        poll_fraction: between those bounds, wait this fraction of the time since submit (so the
+            completion is noticed at most that fraction late).
 
     Raises:
         BackendConfigurationError: the URL is not http(s), or a number is not positive.
@@ -186,6 +187,7 @@ class RemoteBackend:
         session: requests.Session | None = None,
         poll_initial: float = 0.02,
         poll_max: float = 1.0,
+        poll_fraction: float = 0.1,
     ) -> None:
         from .. import __version__
 
@@ -194,6 +196,7 @@ class RemoteBackend:
         self.deadline = float(_positive("deadline", deadline, allow_none=True) or DEFAULT_DEADLINE)
         self.poll_initial = float(_positive("poll_initial", poll_initial) or 0.02)
         self.poll_max = max(float(_positive("poll_max", poll_max) or 1.0), self.poll_initial)
+        self.poll_fraction = float(_positive("poll_fraction", poll_fraction) or 0.1)
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise BackendConfigurationError("api_key must be a non-empty string (or None for anonymous access)")
         self.api_key = api_key.strip() if api_key else None
@@ -571,6 +574,7 @@ class RemoteBackend:
         if cancel is not None:
             cancel.raise_if_cancelled()
         emit(progress, STAGE_CREATED, "Search object created")
+        submitted_at = time.monotonic()
         try:
             request_url = self._submit(query, deadline_at)
         except _DeadlineExceeded:
@@ -584,7 +588,7 @@ class RemoteBackend:
         logger.debug("Request details available at: %s", request_url)
         emit(progress, STAGE_WAITING, "Waiting for data ...", request_id)
         try:
-            status = self._wait(request_url, request_id, deadline_at, cancel)
+            status = self._wait(request_url, request_id, submitted_at, deadline_at, cancel)
             emit(progress, STAGE_AVAILABLE, "Data is now available", request_id)
             emit(progress, STAGE_RETRIEVING, "Retrieving data ...", request_id)
             data_url = request_url + "/data"
@@ -641,10 +645,9 @@ class RemoteBackend:
         )
 
     def _wait(
-        self, request_url: str, request_id: str, deadline_at: float, cancel: CancelToken | None
+        self, request_url: str, request_id: str, submitted_at: float, deadline_at: float, cancel: CancelToken | None
     ) -> _wire.RequestStatus:
-        """Poll until ``data_uri`` is set; fast at first, backing off to ``poll_max``."""
-        delay = self.poll_initial
+        """Poll until ``data_uri`` is set; fast at first, backing off to ``poll_max`` (see the module doc)."""
         polls = 0
         while True:
             if cancel is not None:
@@ -660,13 +663,13 @@ class RemoteBackend:
             remaining = deadline_at - time.monotonic()
             if remaining <= 0:
                 raise _DeadlineExceeded()
-            pause = min(delay, remaining)
+            elapsed = time.monotonic() - submitted_at
+            pause = min(max(self.poll_initial, elapsed * self.poll_fraction), self.poll_max, remaining)
             if cancel is not None:
                 if cancel.wait(pause):
                     raise SearchCancelled(f"the search {request_id} was cancelled")
             else:
                 time.sleep(pause)
-            delay = min(delay * POLL_GROWTH, self.poll_max)
 
     # --- request tracking (CLI get_status / get_logs / get_data / cancel) --------------------
 

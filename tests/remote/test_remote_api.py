@@ -288,7 +288,9 @@ def test_bad_base_urls_are_rejected_clearly(bad: object) -> None:
     assert isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("option", [{"timeout": 0}, {"deadline": -1}, {"poll_initial": "fast"}, {"api_key": ""}])
+@pytest.mark.parametrize(
+    "option", [{"timeout": 0}, {"deadline": -1}, {"poll_initial": "fast"}, {"poll_fraction": 0}, {"api_key": ""}]
+)
 def test_bad_options_are_rejected_clearly(option: dict[str, Any]) -> None:
     with pytest.raises(BackendConfigurationError):
         RemoteBackend("http://127.0.0.1:1", **option)

@@ -8,6 +8,7 @@ that a URL was (or was not) fetched, and how many times.
 from __future__ import annotations
 
 import io
+import ssl
 import threading
 import time
 from collections import Counter
@@ -203,15 +204,18 @@ class ImageHTTPServer(ThreadingHTTPServer):
 class ImageServer:
     """A running ``ImageHTTPServer``; ``url(path)`` gives its URLs, ``hits(path)`` its request counts."""
 
-    def __init__(self, movie_bytes: bytes = b"") -> None:
+    def __init__(self, movie_bytes: bytes = b"", *, tls: ssl.SSLContext | None = None) -> None:
         self.httpd = ImageHTTPServer(movie_bytes)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.port = self.httpd.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def hits(self, path: str | None = None) -> int:
         with self.httpd._count_lock:

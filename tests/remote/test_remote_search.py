@@ -241,3 +241,13 @@ def test_ctrl_c_during_a_search_cancels_it_on_the_server(aurorax: FakeAuroraX) -
     with backend(aurorax.url) as remote, pytest.raises(KeyboardInterrupt):
         remote.search(QUERY, progress=interrupt)
     assert len(aurorax.stub.requests("DELETE")) == 1
+
+
+def test_polling_is_fast_at_first_and_backs_off(aurorax: FakeAuroraX) -> None:
+    # Default schedule over one second of "pending": every 20 ms at first (a fixed 1 s poll would
+    # give 2 status requests), then a growing pause (a fixed 20 ms poll would give ~50).
+    aurorax.pending_polls = 10**9
+    with RemoteBackend(aurorax.url, timeout=2.0) as remote, pytest.raises(SearchTimeout):
+        remote.search(QUERY, timeout=1.0)
+    polls = len(aurorax.stub.requests("GET"))
+    assert 8 <= polls <= 40

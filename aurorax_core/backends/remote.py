@@ -12,7 +12,8 @@ Unlike pyaurorax it
   search in ~330 ms, not ~1 s), while a long search costs one status request per second as with
   pyaurorax. The price is more (tiny) status requests in the first seconds: ~30 for a 2 s search;
 * retries idempotent GETs only (HTTP 500/502/503/504 and connection failures, with backoff), never
-  POST or DELETE;
+  POST or DELETE (except a connection that could not even be opened: nothing was sent, so it is
+  tried once more, within the same timeout);
 * turns every HTTP failure into a typed :mod:`aurorax_core.errors` exception whose message says what
   happened and what to do.
 
@@ -159,6 +160,28 @@ def _day(value: Any, name: str) -> date:
     raise QueryValidationError(f"{name} must be a date like 2020-01-01, got {value!r}")
 
 
+def _retry_policy() -> Retry:
+    options: dict[str, Any] = {
+        "total": 3,
+        "connect": _CONNECT_RETRIES,
+        # A read error may mean the server already acted on the request; and retrying a stalled read
+        # would multiply the timeout. Only GETs that answered 5xx, or connections never opened, retry.
+        "read": 0,
+        "status": 2,
+        "other": 0,
+        "backoff_factor": 0.1,
+        "status_forcelist": (500, 502, 503, 504),
+        "allowed_methods": frozenset({"GET"}),
+        "raise_on_status": False,
+        # A Retry-After of an hour must not freeze a search; the deadline decides.
+        "respect_retry_after_header": False,
+    }
+    try:
+        return Retry(**options, backoff_max=1.0)
+    except TypeError:  # urllib3 < 2 has no backoff_max (its default cap is 120 s; our 3 tries stay < 1 s)
+        return Retry(**options)
+
+
 class RemoteBackend:
     """Search data products on the AuroraX API (or a compatible server such as ``aurorax-core serve``).
 
@@ -202,21 +225,7 @@ class RemoteBackend:
         self.api_key = api_key.strip() if api_key else None
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
-        retry = Retry(
-            total=3,
-            connect=_CONNECT_RETRIES,
-            # A read error may mean the server already acted on the request; and retrying a stalled
-            # read would multiply the timeout. Only GETs that answered 5xx or never connected retry.
-            read=0,
-            status=2,
-            other=0,
-            backoff_factor=0.1,
-            backoff_max=1.0,
-            status_forcelist=(500, 502, 503, 504),
-            allowed_methods=frozenset({"GET"}),
-            raise_on_status=False,
-            respect_retry_after_header=False,
-        )
+        retry = _retry_policy()
         adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)

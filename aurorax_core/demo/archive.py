@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from ..errors import CatalogError, QueryValidationError
 from ..models import SYNTHETIC_METADATA_KEY, DataSource
-from .sources import ProductSpec, Site, demo_sites, demo_sources, load_facts
+from .sources import ProductSpec, Site, demo_sites, demo_sources
 from .sun import dark_minutes
 from .weather import night_lost
 
@@ -88,14 +88,13 @@ class _SiteState:
     """Per-site state while walking the dates: dark intervals (whole minutes since the epoch,
     computed for a window of days at once) and whether each night was recorded."""
 
-    __slots__ = ("basic", "daily", "dark", "hourly", "known", "nights", "site", "window_start")
+    __slots__ = ("basic", "daily", "dark", "hourly", "nights", "site", "window_start")
 
-    def __init__(self, site: Site, known: frozenset[tuple[int, date]]) -> None:
+    def __init__(self, site: Site) -> None:
         self.site = site
         self.basic = _basic_info(site.source)
         self.hourly: list[ProductSpec] = [p for p in site.products if p.cadence == "hourly"]
         self.daily: list[ProductSpec] = [p for p in site.products if p.cadence == "daily"]
-        self.known = known
         self.nights: dict[date, tuple[int, int] | None] = {}
         self.window_start: date | None = None
         self.dark: list[tuple[float, float]] = []
@@ -121,7 +120,7 @@ class _SiteState:
         result: tuple[int, int] | None = None
         if site.operating(day):
             ident = site.source.identifier
-            if (ident, day) in self.known or night_lost(site.source.platform, ident, day) is None:
+            if night_lost(site.source.platform, ident, day) is None:
                 start, end = self._dark(day)
                 if start == start:  # not NaN: it gets dark
                     # Images are taken on whole minutes inside the dark interval.
@@ -206,8 +205,7 @@ def generate_demo_records(
             something other than identifiers, sources or program names.
     """
     start, end = _check_range(start, end)
-    facts = load_facts()
-    states = [_SiteState(site, facts.known_operating) for site in _select_sites(sources)]
+    states = [_SiteState(site) for site in _select_sites(sources)]
     day = start
     one_day = timedelta(days=1)
     while day <= end:

@@ -13,6 +13,8 @@ The model (a plausible invention, not climatology):
 * **Weather loss**: about 3 % of site-nights are lost entirely (blizzard, iced dome): no records.
 * **Downtime** is a property of the *instrument* (the data source): about 3 % single nights
   (computer or camera faults) plus, in about 6 % of 16-day blocks, an outage of 2-10 nights.
+* Source-nights with real records (``known_operating_days`` in the assets) are never lost, so
+  the real record counts can be reproduced.
 * **Auroral activity** is global (a property of the UT date only), so neighbouring sites agree:
   an hourly 0-1 level with a substorm-like peak near local midnight for North America.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from functools import lru_cache
 from typing import Any, Final
 
 from ..models import DataProduct, DataSource
@@ -39,13 +42,34 @@ def _unit(byte: int) -> float:
     return byte / 255.0
 
 
+@lru_cache(maxsize=1)
+def _known() -> tuple[frozenset[tuple[int, date]], frozenset[tuple[str, date]]]:
+    """Source-nights with real records (never lost) and the platform-nights they imply."""
+    from .sources import load_facts
+
+    facts = load_facts()
+    platforms = {s.identifier: s.platform.lower() for s in facts.sources}
+    return facts.known_operating, frozenset((platforms[i], d) for i, d in facts.known_operating if i in platforms)
+
+
 def weather_lost(platform: str, day: date) -> bool:
-    """True when the site-night of ``day`` is lost to weather (no records from any instrument there)."""
-    return _bytes("weather", platform.lower(), day.isoformat())[0] < int(WEATHER_LOSS_RATE * 256)
+    """True when the site-night of ``day`` is lost to weather (no records from any instrument there).
+
+    Nights on which a real instrument at the platform is known to have recorded are never lost.
+    """
+    platform = platform.lower()
+    if (platform, day) in _known()[1]:
+        return False
+    return _bytes("weather", platform, day.isoformat())[0] < int(WEATHER_LOSS_RATE * 256)
 
 
 def instrument_down(source_identifier: int | None, day: date) -> bool:
-    """True when the instrument (data source) recorded nothing on the night of ``day``."""
+    """True when the instrument (data source) recorded nothing on the night of ``day``.
+
+    Source-nights with real records (``assets/data_product_vocabulary.json``) are never down.
+    """
+    if source_identifier is not None and (source_identifier, day) in _known()[0]:
+        return False
     key = str(source_identifier)
     if _bytes("down", key, day.isoformat())[0] < int(DOWNTIME_RATE * 256):
         return True

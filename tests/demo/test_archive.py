@@ -288,21 +288,28 @@ def test_counts_per_site_night_follow_each_networks_scheme() -> None:
             assert 28 <= len(records) <= 40  # ~33 per site-night in winter (real: 164 / 5)
 
 
-def test_lost_nights_are_deterministic_and_exist() -> None:
+def test_lost_nights_have_no_daily_products_and_agree_with_night_conditions() -> None:
     sites = [s for s in demo_sites() if s.network == "themis_asi"]
-    lost = [
-        (site.source.identifier, day)
-        for site in sites
-        for day in (date(2020, 1, d) for d in range(1, 32))
-        if night_conditions(site.source, day)["lost"]
-    ]
-    assert 0.02 < len(lost) / (len(sites) * 31) < 0.25
-    ident, day = lost[0]
-    assert list(generate_demo_records(day, day, sources=[ident])) == [] or any(
-        not _is_daily(r) for r in generate_demo_records(day, day, sources=[ident])
-    )
-    assert night_conditions("gillam", date(2020, 1, 5)) == night_conditions("Gillam", date(2020, 1, 5))
-    assert len(night_conditions("gillam", date(2020, 1, 5))["cloud_cover"]) == 24
+    days = [date(2020, 1, d) for d in range(1, 32)]
+    records = list(generate_demo_records(days[0], days[-1], sources=[s.source.identifier for s in sites]))
+    with_daily = {(r["data_source"]["identifier"], r["start"][:10]) for r in records if _is_daily(r)}
+    lost = 0
+    for site in sites:
+        for day in days:
+            conditions = night_conditions(site.source, day)
+            assert conditions == night_conditions(site.source, day)  # deterministic
+            lost += conditions["lost"] is not None
+            # In January every THEMIS site has a night, so a night has products exactly when not lost.
+            assert ((site.source.identifier, day.isoformat()) in with_daily) == (conditions["lost"] is None)
+    assert 0.02 < lost / (len(sites) * len(days)) < 0.25
+    # Nights with real records are never lost (TREx RGB FSMI 2020-01-01, AuroraMAX 2020-01-01/02).
+    sources = {s.identifier: s for s in demo_sources()}
+    for ident, day in ((96, date(2020, 1, 1)), (175, date(2020, 1, 1)), (175, date(2020, 1, 2))):
+        assert night_conditions(sources[ident], day)["lost"] is None
+    sky = night_conditions("Gillam", date(2020, 1, 5))
+    assert sky == night_conditions("gillam", date(2020, 1, 5)) and len(sky["cloud_cover"]) == 24
+    with pytest.raises(ValueError, match="platform"):
+        night_conditions("", date(2020, 1, 5))
 
 
 # --- URLs ------------------------------------------------------------------------------------

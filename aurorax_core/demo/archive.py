@@ -508,6 +508,9 @@ def ensure_demo_catalog(path: str | os.PathLike[str], progress: DemoProgressCall
             _publish(staging, target, replace=False)
         finally:
             _remove_sqlite(staging)
+        # Safe to remove now: anyone still waiting on this lock re-checks and finds the catalog.
+        with suppress(OSError):
+            os.unlink(lock_path)
     return target
 
 

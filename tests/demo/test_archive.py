@@ -401,5 +401,4 @@ def test_ensure_demo_catalog_builds_once_even_when_raced(tmp_path: Path) -> None
         assert len(result.data) == 164
     assert ensure_demo_catalog(path) == path
     assert path.read_bytes() == built  # an existing catalog is left alone
-    leftovers = [p.name for p in path.parent.iterdir() if p.name.endswith((".building", ".done", ".new"))]
-    assert leftovers == []
+    assert [p.name for p in path.parent.iterdir()] == ["catalog.sqlite"]  # no temporary or lock files left

@@ -270,7 +270,7 @@ def make_night(day: date, activity_levels: list[float] | None = None) -> Night:
     offsets = [0.25]
     for _ in range(n_arcs - 1):
         offsets.append(offsets[-1] + float(rng.uniform(0.7, 2.0)))
-    widths = tuple(float(rng.uniform(0.10, 0.26)) for _ in range(n_arcs))
+    widths = tuple(float(rng.uniform(0.03, 0.08)) for _ in range(n_arcs))
     amps = tuple(float(rng.uniform(0.5, 1.0)) * (1.0 if i == 0 else 0.7) for i in range(n_arcs))
     substorms: list[Substorm] = []
     if activity > 0.7:
@@ -380,11 +380,15 @@ class _Region:
             out[ix] += np.broadcast_to(term, out[ix].shape)
 
 
-def aurora(night: Night, t_h: np.ndarray, mlat: np.ndarray, mlon: np.ndarray) -> dict[str, np.ndarray]:
+def aurora(
+    night: Night, t_h: np.ndarray, mlat: np.ndarray, mlon: np.ndarray, spread: np.ndarray | float = 0.0
+) -> dict[str, np.ndarray]:
     """Auroral volume emission rates at (hours after the night's 00 UT, mlat, mlon), broadcast.
 
     Returns ``green`` (557.7), ``red`` (630.0), ``blue`` (427.8), ``pink`` (N2 1PG lower border),
-    ``hbeta`` (proton aurora, for the spectrograph), all in roughly kR.
+    ``hbeta`` (proton aurora, for the spectrograph), all in roughly kR. ``spread`` is the signed
+    tan(zenith angle) of the look direction (+ poleward of zenith): an arc's 100-150 km tall curtain
+    looks thin overhead and tall towards the horizon, its top away from zenith.
     """
     nz = night.noise
     t64 = np.asarray(t_h, dtype=np.float64)
@@ -438,10 +442,10 @@ def aurora(night: Night, t_h: np.ndarray, mlat: np.ndarray, mlon: np.ndarray) ->
         # bulge so that they fan out poleward as it expands (diagonal streaks in hourly keograms), with
         # rays running along them (flicker in keograms).
         q = np.clip((la - lo) / (hi - lo + 0.1), -0.2, 1.3)
-        folds = smoothstep(0.42, 0.8, nz.fbm(tt / 0.1 + ek / 400.0 + 37.0 * i, q * 7.0 + 11.0))
+        folds = smoothstep(0.4, 0.8, nz.fbm(tt / 0.25 + ek / 400.0 + 37.0 * i, q * 12.0 + 11.0))
         rays = 0.55 + 0.6 * nz(ek / 25.0 + tt / 0.004 + 3.0 * i, 77.0)
         edge = np.exp(-0.5 * ((la - lo - 0.15) / 0.3) ** 2)
-        structure = 0.1 + 1.5 * folds * rays + 0.7 * edge
+        structure = 0.3 + 1.3 * folds * rays + 0.7 * edge
         peak = 28.0 * a_s * (0.6 + k / 7.0)
         bulge = peak * env * inside * structure
         # onset: the most equatorward arc flares first
@@ -470,15 +474,17 @@ def aurora(night: Night, t_h: np.ndarray, mlat: np.ndarray, mlon: np.ndarray) ->
             take(mlat, idx),
             take(arc_gate, idx),
         )
+        sp = take(spread, idx)
         for j, (off, w, a) in enumerate(zip(night.arc_offsets, night.arc_widths, night.arc_amps, strict=True)):
             wobble = 0.35 * (nz(tt / 0.4 + ek / 500.0 + 91.0 * j, 3.0 + 5.0 * j) - 0.5)
             bright = gate * a * arc_scale * (0.45 + 0.8 * nz(tt / 0.2 + ek / 180.0, 40.0 + 7.0 * j))
             x = la - (bnd + off + wobble)
-            # sharp lower border, extended top: the altitude profile of a discrete arc seen obliquely
-            prof = np.exp(-0.5 * (x / np.where(x < 0, F(w), F(1.9 * w))) ** 2)
+            # sharp lower border towards zenith, the curtain's top spread away from it (by ~40 km x tan z)
+            top_side = x * sp > 0
+            prof = np.exp(-0.5 * (x / np.where(top_side, w + 0.3 * np.abs(sp), w)) ** 2)
             reg.add(green, idx, bright * prof)
             redness = 0.10 + 0.10 * min(off / 2.0, 1.0)  # poleward arcs: softer electrons, redder tops
-            reg.add(red, idx, bright * redness * np.exp(-0.5 * ((x - 0.25) / (3.5 * w)) ** 2))
+            reg.add(red, idx, bright * redness * np.exp(-0.5 * ((x - 0.4 * sp) / (0.25 + 0.4 * np.abs(sp))) ** 2))
 
     # Diffuse aurora equatorward of the arcs, all night; proton aurora (H-beta) a little further south.
     diffuse = (0.15 + 0.1 * k) * night_gate * np.exp(-0.5 * ((mlat - boundary + 0.5) / 1.0) ** 2)
@@ -495,13 +501,13 @@ def aurora(night: Night, t_h: np.ndarray, mlat: np.ndarray, mlon: np.ndarray) ->
         mm = take(m, idx)
         band = np.exp(-0.5 * ((la - (bnd + 1.6 + 0.25 * np.clip(mm, 0, None))) / 1.0) ** 2)
         patch_field = nz.fbm(ek / 70.0 - tt * 6.0, la / 0.45 + 200.0)
-        patches = smoothstep(0.48, 0.66, patch_field)
+        patches = smoothstep(0.42, 0.7, patch_field)
         # Each patch blinks with its own quasi-period (~5-15 s): the blink phase is a smooth field on the
         # patches' own scale, so a patch blinks as a whole; 2-min daily columns are uncorrelated (speckle).
         phase = nz(ek / 70.0 - tt * 6.0 + 50.0, la / 0.45 + 250.0)
         rhythm = tt * F(3600.0 / 8.0) + 9.0 * phase
         blink = smoothstep(0.3, 0.6, nz(rhythm, 5.0 + 6.0 * phase))
-        puls = take(strength, idx) * band * (0.05 + 1.3 * patches * blink)
+        puls = take(strength, idx) * band * (0.12 + 1.1 * patches * (0.4 + 0.6 * blink))
         reg.add(green, idx, puls)
         reg.add(blue_extra, idx, 0.15 * puls)
         reg.add(red, idx, 0.02 * puls)
@@ -542,7 +548,8 @@ def sky(
         if np.any(np.abs(dlon) > 1e-6)
         else np.full((1,) * np.ndim(dlon), site.mlon, dtype=F)
     )
-    out = aurora(night, t_h, mlat, mlon)
+    spread = (np.tan(np.radians(np.minimum(zen, 84.0))) * np.sign(np.cos(az_r))).astype(F)
+    out = aurora(night, t_h, mlat, mlon, spread)
     geom = (van_rhijn(zen, _H_AURORA) * extinction(zen)).astype(F)
     for key in ("green", "red", "blue", "pink", "hbeta"):
         out[key] = out[key] * geom

@@ -600,9 +600,12 @@ def _exchange(
     except FetchError:
         raise
     except TimeoutError:
-        raise FetchError(total_reason if watchdog.fired else read_reason) from None
+        # A read whose timeout was capped to the remaining time ends exactly at the deadline,
+        # possibly a moment before the watchdog fires: that is the total limit too.
+        past_deadline = watchdog.fired or time.monotonic() >= deadline
+        raise FetchError(total_reason if past_deadline else read_reason) from None
     except (http.client.HTTPException, OSError) as exc:
-        if watchdog.fired:
+        if watchdog.fired or time.monotonic() >= deadline:
             raise FetchError(total_reason) from None
         if isinstance(exc, http.client.IncompleteRead):
             raise FetchError("the server closed the connection before sending the whole file") from None

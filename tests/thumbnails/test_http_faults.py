@@ -88,8 +88,8 @@ def test_a_server_that_never_answers_times_out_at_the_read_timeout(
 def test_a_slow_drip_ends_at_the_total_deadline(
     make_service: Callable[..., ThumbnailService], server: ImageServer, path: str
 ) -> None:
-    # one byte every 0.25 s never trips the 0.5 s read timeout; only the total deadline can stop it
-    service = make_service(server.host, read_timeout=0.5, total_timeout=1.0)
+    # one byte every 0.25 s never trips the 2 s read timeout; only the total deadline can stop it
+    service = make_service(server.host, read_timeout=2.0, total_timeout=1.0)
     started = time.monotonic()
     result = service.preview(product(server.url(path)))
     elapsed = time.monotonic() - started

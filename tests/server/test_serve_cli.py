@@ -1,0 +1,93 @@
+"""``aurorax-core serve`` as a user runs it: a real process on 127.0.0.1, stopped with Ctrl+C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+
+def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "aurorax_core", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+
+
+def test_serve_prints_the_urls_serves_and_stops_on_ctrl_c(small_catalog_path: Path) -> None:
+    proc = _start("--catalog", str(small_catalog_path), "serve", "--port", "0", env={"AURORAX_SERVER_API_KEYS": "a,b"})
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(6)]
+        url = re.search(r"at (http://127\.0\.0\.1:\d+)$", lines[0].strip())
+        assert url, lines
+        base = url.group(1)
+        text = "".join(lines)
+        assert f'PyAuroraX(api_base_url="{base}")' in text
+        assert f"--api-base-url={base}" in text
+        assert f"--api-url {base}" in text
+        assert "2 API key(s)" in text
+        assert requests.get(base + "/", timeout=10).status_code == 200
+        reply = requests.post(
+            f"{base}/api/v1/data_sources/400/data_products", json=[], headers={"x-aurorax-api-key": "b"}
+        )
+        assert reply.status_code == 202
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_serve_with_a_missing_catalog_is_a_one_line_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "aurorax_core", "--catalog", str(tmp_path / "nope.sqlite"), "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: catalog")
+    assert "does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_on_a_busy_port_is_a_one_line_error(small_catalog_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "aurorax_core", "--catalog", str(small_catalog_path), "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert "cannot listen on 127.0.0.1" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_rejects_bad_options(small_catalog_path: Path) -> None:
+    for args, message in (
+        (["--port", "70000"], "--port"),
+        (["--workers", "0"], "--workers"),
+        (["--result-ttl", "0"], "--result-ttl"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "aurorax_core", "--catalog", str(small_catalog_path), "serve", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1
+        assert message in done.stderr

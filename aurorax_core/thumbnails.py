@@ -465,7 +465,8 @@ class ThumbnailService:
     ) -> list[Preview]:
         """Warm the cache: one Preview per (product, kind), product-major, in input order.
 
-        ``on_done`` is called (from worker threads) as each finishes, e.g. to advance a progress bar.
+        ``on_done`` is called in the calling thread as each one finishes (cache hits first), e.g. to
+        advance a progress bar.
 
         Raises:
             TypeError: an item is not a DataProduct.
@@ -643,6 +644,11 @@ class ThumbnailService:
         except AuroraXCoreError as exc:
             # the renderer's RenderError: a demo record whose fields cannot be drawn
             raise _NoPreview(f"the demo preview cannot be rendered: {exc}") from None
+        except Exception as exc:
+            # A defect in the renderer must cost one picture, not a whole page of thumbnails or the
+            # dashboard session: log it with its traceback and report it as the reason.
+            logger.exception("the demo renderer failed on %s", product.url)
+            raise _NoPreview(f"the demo renderer failed ({type(exc).__name__}: {exc})") from None
         return CacheEntry(image.data, image.content_type, image.width, image.height, "", "")
 
     def _load(self, product: DataProduct, origin: str, accept: Sequence[str]) -> bytes:

@@ -81,3 +81,18 @@ def test_a_page_of_demo_thumbnails_in_parallel(service: ThumbnailService, demo_r
 
     assert [p.url for p in page] == [r.url for r in records]
     assert all(p.ok and p.synthetic for p in page)
+
+
+def test_a_demo_record_the_renderer_cannot_draw_is_a_reason(
+    service: ThumbnailService, demo_records: dict[str, DataProduct]
+) -> None:
+    import dataclasses
+
+    keogram = demo_records["keogram"]
+    broken = dataclasses.replace(keogram, metadata={**keogram.metadata, "imaging_start_time": "not a time"})
+
+    result = service.thumbnail(broken)
+
+    assert not result.ok and result.synthetic and result.source == "demo"
+    assert result.reason is not None and result.reason.startswith("the demo preview cannot be rendered: ")
+    assert "imaging_start_time" in result.reason

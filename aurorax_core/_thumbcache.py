@@ -80,7 +80,9 @@ class DiskCache:
         path = self.path_for(key)
         try:
             with open(path, "rb") as fh:
-                raw = fh.read()
+                size = os.fstat(fh.fileno()).st_size
+                # nothing this large was ever written by us: do not read it into memory
+                raw = b"" if size > self.max_bytes + 65536 else fh.read()
         except FileNotFoundError:
             return None
         except OSError as exc:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import secrets
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..progress import natural_size
 
 __all__ = [
     "catalog_errors",
+    "command",
     "data_url",
     "format_table",
     "intcomma",
@@ -36,6 +38,22 @@ __all__ = [
     "write_json_atomic",
     "write_text_atomic",
 ]
+
+
+def command(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command handler: output that the terminal cannot encode is escaped, never a traceback."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        for stream in (sys.stdout, sys.stderr):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if callable(reconfigure):
+                # e.g. a latin-1 terminal and a table with "↓" or a non-ASCII site name.
+                with contextlib.suppress(Exception):
+                    reconfigure(errors="backslashreplace")
+        return func(args)
+
+    return run
 
 
 def intcomma(value: int | float | None) -> str:
@@ -220,7 +238,3 @@ def data_url(backend: Backend, data_uri: Any) -> str:
     if isinstance(name, str) and name.lower().startswith(("http://", "https://")):
         return f"{name.rstrip('/')}{data_uri}"
     return str(data_uri)
-
-
-def elapsed(start: float, end: float) -> timedelta:
-    return timedelta(seconds=max(end - start, 0.0))

@@ -6,7 +6,7 @@ import argparse
 from datetime import date, datetime
 
 from ..errors import QueryValidationError
-from ._format import format_table, intcomma, open_backend_for
+from ._format import command, format_table, intcomma, open_backend_for
 
 ORDER_CHOICES = ("identifier", "program", "platform", "instrument_type", "source_type", "display_name")
 DATE_FORMATS_HELP = "YYYY/MM/DD, YYYY-MM-DD or YYYYMMDD"
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     products.add_argument("--source-type", help="the source type to filter for")
     products.add_argument("--order", choices=ORDER_CHOICES, default="identifier", help="order by this column")
     products.add_argument("--reversed", action="store_true", help="reverse the order")
-    products.set_defaults(handler=cmd_data_products)
+    products.set_defaults(handler=command(cmd_data_products))
 
 
 def parse_cli_date(text: str, which: str) -> date:

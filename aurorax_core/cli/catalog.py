@@ -24,7 +24,7 @@ from typing import Any
 from .. import config
 from ..errors import AuroraXCoreError, CatalogError, RecordValidationError
 from ..progress import natural_size
-from ._format import catalog_errors, intcomma, open_backend_for
+from ._format import catalog_errors, command, intcomma, open_backend_for
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,10 +48,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ingest.add_argument("files", nargs="+", metavar="FILE", help="JSON (or JSON-lines) files")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
-    ingest.set_defaults(handler=cmd_ingest)
+    ingest.set_defaults(handler=command(cmd_ingest))
 
     stats = commands.add_parser("stats", help="records, sources, per-type counts, time span and size")
-    stats.set_defaults(handler=cmd_stats)
+    stats.set_defaults(handler=command(cmd_stats))
 
     demo = commands.add_parser(
         "demo",
@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--replace", action="store_true", help="overwrite the catalog file if it exists (its records are lost)"
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    demo.set_defaults(handler=cmd_demo)
+    demo.set_defaults(handler=command(cmd_demo))
 
 
 # --- reading record files ------------------------------------------------------------------------

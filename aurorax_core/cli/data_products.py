@@ -20,6 +20,7 @@ from ..models import DataProduct
 from ..query import SEARCH_TEMPLATE, DataProductQuery
 from . import _common
 from ._format import (
+    command,
     data_url,
     format_table,
     intcomma,
@@ -61,16 +62,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _add_output_options(search)
     search.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    search.set_defaults(handler=cmd_search)
+    search.set_defaults(handler=command(cmd_search))
 
     template = commands.add_parser("search_template", help="print a template for a data product search query")
     template.add_argument("--outfile", metavar="FILE", help="save the template to a file")
     template.add_argument("--indent", type=int, default=2, metavar="N", help="indentation (default: 2)")
-    template.set_defaults(handler=cmd_search_template)
+    template.set_defaults(handler=command(cmd_search_template))
 
     describe = commands.add_parser("describe", help='describe a query file in AuroraX\'s "SQL-like" syntax')
     describe.add_argument("infile", metavar="INFILE", help="input file with the query (JSON)")
-    describe.set_defaults(handler=cmd_describe)
+    describe.set_defaults(handler=command(cmd_describe))
 
     status = commands.add_parser("get_status", help="get status information for a search request")
     status.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
@@ -78,26 +79,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument("--show-query", action="store_true", help="show the request's query")
     status.add_argument("--filter-logs", choices=LOG_LEVELS, help="only show logs of this level (with --show-logs)")
     status.add_argument("--table-max-width", "--max-width", type=int, metavar="N", help="ignored (compatibility)")
-    status.set_defaults(handler=cmd_get_status)
+    status.set_defaults(handler=command(cmd_get_status))
 
     logs = commands.add_parser("get_logs", help="get the logs of a search request")
     logs.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
     logs.add_argument("--filter", "--filter-logs", dest="filter_logs", choices=LOG_LEVELS, help="only this level")
     logs.add_argument("--table-max-width", "--max-width", type=int, metavar="N", help="ignored (compatibility)")
-    logs.set_defaults(handler=cmd_get_logs)
+    logs.set_defaults(handler=command(cmd_get_logs))
 
     query = commands.add_parser("get_query", help="get the query of a search request")
     query.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
-    query.set_defaults(handler=cmd_get_query)
+    query.set_defaults(handler=command(cmd_get_query))
 
     data = commands.add_parser("get_data", help="get the data of a completed search request")
     data.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
     _add_output_options(data)
-    data.set_defaults(handler=cmd_get_data)
+    data.set_defaults(handler=command(cmd_get_data))
 
     resubmit = commands.add_parser("search_resubmit", help="run the query of an earlier search request again")
     resubmit.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
-    resubmit.set_defaults(handler=cmd_search_resubmit)
+    resubmit.set_defaults(handler=command(cmd_search_resubmit))
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -276,7 +277,7 @@ def _status(backend: Backend, request_id: str) -> dict[str, Any]:
         status = backend.request_status(request_id)
     except NotFound:
         raise NotFound(
-            f"request ID not found ({request_id}); it may be mistyped or have expired — run the search again"
+            f"request ID not found ({request_id}); it may be mistyped or have expired; run the search again"
         ) from None
     if not isinstance(status, dict) or not isinstance(status.get("search_request"), dict):
         raise AuroraXCoreError(f"the status of request {request_id} has no 'search_request'; cannot display it")

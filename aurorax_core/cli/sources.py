@@ -9,7 +9,7 @@ from typing import Any
 from ..backends.base import Backend
 from ..errors import AuroraXCoreError, NotFound
 from ..models import DATA_SOURCE_FORMATS, DataSource, parse_time
-from ._format import format_table, intcomma, open_backend_for
+from ._format import command, format_table, intcomma, open_backend_for
 
 # aurorax-cli accepts these five (not "not_applicable", used for ad-hoc sources).
 SOURCE_TYPE_CHOICES = ("event_list", "ground", "heo", "leo", "lunar")
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     list_.add_argument("--source-type", choices=SOURCE_TYPE_CHOICES, help="filter using source type")
     list_.add_argument("--owner", help="filter using an owner")
     _add_order_options(list_)
-    list_.set_defaults(handler=cmd_list)
+    list_.set_defaults(handler=command(cmd_list))
 
     search = commands.add_parser(
         "search", help="search data sources; each option takes several values separated by commas"
@@ -41,19 +41,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     search.add_argument("--platforms", help="platforms, comma separated (e.g. 'gillam,rabbit lake')")
     search.add_argument("--instrument-types", help="instrument types, comma separated (e.g. 'RGB ASI,footprint')")
     _add_order_options(search)
-    search.set_defaults(handler=cmd_search)
+    search.set_defaults(handler=command(cmd_search))
 
     get = commands.add_parser("get", help="show one data source by program, platform and instrument type")
     get.add_argument("program", metavar="PROGRAM")
     get.add_argument("platform", metavar="PLATFORM")
     get.add_argument("instrument_type", metavar="INSTRUMENT_TYPE")
     _add_format_options(get)
-    get.set_defaults(handler=cmd_get)
+    get.set_defaults(handler=command(cmd_get))
 
     by_id = commands.add_parser("get_using_identifier", help="show one data source by identifier")
     by_id.add_argument("identifier", metavar="IDENTIFIER", type=_identifier)
     _add_format_options(by_id)
-    by_id.set_defaults(handler=cmd_get_using_identifier)
+    by_id.set_defaults(handler=command(cmd_get_using_identifier))
 
 
 def _identifier(text: str) -> int:

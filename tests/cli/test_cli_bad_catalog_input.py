@@ -120,9 +120,7 @@ def test_not_sqlite_and_missing_catalogs(cli: CliRunner, tmp_path: Path):
     write_json(tmp_path / "r.json", sample_records()[:3])
     for args in (
         ("data_products", "search", "q.json"),
-        ("sources", "list"),
         ("availability", "data_products", "2020-01-01", "2020-01-02"),
-        ("catalog", "stats"),
         ("catalog", "ingest", "r.json"),
     ):
         cli("--catalog", "notes.sqlite", *args).assert_user_error("not an SQLite database")

@@ -95,8 +95,13 @@ def test_bad_query_files_are_one_line_errors_and_write_nothing(cli: CliRunner, t
     else:
         write_json(path, content)
     cli("data_products", "search", "q.json").assert_user_error(fragment)
-    cli("data_products", "describe", "q.json").assert_user_error(fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "q.json"]
+
+
+def test_describe_reports_bad_query_files_the_same_way(cli: CliRunner, tmp_path: Path):
+    """describe reads query files with the same validation as search."""
+    write_json(tmp_path / "q.json", _expression(operator="between", values=[75]))
+    cli("data_products", "describe", "q.json").assert_user_error("'between' needs exactly two values")
 
 
 def test_missing_query_file_uses_aurorax_cli_wording(cli: CliRunner, tmp_path: Path):

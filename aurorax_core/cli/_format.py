@@ -25,7 +25,14 @@ from ..backends.base import Backend
 from ..errors import AuroraXCoreError, CatalogError
 from ..progress import natural_size
 
+# aurorax-cli (click) also exits 2 on usage errors; argparse does the same, so we keep the convention.
+EXIT_CODES = (
+    "Exit codes: 0 success; 1 error (bad input, missing file, unreachable API, unknown request id ...), "
+    "reported on one line as 'Error: ...'; 2 command-line usage error (unknown option, missing argument)."
+)
+
 __all__ = [
+    "EXIT_CODES",
     "catalog_errors",
     "command",
     "data_url",

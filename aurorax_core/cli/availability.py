@@ -6,7 +6,7 @@ import argparse
 from datetime import date, datetime
 
 from ..errors import QueryValidationError
-from ._format import command, format_table, intcomma, open_backend_for
+from ._format import EXIT_CODES, command, format_table, intcomma, open_backend_for
 
 ORDER_CHOICES = ("identifier", "program", "platform", "instrument_type", "source_type", "display_name")
 DATE_FORMATS_HELP = "YYYY/MM/DD, YYYY-MM-DD or YYYYMMDD"
@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "availability",
         help="how many data products exist per source and day",
         description="Retrieve data availability.",
+        epilog=EXIT_CODES,
     )
     commands = group.add_subparsers(dest="command", metavar="COMMAND")
     group.set_defaults(handler=lambda args: (group.print_help(), 0)[1])

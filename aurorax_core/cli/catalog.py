@@ -24,7 +24,7 @@ from typing import Any
 from .. import config
 from ..errors import AuroraXCoreError, CatalogError, RecordValidationError
 from ..progress import natural_size
-from ._format import catalog_errors, command, intcomma, open_backend_for
+from ._format import EXIT_CODES, catalog_errors, command, intcomma, open_backend_for
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="fill and inspect the embedded catalog (ingest, stats, demo)",
         description="Fill and inspect the embedded catalog. Choose the file with the global --catalog "
         "option, given before the command: aurorax-core --catalog my.sqlite catalog ingest data.json",
+        epilog=EXIT_CODES,
     )
     commands = group.add_subparsers(dest="command", metavar="COMMAND")
     group.set_defaults(handler=lambda args: (group.print_help(), 0)[1])

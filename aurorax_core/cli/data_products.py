@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import pprint
+import sys
 from typing import Any
 
 from .. import config
@@ -20,6 +21,7 @@ from ..models import DataProduct
 from ..query import SEARCH_TEMPLATE, DataProductQuery
 from . import _common
 from ._format import (
+    EXIT_CODES,
     command,
     data_url,
     format_table,
@@ -41,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "data_products",
         help="search data products and inspect search requests (aurorax-cli compatible)",
         description="Interact with data product searches.",
+        epilog=EXIT_CODES,
     )
     commands = group.add_subparsers(dest="command", metavar="COMMAND")
     group.set_defaults(handler=lambda args: _print_group_help(group))
@@ -189,6 +192,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
             result = backend.search(query, progress=progress)
             request_id, records, file_size = result.request_id, result.to_api_records(), result.file_size
+            if getattr(backend, "readonly", False) and not quiet:
+                print(
+                    f"Note: {backend.name} is read-only, so this request is not recorded "
+                    "(get_status/get_data cannot look it up later)",
+                    file=sys.stderr,
+                )
     finally:
         backend.close()
     records = sorted(records, key=lambda record: record["start"])

@@ -9,7 +9,7 @@ from typing import Any
 from ..backends.base import Backend
 from ..errors import AuroraXCoreError, NotFound
 from ..models import DATA_SOURCE_FORMATS, DataSource, parse_time
-from ._format import command, format_table, intcomma, open_backend_for
+from ._format import EXIT_CODES, command, format_table, intcomma, open_backend_for
 
 # aurorax-cli accepts these five (not "not_applicable", used for ad-hoc sources).
 SOURCE_TYPE_CHOICES = ("event_list", "ground", "heo", "leo", "lunar")
@@ -20,7 +20,7 @@ FORMAT_CHOICES = DATA_SOURCE_FORMATS
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``sources`` command group."""
     group = subparsers.add_parser(
-        "sources", help="list and show data sources", description="Interact with data sources."
+        "sources", help="list and show data sources", description="Interact with data sources.", epilog=EXIT_CODES
     )
     commands = group.add_subparsers(dest="command", metavar="COMMAND")
     group.set_defaults(handler=lambda args: (group.print_help(), 0)[1])

@@ -380,10 +380,9 @@ def _compose(kind: Kind, s: dict[str, np.ndarray], mean_axes: tuple[int, ...], r
             cloud * (0.90 * glow + 0.30 * lit + 0.05),
             cloud * (1.00 * glow + 0.10 * lit + 0.04),
         ]
-        out = [
-            _tone(c * clear + k + rng.normal(0, 0.02, c.shape).astype(F), 0.8, 35.0)
-            for c, k in zip(chans, cl, strict=True)
-        ]
+        # sensor noise: one float32 field shared by the channels (cheap; it reads as luminance noise)
+        grain = rng.standard_normal(np.broadcast_shapes(*(c.shape for c in chans)), dtype=F) * F(0.02)
+        out = [_tone(c * clear + k + grain, 0.8, 35.0) for c, k in zip(chans, cl, strict=True)]
         return np.stack(out, axis=-1).astype(F)
     glow = 0.10 + 0.6 * (np.mean(moon + tw, axis=mean_axes, keepdims=True) if mean_axes else moon + tw)
     if kind == "grey":
@@ -401,7 +400,7 @@ def _compose(kind: Kind, s: dict[str, np.ndarray], mean_axes: tuple[int, ...], r
     else:  # blue
         lum = b + 0.05 * air + 0.6 * tw + 0.6 * moon
         x0, xmax, cl = 0.3, 12.0, cloud * (0.5 * glow + 0.1 * lit + 0.01)
-    v = _tone(lum * clear + cl + rng.normal(0, 0.015 * x0, lum.shape).astype(F), x0, xmax)
+    v = _tone(lum * clear + cl + rng.standard_normal(lum.shape, dtype=F) * F(0.015 * x0), x0, xmax)
     if kind == "red":  # 630.0 nm: red, bright cores going towards pink-white
         return np.stack([v**0.9, 0.30 * v**2.2, 0.25 * v**2.4], axis=-1).astype(F)
     if kind == "blue":  # 427.8 nm
@@ -657,7 +656,8 @@ def _montage_image(ctx: _Ctx) -> Image.Image:
         label = datetime.fromtimestamp(float(t), tz=UTC).strftime("%H:%M")
         draw.text((x + 2, y + cell - 11), label, fill=(90, 90, 90) if white else (235, 235, 235), font=font)
     src = ctx.product.data_source
-    title = f"{src.display_name or src.platform}  {ctx.product.start:%Y-%m-%d}  {ctx.sub_type or 'montage'} UT"
+    when = f"{ctx.product.start:%Y-%m-%d %H} UT" if "hourly" in ctx.sub_type else f"{ctx.product.start:%Y-%m-%d}"
+    title = f"{src.display_name or src.platform}  {when}  {ctx.sub_type or 'montage'} montage"
     draw.text((3, 2), title, fill=(230, 230, 230), font=_font(11))
     _mark(draw, img.size, (255, 190, 60))
     return img

@@ -46,7 +46,7 @@ _POLE_LAT = math.radians(80.65)
 _POLE_LON = math.radians(-72.68)
 _RE = 6371.0
 _H_AURORA = 110.0  # km, the altitude the keograms and frames are mapped at
-_NOISE_N = 512  # periodic value-noise lattice size (power of two)
+_NOISE_N = 256  # periodic value-noise lattice (power of two; 257² float32 stays in the L2 cache)
 _KM_PER_DEG = 111.2
 
 F = np.float32
@@ -386,8 +386,8 @@ def aurora(
     """Auroral volume emission rates at (hours after the night's 00 UT, mlat, mlon), broadcast.
 
     Returns ``green`` (557.7), ``red`` (630.0), ``blue`` (427.8), ``pink`` (N2 1PG lower border),
-    ``hbeta`` (proton aurora, for the spectrograph), all in roughly kR. ``spread`` is the signed
-    tan(zenith angle) of the look direction (+ poleward of zenith): an arc's 100-150 km tall curtain
+    ``hbeta`` (proton aurora, for the spectrograph), all in roughly kR. ``spread`` is the north-south
+    component of tan(zenith angle) of the look direction (+ poleward of zenith): an arc's 100-150 km tall curtain
     looks thin overhead and tall towards the horizon, its top away from zenith.
     """
     nz = night.noise
@@ -426,13 +426,13 @@ def aurora(
         if i == 0:
             post = smoothstep(0.15, 0.8, dt).astype(F)
         puls_boost = puls_boost + amp * smoothstep(0.3, 1.2, dt)
-        idx = reg.select((dt > 0) & (dt < 6.0))
+        idx = reg.select((dt > 0) & (dt < 3.8))  # the bulge and its border arc have faded by then
         if idx is False:
             continue
         dtp, a_s, bnd, la, ek = take(dt, idx), take(amp, idx), take(boundary, idx), take(mlat, idx), take(east_km, idx)
         tt = take(t_h, idx)
         env = (1.0 - np.exp(-dtp / 0.025)) * np.exp(-np.clip(dtp - 0.2, 0.0, None) / 0.35)
-        env_border = (1.0 - np.exp(-dtp / 0.1)) * np.exp(-np.clip(dtp - 0.4, 0.0, None) / 1.3)
+        env_border = (1.0 - np.exp(-dtp / 0.1)) * np.exp(-np.clip(dtp - 0.4, 0.0, None) / 0.8)
         expansion = s.expansion_deg * (1.0 - np.exp(-dtp / 0.22))
         lo = bnd - 0.6 * a_s * (1.0 - np.exp(-dtp / 0.1))
         hi = bnd + 0.4 + expansion
@@ -500,7 +500,7 @@ def aurora(
         tt, ek, bnd, la = take(t_h, idx), take(east_km, idx), take(boundary, idx), take(mlat, idx)
         mm = take(m, idx)
         band = np.exp(-0.5 * ((la - (bnd + 1.6 + 0.25 * np.clip(mm, 0, None))) / 1.0) ** 2)
-        patch_field = nz.fbm(ek / 70.0 - tt * 6.0, la / 0.45 + 200.0)
+        patch_field = nz(ek / 70.0 - tt * 6.0, la / 0.45 + 200.0)
         patches = smoothstep(0.42, 0.7, patch_field)
         # Each patch blinks with its own quasi-period (~5-15 s): the blink phase is a smooth field on the
         # patches' own scale, so a patch blinks as a whole; 2-min daily columns are uncorrelated (speckle).
@@ -548,7 +548,8 @@ def sky(
         if np.any(np.abs(dlon) > 1e-6)
         else np.full((1,) * np.ndim(dlon), site.mlon, dtype=F)
     )
-    spread = (np.tan(np.radians(np.minimum(zen, 84.0))) * np.sign(np.cos(az_r))).astype(F)
+    # north-south component of the look direction's tan(zenith): continuous across the sky
+    spread = (np.tan(np.radians(np.minimum(zen, 84.0))) * np.cos(az_r)).astype(F)
     out = aurora(night, t_h, mlat, mlon, spread)
     geom = (van_rhijn(zen, _H_AURORA) * extinction(zen)).astype(F)
     for key in ("green", "red", "blue", "pink", "hbeta"):
@@ -574,14 +575,17 @@ def sky(
     if float(np.max(moon_alt)) < -1.0:
         out["moon"] = scalar_zero
         return _clouds(night, site, t_h, view, out, cloud_cover)
-    illum = ephem["moon_illum"]
-    cos_sep = np.sin(np.radians(moon_alt)) * np.cos(zen_r) + np.cos(np.radians(moon_alt)) * np.sin(zen_r) * np.cos(
-        az_r - moon_az
-    )
-    sep = np.degrees(np.arccos(np.clip(cos_sep, -1.0, 1.0)))
-    above = moon_alt > -0.5
-    glare = np.where(above, 400.0 * np.exp(-sep / 0.6) + 6.0 * np.exp(-sep / 7.0), 0.0)
-    out["moon"] = (illum**1.5 * (1.6 * up**0.6 * (0.6 + 0.8 * np.sin(zen_r) ** 2) + glare) * extinction(zen)).astype(F)
+    illum = ephem["moon_illum"].astype(F)
+    malt = np.radians(moon_alt).astype(F)
+    zen_r, az_r = zen_r.astype(F), az_r.astype(F)
+    cos_sep = np.sin(malt) * np.cos(zen_r) + np.cos(malt) * np.sin(zen_r) * np.cos(az_r - moon_az.astype(F))
+    # angular distance from the chord (2 sin(sep/2)): no arccos, good to a few % where the glare matters
+    sep = np.sqrt(np.maximum(2.0 - 2.0 * cos_sep, 0.0)) * F(57.2958)
+    above = (moon_alt > -0.5).astype(F)
+    glare = above * (400.0 * np.exp(-sep / 0.6) + 6.0 * np.exp(-sep / 7.0))
+    up = up.astype(F)
+    scatter = 1.6 * up**0.6 * (0.6 + 0.8 * np.sin(zen_r) ** 2)
+    out["moon"] = (illum**1.5 * (scatter + glare) * extinction(zen)).astype(F)
     return _clouds(night, site, t_h, view, out, cloud_cover)
 
 
@@ -601,7 +605,7 @@ def _clouds(
     else:
         region = nz(site.lon / 9.0 + t32 / 7.0 + 300.0, site.lat / 6.0 + 300.0)
         cover = np.clip(night.cloudiness * (0.2 + 1.7 * region) - 0.35, 0.0, 1.0)
-    if float(np.max(cover)) < 0.01:
+    if float(np.max(cover)) < 0.15:  # a clear night: the odd wisp is not worth a per-pixel field
         return out
     reach = np.minimum(4.0 * np.tan(np.radians(np.clip(zen, 0, 88.0))), 80.0).astype(F)
     cx = F(site.lon * 111.2 * math.cos(math.radians(site.lat))) + reach * np.sin(az_r).astype(F) - night.wind[0] * t32

@@ -250,6 +250,7 @@ class FetchResult:
     data: bytes
     content_type: str  # the media type the server declared, lower-case, without parameters
     redirects: int = 0
+    partial: bool = False  # only the first ``prefix`` bytes were asked for and kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +270,14 @@ def format_bytes(num: int) -> str:
     if num >= 1_000:
         return f"{num / 1_000:g} kB"
     return f"{num} bytes"
+
+
+TOO_LARGE: Final = "the file is larger than"
+
+
+def too_large_reason(max_bytes: int) -> str:
+    """'the file is larger than 25 MB'."""
+    return f"{TOO_LARGE} {format_bytes(max_bytes)}"
 
 
 def format_seconds(seconds: float) -> str:
@@ -448,8 +457,12 @@ def content_type_allowed(content_type: str, accept: Sequence[str]) -> bool:
     return False
 
 
-def fetch(url: str, policy: FetchPolicy, *, accept: Sequence[str]) -> FetchResult:
+def fetch(url: str, policy: FetchPolicy, *, accept: Sequence[str], prefix: int | None = None) -> FetchResult:
     """GET ``url`` under ``policy``; return the body if it is an accepted type and not too large.
+
+    ``prefix``: want only the first ``prefix`` bytes (e.g. the head of a movie too large to
+    download, for its first frame): a Range request is sent, and a server that ignores it is
+    simply cut off after ``prefix`` bytes; the size limit then does not apply.
 
     ``accept`` lists media types or patterns (``image/*``); ``application/octet-stream`` must be
     listed explicitly to be accepted (callers then check the bytes themselves).
@@ -465,9 +478,9 @@ def fetch(url: str, policy: FetchPolicy, *, accept: Sequence[str]) -> FetchResul
         target = resolve_target(current, policy)
         if time.monotonic() >= deadline:
             raise FetchError(f"the download did not finish within {format_seconds(policy.total_timeout)}")
-        outcome = _exchange(target, policy, accept, deadline)
+        outcome = _exchange(target, policy, accept, deadline, prefix)
         if isinstance(outcome, FetchResult):
-            return FetchResult(outcome.url, outcome.data, outcome.content_type, redirects=hop)
+            return FetchResult(outcome.url, outcome.data, outcome.content_type, hop, outcome.partial)
         status, location = outcome
         next_url = urljoin(current, location)
         if urlsplit(current).scheme.lower() == "https" and urlsplit(next_url).scheme.lower() == "http":
@@ -543,7 +556,7 @@ def _connect(target: _Target, policy: FetchPolicy, watchdog: _Watchdog) -> http.
 
 
 def _exchange(
-    target: _Target, policy: FetchPolicy, accept: Sequence[str], deadline: float
+    target: _Target, policy: FetchPolicy, accept: Sequence[str], deadline: float, prefix: int | None = None
 ) -> FetchResult | tuple[int, str]:
     """One request/response. Returns the result, or ``(status, location)`` for a redirect."""
     watchdog = _Watchdog(deadline)
@@ -560,6 +573,8 @@ def _exchange(
         # No compression: the size limit then applies to what we decode, and nothing needs inflating.
         conn.putheader("Accept-Encoding", "identity")
         conn.putheader("Connection", "close")
+        if prefix is not None:
+            conn.putheader("Range", f"bytes=0-{prefix - 1}")
         conn.endheaders()
         response = conn.getresponse()
         status = response.status
@@ -568,15 +583,17 @@ def _exchange(
             if not location:
                 raise FetchError(f"the server answered {status} {_phrase(status)} without a Location")
             return status, location.strip()
-        if status != 200:
+        if status != 200 and not (prefix is not None and status == 206):
             raise FetchError(f"the server answered {status} {_phrase(status)}")
         content_type = (response.getheader("Content-Type") or "").split(";", 1)[0].strip().lower()
         if not content_type_allowed(content_type, accept):
             shown = _printable(content_type, 60) if content_type else "of no declared type"
             raise FetchError(f"the response is {shown}, not {_kind_word(accept)}")
         declared = response.getheader("Content-Length")
+        if prefix is not None:
+            return _read_prefix(response, sock, target, policy, deadline, content_type, prefix)
         if declared is not None and declared.strip().isdigit() and int(declared) > policy.max_bytes:
-            raise FetchError(f"the file is larger than {format_bytes(policy.max_bytes)}")
+            raise FetchError(too_large_reason(policy.max_bytes))
         body = bytearray()
         while True:
             remaining = deadline - time.monotonic()
@@ -589,7 +606,7 @@ def _exchange(
                 break
             body += chunk
             if len(body) > policy.max_bytes:
-                raise FetchError(f"the file is larger than {format_bytes(policy.max_bytes)}")
+                raise FetchError(too_large_reason(policy.max_bytes))
         if watchdog.fired:
             raise FetchError(total_reason)
         if response.length:  # Content-Length promised more than arrived
@@ -620,6 +637,30 @@ def _exchange(
             response.close()
         if conn is not None:
             conn.close()
+
+
+def _read_prefix(
+    response: http.client.HTTPResponse,
+    sock: socket.socket | None,
+    target: _Target,
+    policy: FetchPolicy,
+    deadline: float,
+    content_type: str,
+    prefix: int,
+) -> FetchResult:
+    """Read at most ``prefix`` bytes of the body (the deadline still applies), then hang up."""
+    body = bytearray()
+    while len(body) < prefix:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(f"the download did not finish within {format_seconds(policy.total_timeout)}")
+        if sock is not None:
+            sock.settimeout(min(policy.read_timeout, remaining))
+        chunk = response.read1(min(_CHUNK, prefix - len(body)))
+        if not chunk:
+            break
+        body += chunk
+    return FetchResult(target.url, bytes(body[:prefix]), content_type, partial=True)
 
 
 def _phrase(status: int) -> str:

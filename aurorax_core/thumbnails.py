@@ -54,6 +54,7 @@ from ._fetch import (
     DEFAULT_ALLOWED_HOSTS,
     ENV_ALLOW_PRIVATE,
     ENV_ALLOWED_HOSTS,
+    TOO_LARGE,
     FetchConfigError,
     FetchError,
     FetchPolicy,
@@ -62,6 +63,7 @@ from ._fetch import (
     fetch,
     format_bytes,
     parse_host_rules,
+    too_large_reason,
 )
 from ._thumbcache import CacheEntry, DiskCache, cache_key
 from .errors import AuroraXCoreError, PreviewUnavailable
@@ -82,6 +84,7 @@ logger = logging.getLogger("aurorax_core.thumbnails")
 ENV_LOCAL_ROOTS: Final = "AURORAX_LOCAL_ROOTS"
 DEFAULT_MAX_CACHE_BYTES: Final = 512 * 1024 * 1024
 DEFAULT_MAX_DOWNLOAD_BYTES: Final = 25_000_000
+DEFAULT_POSTER_PREFIX_BYTES: Final = 8_000_000
 THUMBNAIL_WIDTH: Final = 240
 THUMBNAIL_MAX_HEIGHT: Final = 360
 # Decompression-bomb guard, checked per image before decoding (instead of changing Pillow's
@@ -354,6 +357,8 @@ class ThumbnailService:
             ``localhost`` itself in ``allowed_hosts`` allows that destination without this.
         failure_ttl: seconds a failed fetch is remembered before it is tried again.
         thumbnail_width: width of thumbnails in pixels.
+        poster_prefix_bytes: for a movie larger than ``max_download_bytes``, how much of its
+            beginning is downloaded to find the poster frame (the movie itself is not served).
 
     Raises:
         ThumbnailConfigError: a host entry, timeout or size is not usable.
@@ -373,6 +378,7 @@ class ThumbnailService:
         allow_private_addresses: bool = False,
         failure_ttl: float = 30.0,
         thumbnail_width: int = THUMBNAIL_WIDTH,
+        poster_prefix_bytes: int = DEFAULT_POSTER_PREFIX_BYTES,
     ) -> None:
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else config.user_cache_dir() / "thumbnails"
         entries = [allowed_hosts] if isinstance(allowed_hosts, str) else list(allowed_hosts)
@@ -393,6 +399,7 @@ class ThumbnailService:
         self.local_roots: tuple[str, ...] = tuple(dict.fromkeys(os.path.realpath(os.fspath(r)) for r in roots))
         self.failure_ttl = max(0.0, float(failure_ttl))
         self.thumbnail_width = int(_positive("thumbnail_width", thumbnail_width))
+        self.poster_prefix_bytes = int(_positive("poster_prefix_bytes", poster_prefix_bytes))
         self._cache = DiskCache(self.cache_dir, int(_positive("max_cache_bytes", max_cache_bytes)))
         self._flights = _SingleFlight()
         self._failures: dict[str, tuple[float, Preview]] = {}
@@ -626,10 +633,32 @@ class ThumbnailService:
             return CacheEntry(data, content_type, None, None, "", "")
         if is_movie:
             movie = self._get(product, "movie")
-            if not movie.ok or movie.data is None:
-                raise _NoPreview(movie.reason or "no movie")
-            return _poster_frame(movie.data, self.policy.total_timeout)
+            if movie.ok and movie.data is not None:
+                return _poster_frame(movie.data, self.policy.total_timeout)
+            if movie.reason and movie.reason.startswith(TOO_LARGE):
+                # Real movies are often far larger than the download limit; a movie written for
+                # streaming keeps its index at the front, so its first megabytes hold a frame.
+                return self._poster_from_prefix(product, origin, movie.reason)
+            raise _NoPreview(movie.reason or "no movie")
         return _verified_image(self._load(product, origin, _IMAGE_ACCEPT))
+
+    def _poster_from_prefix(self, product: DataProduct, origin: str, too_large: str) -> CacheEntry:
+        size = self.poster_prefix_bytes
+        if origin == "file":
+            head = self._read_local(product.url, prefix=size)
+        else:
+            try:
+                head = fetch(product.url, self.policy, accept=_VIDEO_ACCEPT, prefix=size).data
+            except FetchError as exc:
+                raise _NoPreview(exc.reason, refused=exc.refused) from None
+        if _sniff_movie(head) is None:
+            raise _NoPreview("the file is not a movie in a supported format (MP4, WebM, MPEG or AVI)")
+        try:
+            return _poster_frame(head, self.policy.total_timeout)
+        except _NoPreview:
+            raise _NoPreview(
+                f"{too_large}, and no frame could be decoded from its first {format_bytes(size)}"
+            ) from None
 
     def _render_demo(self, product: DataProduct, kind: str) -> CacheEntry:
         try:
@@ -659,8 +688,11 @@ class ThumbnailService:
         except FetchError as exc:
             raise _NoPreview(exc.reason, refused=exc.refused) from None
 
-    def _read_local(self, url: str) -> bytes:
-        """Read a local file, only below a configured root, only a regular file, size-limited."""
+    def _read_local(self, url: str, *, prefix: int | None = None) -> bytes:
+        """Read a local file, only below a configured root, only a regular file, size-limited.
+
+        ``prefix``: read only the first ``prefix`` bytes (no size limit then).
+        """
         text = url.strip()
         if text.lower().startswith("file:"):
             parts = urlsplit(text)
@@ -697,11 +729,13 @@ class ThumbnailService:
             os.close(fd)
             raise _NoPreview(f"{path!r} is not a regular file", refused=True)
         with os.fdopen(fd, "rb") as fh:
+            if prefix is not None:
+                return fh.read(prefix)
             if info.st_size > self.policy.max_bytes:
-                raise _NoPreview(f"the file is larger than {format_bytes(self.policy.max_bytes)}")
+                raise _NoPreview(too_large_reason(self.policy.max_bytes))
             data = fh.read(self.policy.max_bytes + 1)
         if len(data) > self.policy.max_bytes:
-            raise _NoPreview(f"the file is larger than {format_bytes(self.policy.max_bytes)}")
+            raise _NoPreview(too_large_reason(self.policy.max_bytes))
         return data
 
     def _remembered_failure(self, key: str) -> Preview | None:

@@ -47,7 +47,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def movie_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A real 1 s, 160x120 H.264 MP4 made by ffmpeg."""
+    """A real 4 s, 160x120 H.264 MP4 made by ffmpeg, index first (faststart)."""
     import imageio_ffmpeg
 
     out = tmp_path_factory.mktemp("movie") / "test.mp4"
@@ -61,7 +61,9 @@ def movie_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
             "-i",
             "testsrc=size=160x120:rate=5",
             "-t",
-            "1",
+            "4",
+            "-g",
+            "1",  # every frame a key frame: the file's first half then holds whole frames
             "-pix_fmt",
             "yuv420p",
             "-movflags",

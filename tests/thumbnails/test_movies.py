@@ -46,3 +46,28 @@ def test_a_corrupt_movie_has_no_poster_frame(make_service, server: ImageServer, 
 
     assert not result.ok
     assert result.reason == "the movie is truncated or corrupt (no frame could be decoded)"
+
+
+def test_a_movie_too_large_to_download_still_gets_a_poster_from_its_first_bytes(
+    make_service, server: ImageServer, movie_bytes: bytes
+) -> None:
+    # streaming-friendly MP4 (index first): the head of the file holds the first frame
+    limit = len(movie_bytes) // 2
+    service = make_service(server.host, max_download_bytes=limit, poster_prefix_bytes=limit)
+    record = product(server.url("/movie.mp4"), "movie")
+
+    movie = service.movie(record)
+    poster = service.preview(record)
+
+    assert not movie.ok and movie.reason == f"the file is larger than {limit / 1000:g} kB"
+    assert poster.ok and (poster.width, poster.height) == (160, 120)
+    assert service.thumbnail(record).ok
+
+
+def test_a_too_large_movie_whose_head_holds_no_frame_says_both(
+    make_service, server: ImageServer, movie_bytes: bytes
+) -> None:
+    service = make_service(server.host, max_download_bytes=1000, poster_prefix_bytes=100)
+    result = service.preview(product(server.url("/movie.mp4"), "movie"))
+
+    assert result.reason == "the file is larger than 1 kB, and no frame could be decoded from its first 100 bytes"

@@ -175,6 +175,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
         elif path == "/movie.mp4":
             self._send(200, self.server.movie_bytes, "video/mp4")
+        elif path == "/movie-ranged.mp4":
+            # honours "Range: bytes=0-N" with 206 Partial Content, as archive servers do
+            wanted = self.headers.get("Range", "")
+            if wanted.startswith("bytes=0-"):
+                end = int(wanted.removeprefix("bytes=0-"))
+                self.server.ranges.append(wanted)
+                self._send(206, self.server.movie_bytes[: end + 1], "video/mp4")
+            else:
+                self._send(200, self.server.movie_bytes, "video/mp4")
         elif path == "/movie-truncated.mp4":
             self._send(200, self.server.movie_bytes[: len(self.server.movie_bytes) // 3], "video/mp4")
         elif path == "/movie-html.mp4":
@@ -195,6 +204,7 @@ class ImageHTTPServer(ThreadingHTTPServer):
         self._count_lock = threading.Lock()
         self.drip_interval = 0.25
         self.movie_bytes = movie_bytes
+        self.ranges: list[str] = []
 
     def record(self, path: str) -> None:
         with self._count_lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 
 from aurorax_core import ThumbnailService
@@ -48,13 +49,14 @@ def test_a_corrupt_movie_has_no_poster_frame(make_service, server: ImageServer, 
     assert result.reason == "the movie is truncated or corrupt (no frame could be decoded)"
 
 
+@pytest.mark.parametrize("path", ["/movie.mp4", "/movie-ranged.mp4"])
 def test_a_movie_too_large_to_download_still_gets_a_poster_from_its_first_bytes(
-    make_service, server: ImageServer, movie_bytes: bytes
+    make_service, server: ImageServer, movie_bytes: bytes, path: str
 ) -> None:
     # streaming-friendly MP4 (index first): the head of the file holds the first frame
     limit = len(movie_bytes) // 2
     service = make_service(server.host, max_download_bytes=limit, poster_prefix_bytes=limit)
-    record = product(server.url("/movie.mp4"), "movie")
+    record = product(server.url(path), "movie")
 
     movie = service.movie(record)
     poster = service.preview(record)
@@ -62,6 +64,8 @@ def test_a_movie_too_large_to_download_still_gets_a_poster_from_its_first_bytes(
     assert not movie.ok and movie.reason == f"the file is larger than {limit / 1000:g} kB"
     assert poster.ok and (poster.width, poster.height) == (160, 120)
     assert service.thumbnail(record).ok
+    if path == "/movie-ranged.mp4":  # the server was asked for the head only
+        assert server.httpd.ranges == [f"bytes=0-{limit - 1}"]
 
 
 def test_a_too_large_movie_whose_head_holds_no_frame_says_both(

@@ -290,7 +290,8 @@ def _status(backend: Backend, request_id: str) -> dict[str, Any]:
         ) from None
     if not isinstance(status, dict) or not isinstance(status.get("search_request"), dict):
         raise AuroraXCoreError(f"the status of request {request_id} has no 'search_request'; cannot display it")
-    status.setdefault("search_result", {})
+    if not isinstance(status.get("search_result"), dict):
+        status["search_result"] = {}
     return status
 
 

@@ -6,6 +6,7 @@ All requests go to real servers on 127.0.0.1 (see servers.py).
 from __future__ import annotations
 
 import io
+import socket
 import time
 from collections.abc import Callable
 
@@ -204,3 +205,31 @@ def test_preview_is_immutable_and_prints_without_the_bytes(service: ThumbnailSer
     assert result.data_uri() is not None and result.data_uri().startswith("data:image/jpeg;base64,")
     missing = Preview(None, None, None, None, False, "http", "the server answered 404 Not Found")
     assert not missing.ok and missing.data_uri() is None
+
+
+def test_a_host_that_never_accepts_the_connection_times_out_at_the_connect_timeout(
+    make_service: Callable[..., ThumbnailService],
+) -> None:
+    # A listening socket whose accept queue is full: the kernel drops further SYNs, so a connect
+    # hangs exactly like one to a host that does not answer.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(16):
+            filler = socket.socket()
+            filler.settimeout(0.2)
+            fillers.append(filler)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break  # the queue is full now
+        service = make_service(f"127.0.0.1:{port}", connect_timeout=0.3)
+        result = service.thumbnail(product(f"http://127.0.0.1:{port}/ok.jpg"))
+        assert result.reason == f"could not connect to 127.0.0.1:{port} within 0.3 s"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

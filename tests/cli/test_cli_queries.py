@@ -129,6 +129,11 @@ def test_unreachable_api_url_is_a_clear_error(cli: CliRunner, tmp_path: Path):
     assert "Reading in query file" in run.stdout
     assert not list(tmp_path.glob("*_data.json"))
     cli("--api-url", url, "sources", "list").assert_user_error(url)
+    # AURORAX_API_URL is the default backend, and an explicit --catalog wins over it.
+    cli("sources", "list", env={"AURORAX_API_URL": url}).assert_user_error(url)
+    cli("--catalog", "none.sqlite", "sources", "list", env={"AURORAX_API_URL": url}).assert_user_error(
+        "catalog 'none.sqlite' does not exist"
+    )
     cli("--api-url", url, "data_products", "get_status", "63e09ea3-2465-4ea8-affe-bb17170f815d").assert_user_error(url)
 
 

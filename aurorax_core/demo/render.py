@@ -656,7 +656,8 @@ def _montage_image(ctx: _Ctx) -> Image.Image:
         label = datetime.fromtimestamp(float(t), tz=UTC).strftime("%H:%M")
         draw.text((x + 2, y + cell - 11), label, fill=(90, 90, 90) if white else (235, 235, 235), font=font)
     src = ctx.product.data_source
-    when = f"{ctx.product.start:%Y-%m-%d %H} UT" if "hourly" in ctx.sub_type else f"{ctx.product.start:%Y-%m-%d}"
+    day = f"{ctx.product.start:%Y-%m-%d}"
+    when = f"{day}  {ctx.product.start:%H} UT" if "hourly" in ctx.sub_type else day
     title = f"{src.display_name or src.platform}  {when}  {ctx.sub_type or 'montage'} montage"
     draw.text((3, 2), title, fill=(230, 230, 230), font=_font(11))
     _mark(draw, img.size, (255, 190, 60))

@@ -35,7 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="SECONDS",
         help="how long finished search results are kept (default 3600)",
     )
-    parser.add_argument("--workers", type=int, default=4, metavar="N", help="searches run at once (default 4)")
+    parser.add_argument(
+        "--workers", type=int, default=4, metavar="N", help="searches run at once in threads (default 4)"
+    )
+    parser.add_argument(
+        "--search-processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run searches in N worker processes instead of threads (uses several cores; default 0)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -47,6 +56,8 @@ def handle(args: argparse.Namespace) -> int:
         raise AuroraXCoreError(f"--port {args.port} is not a port number (0-65535)")
     if args.workers < 1:
         raise AuroraXCoreError(f"--workers must be at least 1, got {args.workers}")
+    if args.search_processes < 0:
+        raise AuroraXCoreError(f"--search-processes must be 0 or more, got {args.search_processes}")
     if args.result_ttl <= 0:
         raise AuroraXCoreError(f"--result-ttl must be positive, got {args.result_ttl:g}")
     catalog = config.catalog_path(args.catalog)
@@ -75,6 +86,7 @@ def handle(args: argparse.Namespace) -> int:
         api_keys=keys,
         result_ttl=args.result_ttl,
         workers=args.workers,
+        search_processes=args.search_processes,
     )
     print("Server stopped.", file=sys.stderr)
     return 0

@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final, TypeVar
@@ -98,6 +99,7 @@ class ServerState:
     api_keys: frozenset[str]
     search_pool: ThreadPoolExecutor
     read_pool: ThreadPoolExecutor
+    process_pool: ProcessPoolExecutor | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     submit_wait: float = 0.1
     started: float = field(default_factory=time.monotonic)
@@ -111,6 +113,8 @@ class ServerState:
         self.registry.cancel_all()
         self.search_pool.shutdown(wait=True, cancel_futures=True)
         self.read_pool.shutdown(wait=True, cancel_futures=True)
+        if self.process_pool is not None:
+            self.process_pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- encoding -----------------------------------------------------------------------------------
@@ -122,27 +126,33 @@ def _dumps(value: Any) -> bytes:
 
 def encode_products(products: Iterable[DataProduct]) -> tuple[bytes, int]:
     """The data endpoint's ``{"result": [...]}`` body (basic_info data sources) and its record count."""
-    # Each source's dict is built once, not once per record: a night of one program has a few
-    # sources and hundreds of records.
+    # Sources and times repeat across a result (a night of one program has a few sources and
+    # hourly boundaries), so each is converted once per result, not once per record.
     source_cache: dict[int, dict[str, Any]] = {}
+    time_cache: dict[datetime, str] = {}
     records = []
     for product in products:
         source = product.data_source
-        key = id(source)
-        sdict = source_cache.get(key)
+        sdict = source_cache.get(id(source))
         if sdict is None:
-            sdict = source_cache[key] = source.to_api_dict("basic_info")
+            sdict = source_cache[id(source)] = source.to_api_dict("basic_info")
+        start = time_cache.get(product.start)
+        if start is None:
+            start = time_cache[product.start] = _wire_time(product.start)
+        end = time_cache.get(product.end)
+        if end is None:
+            end = time_cache[product.end] = _wire_time(product.end)
         records.append(
             {
                 "data_source": sdict,
                 "data_product_type": product.data_product_type,
-                "start": _wire_time(product.start),
-                "end": _wire_time(product.end),
+                "start": start,
+                "end": end,
                 "url": product.url,
                 "metadata": product.metadata,
             }
         )
-    return _dumps({"result": records}), len(records)
+    return json.dumps({"result": records}, separators=(",", ":")).encode("ascii"), len(records)
 
 
 def _wire_time(value: datetime) -> str:
@@ -381,7 +391,11 @@ class SubmitHandler(BaseHandler):
         except RequestLimitReached as exc:
             raise ApiError(429, str(exc)) from None
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.state.search_pool, run_search, self.state, entry)
+        future: asyncio.Future[None]
+        if self.state.process_pool is not None:
+            future = asyncio.ensure_future(run_search_in_process(self.state, entry))
+        else:
+            future = loop.run_in_executor(self.state.search_pool, run_search, self.state, entry)
         if self.state.submit_wait > 0:
             # Answer as soon as a quick search is done (or after submit_wait): the client's first
             # status poll then already finds the data, and no poll interval is slept.
@@ -435,7 +449,13 @@ def run_search(state: ServerState, entry: SearchEntry) -> None:
     registry.add_log(entry, "debug", "Starting to write data to file")
     write_started = time.perf_counter()
     body, count = encode_products(result.data)
-    write_s = time.perf_counter() - write_started
+    _store_result(state, entry, body, count, query_s, time.perf_counter() - write_started, started)
+
+
+def _store_result(
+    state: ServerState, entry: SearchEntry, body: bytes, count: int, query_s: float, write_s: float, started: float
+) -> None:
+    registry = state.registry
     if len(body) > registry.max_bytes:
         registry.fail(
             entry,
@@ -458,6 +478,64 @@ def run_search(state: ServerState, entry: SearchEntry) -> None:
     )
 
 
+# --- searches in worker processes (``search_processes > 0``) --------------------------------------
+# The GIL makes CPU-bound searches in threads compete with the IO loop; worker processes each open
+# the catalog file themselves and send back the encoded result. A cancelled search that is already
+# running in a process finishes there and its result is discarded.
+
+_worker_catalog: Any = None
+
+
+def _process_init(catalog_path: str) -> None:
+    global _worker_catalog
+    from ..backends.catalog import CatalogBackend
+
+    _worker_catalog = CatalogBackend(catalog_path, readonly=True)
+
+
+def _process_ping() -> bool:
+    return _worker_catalog is not None
+
+
+def _process_search(payload: dict[str, Any]) -> tuple[str, Any]:
+    """In a worker process: ("ok", (body, count, query_s, write_s)) or ("error", message); never raises."""
+    try:
+        query = DataProductQuery.from_api_payload(payload)
+        started = time.perf_counter()
+        result = _worker_catalog.search(query)
+        query_s = time.perf_counter() - started
+        write_started = time.perf_counter()
+        body, count = encode_products(result.data)
+        return "ok", (body, count, query_s, time.perf_counter() - write_started)
+    except AuroraXCoreError as exc:
+        return "error", f"Search failed: {exc}"
+    except Exception as exc:  # reported in the request's log; the process stays usable
+        return "error", f"Search failed with an internal error ({type(exc).__name__}: {exc})"
+
+
+async def run_search_in_process(state: ServerState, entry: SearchEntry) -> None:
+    """Run one search in the process pool and record its logs and result (never raises)."""
+    registry = state.registry
+    assert state.process_pool is not None
+    started = time.perf_counter()
+    registry.add_log(entry, "info", f"Starting query for {entry.request_id}")
+    loop = asyncio.get_running_loop()
+    try:
+        outcome, value = await loop.run_in_executor(state.process_pool, _process_search, entry.query.to_api_payload())
+    except Exception as exc:  # the pool broke or shut down
+        registry.fail(entry, f"Search failed: the search worker stopped ({type(exc).__name__}: {exc})")
+        return
+    if entry.finished:  # cancelled meanwhile
+        return
+    if outcome != "ok":
+        registry.fail(entry, str(value), int((time.perf_counter() - started) * 1000))
+        return
+    body, count, query_s, write_s = value
+    registry.add_log(entry, "info", f"Finished query in {query_s:.2f} seconds.")
+    registry.add_log(entry, "debug", "Starting to write data to file")
+    _store_result(state, entry, body, count, query_s, write_s, started)
+
+
 def _entry(state: ServerState, request_id: str) -> SearchEntry:
     if not _UUID_RE.match(request_id):
         raise ApiError(404, f"search request {request_id!r} not found: request ids are UUIDs")
@@ -471,7 +549,7 @@ class RequestStatusHandler(BaseHandler):
     """``GET`` status and logs; ``DELETE`` cancels."""
 
     def get(self, request_id: str) -> None:
-        self.send_json(_entry(self.state, request_id).status_document())
+        self.send_json(_entry(self.state, request_id).status_bytes())
 
     def delete(self, request_id: str) -> None:
         _entry(self.state, request_id)
@@ -851,10 +929,13 @@ def make_app(
     workers: int = 4,
     submit_wait: float = 0.1,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    search_processes: int = 0,
 ) -> tornado.web.Application:
     """The tornado application serving the AuroraX API over ``catalog`` (a CatalogBackend).
 
     ``app.settings["aurorax_state"]`` is the :class:`ServerState`; call its ``close()`` when done.
+    Searches run in ``workers`` threads, or, with ``search_processes > 0``, in that many worker
+    processes (each opens the catalog file read-only), which keeps the IO loop responsive under load.
 
     Raises:
         ValueError: a limit is not positive.
@@ -873,6 +954,19 @@ def make_app(
         max_body_bytes=max_body_bytes,
         submit_wait=submit_wait,
     )
+    if search_processes > 0:
+        path = getattr(catalog, "path", None)
+        if path is None:
+            raise ValueError("search_processes needs a catalog with a file path (a CatalogBackend)")
+        # spawn, not fork: the parent may already run threads (tests, the dashboard)
+        state.process_pool = ProcessPoolExecutor(
+            max_workers=search_processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_process_init,
+            initargs=(str(path),),
+        )
+        for future in [state.process_pool.submit(_process_ping) for _ in range(search_processes)]:
+            future.result(timeout=120)  # start and warm every worker before the first request
     return tornado.web.Application(
         _routes(state),  # type: ignore[arg-type]
         default_handler_class=NotFoundHandler,

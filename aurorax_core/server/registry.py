@@ -12,6 +12,7 @@ All methods are thread-safe: the search workers write results while the IO loop 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 import uuid
@@ -60,6 +61,7 @@ class SearchEntry:
     done_event: threading.Event = field(default_factory=threading.Event)
     # monotonic completion time, for the TTL
     finished_at: float | None = None
+    _status_cache: bytes | None = field(default=None, repr=False)
 
     def log(self, level: str, summary: str) -> None:
         self.logs.append({"level": level, "summary": summary, "timestamp": _stamp(_now())})
@@ -71,6 +73,18 @@ class SearchEntry:
     @property
     def data_uri(self) -> str:
         return f"/api/v1/data_products/requests/{self.request_id}/data"
+
+    def status_bytes(self) -> bytes:
+        """The encoded status document; computed once when finished (it never changes after)."""
+        cached = self._status_cache
+        if cached is not None:
+            return cached
+        # read the state first: a document built while pending must never be cached
+        finished = self.finished
+        encoded = json.dumps(self.status_document(), separators=(",", ":")).encode("utf-8")
+        if finished:
+            self._status_cache = encoded
+        return encoded
 
     def status_document(self) -> dict[str, Any]:
         """The AuroraX status JSON (PROTOCOL §3.2); every search_result field is null while pending."""

@@ -284,3 +284,25 @@ def test_double_slash_paths_and_trailing_slashes_are_routed(server: str, http: r
     assert reply.status_code == 202
     assert "//api" not in reply.headers["Location"].split("://", 1)[1]
     assert http.get(f"{server}/api/v1/data_sources/").status_code == 200
+
+
+def test_searches_in_worker_processes_give_the_same_answers(
+    make_server: Any, http: requests.Session, catalog: CatalogBackend
+) -> None:
+    url, _ = make_server(search_processes=1, submit_wait=0)
+    query = {**QUERY, "data_sources": {"programs": ["trex", "auroramax"]}, "end": "2020-01-02T23:59:59"}
+    location = submit(http, url, query)
+    status = wait(http, location)
+    summaries = [log["summary"] for log in status["logs"]]
+    for summary, pattern in zip(summaries, REAL_LOG_PATTERNS, strict=True):
+        assert re.fullmatch(pattern, summary), summary
+    records = http.get(location + "/data").json()["result"]
+    assert records == catalog.search(DataProductQuery.from_api_payload(query)).to_api_records()
+    assert status["search_result"]["result_count"] == len(records) == 60
+    # cancelling a search queued for the worker process: reported at once, the result discarded
+    locations = [submit(http, url, {**query, "data_sources": {}}) for _ in range(30)]
+    assert http.get(locations[-1]).json()["search_result"]["data_uri"] is None
+    assert http.delete(locations[-1]).status_code == 200
+    assert wait(http, locations[-1])["logs"][-1]["summary"] == CANCEL_LOG
+    assert wait(http, locations[0])["search_result"]["error_condition"] is False
+    assert http.get(locations[-1] + "/data").status_code == 409

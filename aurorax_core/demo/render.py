@@ -481,7 +481,7 @@ def _zenith_means(ctx: _Ctx, times: np.ndarray, imaging: np.ndarray) -> dict[str
             continue
         t_h = _hours_since(night.midnight, times[cols])[None, :]
         cover = None if clouds is None else clouds[cols][None, :]
-        s = sky_model.sky(night, ctx.site, t_h, view, cover)
+        s = sky_model.sky(night, ctx.site, t_h, view, cover, hbeta=True)
         clear = 1.0 - 0.85 * np.broadcast_to(s["cloud"], (5, cols.size)).mean(axis=0)
         for k in keys:
             v = np.broadcast_to(s[k], (5, cols.size)).mean(axis=0)
@@ -715,7 +715,7 @@ def _movie_frames(ctx: _Ctx, count: int, size: int = MOVIE_SIZE) -> list[Image.I
 def _poster_time(ctx: _Ctx) -> float:
     """The movie's poster: shortly after the night's substorm onset if imaged, else mid-window."""
     times = _movie_times(ctx, 48)
-    night = make_night(night_of(datetime.fromtimestamp(float(times[len(times) // 2]), tz=UTC)))
+    night = _night(night_of(datetime.fromtimestamp(float(times[len(times) // 2]), tz=UTC)))
     if night.substorms:
         t = night.midnight.timestamp() + (night.substorms[0].onset_h + 0.2) * 3600.0
         if times[0] <= t <= times[-1]:

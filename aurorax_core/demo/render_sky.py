@@ -381,7 +381,12 @@ class _Region:
 
 
 def aurora(
-    night: Night, t_h: np.ndarray, mlat: np.ndarray, mlon: np.ndarray, spread: np.ndarray | float = 0.0
+    night: Night,
+    t_h: np.ndarray,
+    mlat: np.ndarray,
+    mlon: np.ndarray,
+    spread: np.ndarray | float = 0.0,
+    hbeta: bool = True,
 ) -> dict[str, np.ndarray]:
     """Auroral volume emission rates at (hours after the night's 00 UT, mlat, mlon), broadcast.
 
@@ -490,7 +495,11 @@ def aurora(
     diffuse = (0.15 + 0.1 * k) * night_gate * np.exp(-0.5 * ((mlat - boundary + 0.5) / 1.0) ** 2)
     green += diffuse
     red += 0.12 * diffuse
-    hbeta = 0.25 * (0.5 + 0.2 * k) * night_gate * np.exp(-0.5 * ((mlat - boundary + 1.8) / 1.3) ** 2)
+    h_beta = (
+        0.25 * (0.5 + 0.2 * k) * night_gate * np.exp(-0.5 * ((mlat - boundary + 1.8) / 1.3) ** 2)
+        if hbeta
+        else np.zeros((1,) * green.ndim, dtype=F)
+    )
 
     # Patchy, pulsating aurora after midnight, stronger after a substorm, fading towards dawn.
     morning = smoothstep(0.0, 1.5, m) * (1.0 - smoothstep(4.5, 7.5, m))
@@ -513,7 +522,7 @@ def aurora(
         reg.add(red, idx, 0.02 * puls)
 
     blue = 0.3 * green + blue_extra + 0.5 * pink
-    return {"green": green, "red": red, "blue": blue.astype(F), "pink": pink, "hbeta": hbeta.astype(F)}
+    return {"green": green, "red": red, "blue": blue.astype(F), "pink": pink, "hbeta": h_beta.astype(F)}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -522,7 +531,12 @@ def aurora(
 
 
 def sky(
-    night: Night, site: Site, t_h: np.ndarray, view: View, cloud_cover: np.ndarray | None = None
+    night: Night,
+    site: Site,
+    t_h: np.ndarray,
+    view: View,
+    cloud_cover: np.ndarray | None = None,
+    hbeta: bool = False,
 ) -> dict[str, np.ndarray]:
     """Brightness per emission seen from ``site`` at hours ``t_h`` (after the night's 00 UT) along ``view``.
 
@@ -531,7 +545,7 @@ def sky(
     ``airglow`` (a multiplier map), ``twilight``, ``moon`` (scattered light), ``cloud`` (cover 0..1) and
     ``cloud_light`` (what the clouds reflect). ``cloud_cover`` (0-1, shaped like ``t_h``) is the
     site's cloud fraction at those times (the demo archive's weather); None uses the night's own
-    regional cloud field.
+    regional cloud field. ``hbeta`` also computes the proton aurora (only the spectrograph needs it).
     """
     t_h = np.asarray(t_h, dtype=np.float64)
     zen = view.zenith
@@ -550,7 +564,7 @@ def sky(
     )
     # north-south component of the look direction's tan(zenith): continuous across the sky
     spread = (np.tan(np.radians(np.minimum(zen, 84.0))) * np.cos(az_r)).astype(F)
-    out = aurora(night, t_h, mlat, mlon, spread)
+    out = aurora(night, t_h, mlat, mlon, spread, hbeta)
     geom = (van_rhijn(zen, _H_AURORA) * extinction(zen)).astype(F)
     for key in ("green", "red", "blue", "pink", "hbeta"):
         out[key] = out[key] * geom

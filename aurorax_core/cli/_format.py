@@ -34,6 +34,7 @@ EXIT_CODES = (
 __all__ = [
     "EXIT_CODES",
     "catalog_errors",
+    "check_catalog_location",
     "command",
     "data_url",
     "format_table",
@@ -200,28 +201,42 @@ def open_backend_for(args: argparse.Namespace, *, must_exist: bool = True, quiet
             f"catalog {str(path)!r} does not exist; check the path, or create it with "
             f"`aurorax-core --catalog {path} catalog ingest FILE...` or `... catalog demo`"
         )
-    if path.exists() and path.is_dir():
-        raise CatalogError(f"catalog {str(path)!r} is a directory; give a file name such as {path / 'catalog.sqlite'}")
-    if not path.exists():
-        directory = path.parent
-        if explicit and not directory.is_dir():
-            raise CatalogError(
-                f"cannot create catalog {str(path)!r}: directory {str(directory)!r} does not exist; create it first"
-            )
-        if directory.is_dir() and not _can_create_in(directory):
-            raise CatalogError(
-                f"cannot create catalog {str(path)!r}: directory {str(directory)!r} is not writable; "
-                "choose another location with --catalog"
-            )
-        if not explicit and not quiet:
-            print(
-                f"[{datetime.now()}] No catalog at {path} yet: building the demo archive (synthetic data) "
-                "the first time; this takes a moment ...",
-                file=sys.stderr,
-                flush=True,
-            )
+    check_catalog_location(path, explicit=bool(explicit))
+    if not path.exists() and not explicit and not quiet:
+        print(
+            f"[{datetime.now()}] No catalog at {path} yet: building the demo archive (synthetic data) "
+            "the first time; this takes a moment ...",
+            file=sys.stderr,
+            flush=True,
+        )
     with catalog_errors(path):
         return _common.backend_from_args(args)
+
+
+def check_catalog_location(path: Path, *, explicit: bool) -> None:
+    """Checks before a catalog file is opened or created, with messages that say what to do.
+
+    A directory is refused; for a file that does not exist yet, its directory must be writable
+    and, when the user named the path (``explicit``), must already exist (the default location's
+    directory is created as needed).
+
+    Raises:
+        CatalogError: the path is a directory, or the catalog cannot be created there.
+    """
+    if path.is_dir():
+        raise CatalogError(f"catalog {str(path)!r} is a directory; give a file name such as {path / 'catalog.sqlite'}")
+    if path.exists():
+        return
+    directory = path.parent
+    if explicit and not directory.is_dir():
+        raise CatalogError(
+            f"cannot create catalog {str(path)!r}: directory {str(directory)!r} does not exist; create it first"
+        )
+    if directory.is_dir() and not _can_create_in(directory):
+        raise CatalogError(
+            f"cannot create catalog {str(path)!r}: directory {str(directory)!r} is not writable; "
+            "choose another location with --catalog"
+        )
 
 
 def _can_create_in(directory: Path) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 from .. import config
 from ..errors import AuroraXCoreError, CatalogError, RecordValidationError
 from ..progress import natural_size
-from ._format import EXIT_CODES, catalog_errors, command, intcomma, open_backend_for
+from ._format import EXIT_CODES, catalog_errors, check_catalog_location, command, intcomma, open_backend_for
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -136,9 +136,7 @@ def _catalog_backend(args: argparse.Namespace) -> Any:
     from ..backends.catalog import CatalogBackend
 
     path = config.catalog_path(args.catalog)
-    if not path.exists():
-        # The same checks (and messages) as the search commands for a missing/read-only directory.
-        open_backend_for(argparse.Namespace(catalog=str(path), api_url=None), must_exist=False, quiet=True).close()
+    check_catalog_location(path, explicit=bool(args.catalog))
     with catalog_errors(path):
         return CatalogBackend(path)
 
@@ -307,8 +305,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"catalog {str(path)!r} already exists and the demo archive would replace it entirely; "
             "pass --replace to overwrite it, or choose another file with --catalog"
         )
-    if not path.exists():
-        open_backend_for(argparse.Namespace(catalog=str(path), api_url=None), must_exist=False, quiet=True).close()
+    check_catalog_location(path, explicit=bool(args.catalog))
     started = time.perf_counter()
     bar: Any = None
 

@@ -147,6 +147,7 @@ def parse_logs(value: Any, where: str) -> list[LogEntry]:
             raise _malformed(where, f"log entry {index} without a text 'summary' ({_short(item)})")
         level = item.get("level")
         level = level.lower() if isinstance(level, str) and level.lower() in _LOG_LEVELS else "info"
+        level = "warn" if level == "warning" else level  # the CLI filters on debug|info|warn|error
         stamp = _optional_time(item.get("timestamp"), where, f"logs[{index}].timestamp")
         # A log line without a time is still worth showing; the epoch marks it as unknown.
         logs.append(LogEntry(level=level, summary=summary, timestamp=stamp or datetime(1970, 1, 1, tzinfo=UTC)))

@@ -60,7 +60,9 @@ def test_legacy_2020_status_with_extra_keys() -> None:
 def test_unknown_log_levels_are_shown_as_info_and_missing_logs_are_empty() -> None:
     doc = copy.deepcopy(COMPLETED_2024)
     doc["logs"][0]["level"] = "TRACE"
-    assert _wire.parse_status(doc, where=WHERE).logs[0].level == "info"
+    doc["logs"][1]["level"] = "WARNING"
+    logs = _wire.parse_status(doc, where=WHERE).logs
+    assert (logs[0].level, logs[1].level) == ("info", "warn")
     del doc["logs"]
     assert _wire.parse_status(doc, where=WHERE).logs == []
 

@@ -366,15 +366,19 @@ def _compose(kind: Kind, s: dict[str, np.ndarray], mean_axes: tuple[int, ...], r
     g, r, b, p = s["green"], s["red"], s["blue"], s["pink"]
     air, tw, moon, cloud = s["airglow"], s["twilight"], s["moon"], s["cloud"]
     # What clouds reflect: moon and twilight (bluish-grey), the aurora's own light, faint town glow.
-    lit = np.mean(g, axis=mean_axes, keepdims=True) if mean_axes else g
+    # aurora seen through cloud: forward-scattered (local structure, blurred) plus the sky's overall glow
+    lit = 0.7 * g + 0.3 * np.mean(g, axis=mean_axes, keepdims=True) if mean_axes else g
     clear = 1.0 - 0.9 * cloud
+    # moon- and twilight-lit cloud: the sky's scattered light (the moon's own glare capped, so its
+    # meridian transit does not light a whole keogram column)
+    sky_light = np.minimum(moon + tw, 3.0)
+    glow = 0.10 + 0.6 * (np.mean(sky_light, axis=mean_axes, keepdims=True) if mean_axes else sky_light)
     if kind == "rgb":
         chans = [
             0.28 * g + 1.2 * r + 0.12 * b + 1.0 * p + 0.05 * air + 0.40 * tw + 0.80 * moon,
             1.00 * g + 0.10 * r + 0.12 * b + 0.3 * p + 0.11 * air + 0.60 * tw + 0.85 * moon,
             0.25 * g + 0.05 * r + 1.00 * b + 0.7 * p + 0.05 * air + 1.00 * tw + 1.00 * moon,
         ]
-        glow = 0.10 + 0.6 * np.mean(moon + tw, axis=mean_axes, keepdims=True) if mean_axes else 0.10 + 0.6 * (moon + tw)
         cl = [
             cloud * (0.85 * glow + 0.08 * lit + 0.06),
             cloud * (0.90 * glow + 0.30 * lit + 0.05),
@@ -384,7 +388,6 @@ def _compose(kind: Kind, s: dict[str, np.ndarray], mean_axes: tuple[int, ...], r
         grain = rng.standard_normal(np.broadcast_shapes(*(c.shape for c in chans)), dtype=F) * F(0.02)
         out = [_tone(c * clear + k + grain, 0.8, 35.0) for c, k in zip(chans, cl, strict=True)]
         return np.stack(out, axis=-1).astype(F)
-    glow = 0.10 + 0.6 * (np.mean(moon + tw, axis=mean_axes, keepdims=True) if mean_axes else moon + tw)
     if kind == "grey":
         lum = g + 0.45 * r + 0.6 * b + 0.8 * p + 0.15 * air + 0.8 * tw + 0.9 * moon
         x0, xmax, cl = 1.0, 45.0, cloud * (0.9 * glow + 0.3 * lit + 0.05)

@@ -575,7 +575,7 @@ def sky(
     zen_r = np.radians(zen)
     # Twilight: ~100x brighter from -18° to -8° sun elevation, brightest low towards the sun.
     sun_alt, sun_az = ephem["sun_alt"], np.radians(ephem["sun_az"])
-    tw_level = 0.04 * np.power(10.0, np.clip((sun_alt + 12.0) / 2.6, -6.0, 3.0))
+    tw_level = 0.1 * np.power(10.0, np.clip((sun_alt + 12.0) / 2.6, -6.0, 3.0))
     towards_sun = np.clip(np.cos(az_r - sun_az), 0.0, None)
     scalar_zero = np.zeros((1,) * max(np.ndim(zen), t_h.ndim), dtype=F)
     if float(np.max(tw_level)) < 1e-3:  # deep night: skip the per-pixel work

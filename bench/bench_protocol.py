@@ -69,21 +69,21 @@ def _cases(remote: Any) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
     ]
-    # the ~300 ms case: all programs over a growing range until the server reports >= 250 ms
+    # the ~300 ms case: all programs over a growing range until the server reports >= 250 ms. In
+    # this catalog the server's time grows with the number of records returned (metadata filters
+    # are indexed), so this case is also a large result.
     best: tuple[float, dict[str, Any]] | None = None
     start = datetime.combine(DEMO_START, datetime.min.time())
-    for days in (1, 2, 3, 5, 8, 12, 18, 25, 31):
+    for days in (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 18, 25, 31):
         kwargs = {"start": start, "end": start + timedelta(days=days) - timedelta(seconds=1)}
-        query = DataProductQuery(**kwargs)
-        result = remote.search(query)
-        duration = result.query_duration_ms
+        duration = remote.search(DataProductQuery(**kwargs)).query_duration_ms
         if best is None or abs(duration - 300) < abs(best[0] - 300):
             best = (duration, kwargs)
-        if duration >= 250:
+        if duration >= 300:
             break
     assert best is not None
     cases.append(
-        (f"~300 ms on the server (all programs, {best[1]['end'] - best[1]['start']}, {best[0]:.0f} ms)", best[1])
+        (f"~300 ms on the server (all programs, {(best[1]['end'] - best[1]['start']).days + 1} days)", best[1])
     )
     return cases
 
@@ -101,17 +101,23 @@ def run(quick: bool) -> list[Row]:
         theirs = pyaurorax.PyAuroraX(api_base_url=url)
         for name, kwargs in _cases(ours):
             query = DataProductQuery(**kwargs)
+            # Each run asks a slightly different query (the end moves back one second per run, which
+            # changes no result: products end on whole minutes), so nothing can be served from a
+            # cache and every run pays the server's full query time.
+            counter = iter(range(1, 10_000))
 
-            def run_ours(query: DataProductQuery = query) -> int:
-                return len(ours.search(query).data)
+            def run_ours(kwargs: dict[str, Any] = kwargs, counter: Any = counter) -> int:
+                shifted = {**kwargs, "end": kwargs["end"] - timedelta(seconds=next(counter) % 50)}
+                return len(ours.search(DataProductQuery(**shifted)).data)
 
-            def run_theirs(kwargs: dict[str, Any] = kwargs) -> int:
+            def run_theirs(kwargs: dict[str, Any] = kwargs, counter: Any = counter) -> int:
                 search = theirs.search.data_products.search(
                     kwargs["start"],
-                    kwargs["end"],
+                    kwargs["end"] - timedelta(seconds=next(counter) % 50),
                     programs=kwargs.get("programs"),
                     platforms=kwargs.get("platforms"),
                     instrument_types=kwargs.get("instrument_types"),
+                    metadata_filters=kwargs.get("metadata_filters"),
                 )
                 return len(search.data)
 

@@ -235,7 +235,8 @@ def _load(url: str, queries: list[dict[str, object]], seconds: float, clients: i
 def run(quick: bool) -> list[Row]:
     seconds = 10.0 if quick else 60.0
     catalog = demo_catalog()
-    with server_process(catalog, workers=4) as (url, pid):
+    # searches in 2 worker processes (--search-processes 2): the IO loop keeps its own core share
+    with server_process(catalog, workers=4, extra=("--search-processes", "2")) as (url, pid):
         queries = _queries(url)
         _load(url, queries, 2.0, 10)  # warm-up: imports, SQLite page cache
         rss_start, _ = rss_kib(pid)
@@ -246,7 +247,10 @@ def run(quick: bool) -> list[Row]:
     searches = stats["searches"] + second["searches"]
     rate = searches / seconds
     errors = stats["errors"] + second["errors"]
-    note = f"{CLIENTS} clients, {seconds:g} s, {int(searches)} searches, one source x one night of {DEMO_START:%Y-%m}"
+    note = (
+        f"{CLIENTS} clients, {seconds:g} s, {int(searches)} searches, one source x one night of "
+        f"{DEMO_START:%Y-%m}; serve --search-processes 2"
+    )
     first_error = stats["first_error"] or second["first_error"]
     return [
         Row("completed searches/s (whole lifecycle)", rate, "searches/s", 150, higher_is_better=True, note=note),

@@ -46,7 +46,7 @@ class BackendPanel(pn.viewable.Viewer):
         self._embedded_spec = embedded_spec or (lambda: None)
         remote = self.state.backend_name.startswith(("http://", "https://"))
         self._kind = pn.widgets.RadioButtonGroup(
-            label="Backend", options=[EMBEDDED, REMOTE], value=REMOTE if remote else EMBEDDED, button_type="default"
+            label="Backend", options=[EMBEDDED, REMOTE], value=REMOTE if remote else EMBEDDED, color="default"
         )
         self._url = pn.widgets.TextInput(
             label="AuroraX API URL",
@@ -55,7 +55,7 @@ class BackendPanel(pn.viewable.Viewer):
             sizing_mode="stretch_width",
             visible=remote,
         )
-        self._connect = pn.widgets.Button(label="Connect", button_type="default", sizing_mode="stretch_width")
+        self._connect = pn.widgets.Button(label="Connect", color="default", sizing_mode="stretch_width")
         self._status = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self._kind.param.watch(self._on_kind, "value")
         self._connect.on_click(lambda _e: self.switch())

@@ -32,7 +32,7 @@ class ExportPanel(pn.viewable.Viewer):
                 callback=callback,
                 filename=filename,
                 label=label,
-                button_type="default",
+                color="default",
                 embed=False,
                 description=description,
                 width=190,

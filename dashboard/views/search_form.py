@@ -67,9 +67,9 @@ class MetadataFilterBuilder(pn.viewable.Viewer):
             placeholder="e.g. 5, 10 for between",
             sizing_mode="stretch_width",
         )
-        self._add = pn.widgets.Button(label="Add filter", button_type="default", sizing_mode="stretch_width")
+        self._add = pn.widgets.Button(label="Add filter", color="default", sizing_mode="stretch_width")
         self._logical = pn.widgets.RadioButtonGroup.from_param(
-            state.param.metadata_filters_logical_operator, label="Combine filters with", button_type="default"
+            state.param.metadata_filters_logical_operator, label="Combine filters with", color="default"
         )
         self._list = pn.Column(sizing_mode="stretch_width", margin=0)
         self._message = pn.pane.HTML("", styles=_ERROR_STYLE, visible=False, sizing_mode="stretch_width")
@@ -137,7 +137,7 @@ class MetadataFilterBuilder(pn.viewable.Viewer):
             remove = pn.widgets.Button(
                 label="✕",
                 width=40,
-                button_type="light",
+                color="light",
                 description=f"Remove filter {text}",
                 aria_label=f"Remove filter {text}",
             )
@@ -194,7 +194,7 @@ class SearchForm(pn.viewable.Viewer):
             state.param.data_product_types, placeholder="All product types", sizing_mode="stretch_width"
         )
         self._search = pn.widgets.Button(
-            label="Search", button_type="primary", sizing_mode="stretch_width", description="Run the search (Enter)"
+            label="Search", color="primary", sizing_mode="stretch_width", description="Run the search (Enter)"
         )
         self._search.on_click(lambda _e: state.param.trigger("search"))
         state.param.watch(self._busy, ["is_searching"])

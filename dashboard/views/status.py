@@ -19,9 +19,9 @@ class SearchStatus(pn.viewable.Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         state = self.state
-        self._spinner = pn.indicators.LoadingSpinner(value=False, size=24, visible=False, name="Searching")
+        self._spinner = pn.indicators.LoadingSpinner(value=False, size=24, visible=False)
         self._cancel = pn.widgets.Button(
-            label="Cancel", button_type="warning", visible=False, width=90, description="Cancel the running search"
+            label="Cancel", color="warning", visible=False, width=90, description="Cancel the running search"
         )
         self._cancel.on_click(lambda _e: state.param.trigger("cancel"))
         self._stages = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))

@@ -1,0 +1,69 @@
+"""Real-browser fixtures: Debian's Chromium, and the dashboard served in-process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+import pytest
+
+from aurorax_core import open_backend
+from dashboard.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright launches the system Chromium (Playwright's own download is blocked here)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def serve_dashboard(demo_catalog_path: Path) -> Iterator[Callable[..., tuple[str, list[Any]]]]:
+    """serve(spec=None) -> (url, sessions): the dashboard on a free port; each session's template is recorded."""
+    servers: list[Any] = []
+
+    def serve(spec: Any = None) -> tuple[str, list[Any]]:
+        sessions: list[Any] = []
+        target = str(demo_catalog_path) if spec is None else spec
+
+        def app() -> Any:
+            template = create_app(open_backend(target))
+            sessions.append(template)
+            return template
+
+        port = _free_port()
+        server = pn.serve(app, port=port, address="127.0.0.1", threaded=True, show=False, start=True)
+        servers.append(server)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}/", sessions
+
+    yield serve
+    for server in servers:
+        server.stop()

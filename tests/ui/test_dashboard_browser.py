@@ -1,0 +1,196 @@
+"""The dashboard in Chromium: load, search, thumbnails, preview, movie, export, permalink, errors, remote."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.ui
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+
+
+def _open(page: Page, url: str) -> list[str]:
+    """Open the page, wait for the websocket and the form; return the console errors (live list)."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    with page.expect_console_message(lambda m: "Websocket connection 0 is now open" in m.text, timeout=30_000):
+        page.goto(url)
+    expect(page.get_by_role("button", name="Search", exact=True)).to_be_visible(timeout=20_000)
+    return errors
+
+
+def _example_search(page: Page) -> None:
+    page.get_by_role("button", name="2020-01-01 (docs example)").click()
+    expect(page.locator(".ax-search-form")).to_contain_text("Fort Smith")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator(".tabulator-row").first).to_be_visible(timeout=20_000)
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_example_query_rows_thumbnails_preview_movie_and_export(
+    page: Page, serve_dashboard: Any, tmp_path: Path, demo_catalog_path: Path
+) -> None:
+    """No console errors; the docs example gives rows with loaded thumbnails; a row opens its preview;
+    a movie plays; the JSON export is accepted by `aurorax-core catalog ingest`."""
+    url, sessions = serve_dashboard()
+    errors = _open(page, url)
+    _example_search(page)
+    state = sessions[-1].state
+    assert state.result is not None and len(state.result) > 0
+    expect(page.locator(".ax-count")).to_contain_text(f"{len(state.result)} product")
+    stages = page.locator(".ax-stages li")
+    expect(stages.first).to_contain_text("Search object created")
+    expect(page.locator(".ax-stages")).to_contain_text("records")
+
+    thumb = page.locator(".tabulator-row img").first
+    expect(thumb).to_be_visible(timeout=20_000)
+    assert thumb.evaluate("img => img.complete && img.naturalWidth") > 0
+    assert "Fort Smith" in (thumb.get_attribute("alt") or "") or "fort smith" in (thumb.get_attribute("alt") or "")
+
+    # Clicking a row opens its preview.
+    page.locator(".tabulator-row").first.click()
+    expect(page.locator("#ax-preview-title")).to_be_visible(timeout=20_000)
+    assert state.selected is not None
+    expect(page.locator(".ax-preview img.ax-full")).to_be_visible(timeout=20_000)
+    # Open a movie (as the gallery or a permalink would) and play it.
+    movie_index = next(i for i, p in enumerate(state.result.data) if p.data_product_type == "movie")
+    state.dispatch(lambda: setattr(state, "selected_index", movie_index))
+    expect(page.locator("#ax-preview-title")).to_contain_text("Movie", timeout=20_000)
+    expect(page.locator(".ax-preview")).to_contain_text("Synthetic demo preview")
+    player = page.locator(".ax-player")
+    expect(player).to_be_visible(timeout=20_000)
+    player.get_by_role("button", name="Play").click()
+    expect(player).to_have_attribute("data-playing", "true")
+    movie_player = sessions[-1].views["preview"].player
+    for _ in range(100):  # the browser reports the playback position back to Python
+        if movie_player.position > 0:
+            break
+        page.wait_for_timeout(100)
+    assert movie_player.position > 0 and movie_player.playing
+    player.get_by_role("button", name="Pause").click()
+    expect(player).to_have_attribute("data-playing", "false")
+    _shot(page, "preview-light")
+
+    # Export JSON of the filtered rows, then ingest it into a fresh catalog with the CLI.
+    page.get_by_text("Export", exact=True).click()
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Results as JSON").click()
+    exported = tmp_path / "export.json"
+    download_info.value.save_as(exported)
+    records = json.loads(exported.read_text())
+    assert len(records) == len(state.result)
+    catalog = tmp_path / "reingest.sqlite"
+    result = subprocess.run(
+        [sys.executable, "-m", "aurorax_core", "--catalog", str(catalog), "catalog", "ingest", str(exported)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert errors == []
+
+
+def test_hostile_metadata_is_inert_text(page: Page, serve_dashboard: Any) -> None:
+    """A record with <script> metadata and a javascript: URL renders as text; nothing runs."""
+    url, sessions = serve_dashboard()
+    _open(page, url)
+    page.evaluate("window.__pwned = false")
+    _example_search(page)
+    state = sessions[-1].state
+    from dataclasses import replace
+
+    product = state.result.data[0]
+    hostile = replace(
+        product,
+        url="javascript:window.__pwned=true",
+        metadata={
+            **product.metadata,
+            "keogram_type": "<script>window.__pwned=true</script>",
+            "x": "<img src=x onerror=window.__pwned=true>",
+        },
+    )
+    new_result = replace(state.result, data=[hostile, *state.result.data[1:]])
+    state.dispatch(lambda: state.set_result(new_result))
+    expect(page.locator(".tabulator-row").first).to_contain_text("<script>", timeout=20_000)
+    page.locator(".tabulator-row").first.click()
+    expect(page.locator(".ax-preview")).to_contain_text("javascript:window.__pwned=true", timeout=20_000)
+    expect(page.locator(".ax-preview")).to_contain_text("<img src=x onerror")
+    assert page.locator(".ax-preview a[href^='javascript']").count() == 0
+    assert page.evaluate("window.__pwned") is False
+
+
+def test_permalink_restores_the_view_in_a_fresh_page(page: Page, serve_dashboard: Any, context: Any) -> None:
+    """The URL after a search and a selection reproduces the query and the open preview in a new page."""
+    url, sessions = serve_dashboard()
+    _open(page, url)
+    _example_search(page)
+    product_filter = page.get_by_placeholder("Filter product type")
+    product_filter.press_sequentially("keogram")
+    product_filter.press("Enter")
+    expect(page.locator(".ax-count")).to_contain_text("match the table filters", timeout=15_000)
+    page.locator(".tabulator-row").nth(1).click()
+    expect(page.locator("#ax-preview-title")).to_be_visible(timeout=20_000)
+    selected = sessions[-1].state.selected
+    page.wait_for_function("u => decodeURIComponent(location.search).includes(u)", arg="product=")
+    link = page.url
+    assert "program=trex" in link and "table=" in link
+
+    fresh = context.new_page()
+    _open(fresh, link)
+    expect(fresh.locator("#ax-preview-title")).to_be_visible(timeout=30_000)
+    restored = sessions[-1].state
+    assert restored is not sessions[-2].state
+    assert restored.selected is not None and restored.selected.url == selected.url
+    assert restored.to_query() == sessions[-2].state.to_query()
+    _shot(fresh, "permalink")
+
+
+def test_dead_backend_url_shows_an_alert_and_the_page_stays_usable(page: Page, serve_dashboard: Any) -> None:
+    """Switching to an AuroraX URL where nothing listens explains the failure and keeps the catalog."""
+    url, _sessions = serve_dashboard()
+    errors = _open(page, url)
+    page.get_by_role("button", name="AuroraX API").click()
+    field = page.get_by_label("AuroraX API URL")
+    field.fill("http://127.0.0.1:9")
+    page.get_by_role("button", name="Connect").click()
+    alert = page.get_by_role("alert").filter(has_text="Cannot reach")
+    expect(alert).to_be_visible(timeout=30_000)
+    expect(alert).to_contain_text("Still using catalog")
+    _example_search(page)
+    assert errors == []
+
+
+def test_remote_mode_shows_the_same_rows_as_the_catalog(
+    page: Page, serve_dashboard: Any, demo_catalog_path: Path
+) -> None:
+    """Against `aurorax-core serve` on 127.0.0.1 the example search gives the catalog's rows."""
+    from aurorax_core.server import serve_in_thread
+
+    api_url, stop = serve_in_thread(demo_catalog_path, port=0)
+    try:
+        url, sessions = serve_dashboard(api_url)
+        _open(page, url)
+        _example_search(page)
+        remote = sessions[-1].state
+        page.wait_for_function("() => true")
+        assert remote.backend_name.startswith("http://127.0.0.1")
+        from aurorax_core import open_backend
+
+        with open_backend(demo_catalog_path) as catalog:
+            expected = catalog.search(remote.to_query())
+        assert [p.url for p in remote.result] == [p.url for p in expected]
+        expect(page.locator(".ax-count")).to_contain_text(f"{len(expected)} product")
+    finally:
+        stop()

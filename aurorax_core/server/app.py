@@ -102,6 +102,7 @@ class ServerState:
     process_pool: ProcessPoolExecutor | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     submit_wait: float = 0.1
+    search_timeout: float = 300.0
     started: float = field(default_factory=time.monotonic)
 
     def close(self) -> None:
@@ -429,7 +430,7 @@ def run_search(state: ServerState, entry: SearchEntry) -> None:
     started = time.perf_counter()
     registry.add_log(entry, "info", f"Starting query for {entry.request_id}")
     try:
-        result = state.catalog.search(entry.query, cancel=entry.cancel)
+        result = state.catalog.search(entry.query, cancel=entry.cancel, timeout=state.search_timeout)
     except SearchCancelled:
         # only registry.cancel() (or the shutdown's cancel_all) sets the token: the entry is done
         return
@@ -497,12 +498,12 @@ def _process_ping() -> bool:
     return _worker_catalog is not None
 
 
-def _process_search(payload: dict[str, Any]) -> tuple[str, Any]:
+def _process_search(payload: dict[str, Any], timeout: float) -> tuple[str, Any]:
     """In a worker process: ("ok", (body, count, query_s, write_s)) or ("error", message); never raises."""
     try:
         query = DataProductQuery.from_api_payload(payload)
         started = time.perf_counter()
-        result = _worker_catalog.search(query)
+        result = _worker_catalog.search(query, timeout=timeout)
         query_s = time.perf_counter() - started
         write_started = time.perf_counter()
         body, count = encode_products(result.data)
@@ -521,7 +522,9 @@ async def run_search_in_process(state: ServerState, entry: SearchEntry) -> None:
     registry.add_log(entry, "info", f"Starting query for {entry.request_id}")
     loop = asyncio.get_running_loop()
     try:
-        outcome, value = await loop.run_in_executor(state.process_pool, _process_search, entry.query.to_api_payload())
+        outcome, value = await loop.run_in_executor(
+            state.process_pool, _process_search, entry.query.to_api_payload(), state.search_timeout
+        )
     except Exception as exc:  # the pool broke or shut down
         registry.fail(entry, f"Search failed: the search worker stopped ({type(exc).__name__}: {exc})")
         return
@@ -617,7 +620,9 @@ class SynchronousSearchHandler(BaseHandler):
         fmt = parse_source_format(self.arg("data_source_record_format"))
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self.state.search_pool, lambda: self.state.catalog.search(query))
+            result = await loop.run_in_executor(
+                self.state.search_pool, lambda: self.state.catalog.search(query, timeout=self.state.search_timeout)
+            )
         except AuroraXCoreError as exc:
             raise ApiError(_status_for(exc), f"search failed: {exc}") from None
         if tree and needs_full_source(tree):
@@ -930,18 +935,22 @@ def make_app(
     submit_wait: float = 0.1,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     search_processes: int = 0,
+    search_timeout: float = 300.0,
 ) -> tornado.web.Application:
     """The tornado application serving the AuroraX API over ``catalog`` (a CatalogBackend).
 
     ``app.settings["aurorax_state"]`` is the :class:`ServerState`; call its ``close()`` when done.
     Searches run in ``workers`` threads, or, with ``search_processes > 0``, in that many worker
     processes (each opens the catalog file read-only), which keeps the IO loop responsive under load.
+    A search running longer than ``search_timeout`` seconds fails with that reason in its log.
 
     Raises:
         ValueError: a limit is not positive.
     """
-    if workers < 1 or max_body_bytes < 1 or submit_wait < 0:
-        raise ValueError("workers and max_body_bytes must be positive and submit_wait >= 0")
+    if workers < 1 or max_body_bytes < 1 or submit_wait < 0 or search_timeout <= 0 or search_processes < 0:
+        raise ValueError(
+            "workers, max_body_bytes and search_timeout must be positive, submit_wait and search_processes >= 0"
+        )
     registry = RequestRegistry(
         ttl=result_ttl, max_entries=max_requests, max_bytes=max_result_bytes, max_pending=max_pending
     )
@@ -953,6 +962,7 @@ def make_app(
         read_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="aurorax-read"),
         max_body_bytes=max_body_bytes,
         submit_wait=submit_wait,
+        search_timeout=search_timeout,
     )
     if search_processes > 0:
         path = getattr(catalog, "path", None)

@@ -313,3 +313,10 @@ def test_writes_without_or_with_a_wrong_key(server_url: str) -> None:
     found = wrong.search.data_products.search(D(2020, 1, 1), D(2020, 1, 2), programs=["auroramax"], poll_interval=POLL)
     assert len(found.data) > 0
     assert "wrong-key.jpg" not in {r.url for r in found.data}
+
+
+def test_a_failed_search_raises_auroraxsearcherror_with_the_servers_reason(private_server: Any) -> None:
+    url, _ = private_server(search_timeout=1e-9)
+    client = pyaurorax.PyAuroraX(api_base_url=url)
+    with pytest.raises(pyaurorax.AuroraXSearchError, match="Search failed"):
+        client.search.data_products.search(D(2020, 1, 1), D(2020, 1, 1, 23, 59, 59), poll_interval=POLL)

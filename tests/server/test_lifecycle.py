@@ -306,3 +306,24 @@ def test_searches_in_worker_processes_give_the_same_answers(
     assert wait(http, locations[-1])["logs"][-1]["summary"] == CANCEL_LOG
     assert wait(http, locations[0])["search_result"]["error_condition"] is False
     assert http.get(locations[-1] + "/data").status_code == 409
+
+
+def test_a_failed_search_sets_error_condition_data_uri_and_the_error_as_last_log(
+    make_server: Any, http: requests.Session
+) -> None:
+    # a search timeout no search can meet makes every search fail, as a runaway query would
+    url, _ = make_server(search_timeout=1e-9)
+    location = submit(http, url, QUERY)
+    status = wait(http, location)
+    result = status["search_result"]
+    assert result["error_condition"] is True
+    assert result["data_uri"].endswith("/data")
+    assert result["completed_timestamp"] is not None
+    assert status["logs"][-1]["level"] == "error"
+    assert status["logs"][-1]["summary"].startswith("Search failed:")
+    data = http.get(location + "/data")
+    assert data.status_code == 409
+    assert "Search failed" in data.json()["error_message"]
+    sync = http.post(f"{url}/api/v1/data_products/search_synchronous", json={"query": QUERY})
+    assert sync.status_code == 400
+    assert sync.json()["error_code"] == "AssertionError"

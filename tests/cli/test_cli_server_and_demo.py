@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,10 +58,9 @@ def server_url(tmp_path: Path, cli: CliRunner) -> Iterator[str]:
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        for _ in range(300):
-            if found or proc.poll() is not None:
-                break
-            threading.Event().wait(0.05)
+        deadline = time.monotonic() + 60  # generous: the shared machine may be busy
+        while not found and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert found, f"the server did not start: {''.join(seen)}"
         yield found[0]
     finally:

@@ -571,35 +571,41 @@ def sky(
     out["airglow"] = (van_rhijn(zen, 95.0) * extinction(zen)).astype(F)
 
     d = _days_j2000(night.midnight) + t_h / 24.0
-    ephem = sun_moon(d, site.lat, site.lon)
-    zen_r = np.radians(zen)
-    # Twilight: ~100x brighter from -18° to -8° sun elevation, brightest low towards the sun.
-    sun_alt, sun_az = ephem["sun_alt"], np.radians(ephem["sun_az"])
-    tw_level = 0.1 * np.power(10.0, np.clip((sun_alt + 12.0) / 2.6, -6.0, 3.0))
-    towards_sun = np.clip(np.cos(az_r - sun_az), 0.0, None)
-    scalar_zero = np.zeros((1,) * max(np.ndim(zen), t_h.ndim), dtype=F)
-    if float(np.max(tw_level)) < 1e-3:  # deep night: skip the per-pixel work
-        out["twilight"] = scalar_zero
-    else:
+    ephem = {k: v.astype(F) for k, v in sun_moon(d, site.lat, site.lon).items()}
+    zen_r = np.radians(zen).astype(F)
+    az_r = az_r.astype(F)
+    ext = extinction(zen).astype(F)
+    shape = np.broadcast_shapes(t_h.shape, np.shape(zen))
+    reg = _Region(shape, t_h.shape)
+    take = reg.take
+    # Twilight: ~100x brighter from -18° to -8° sun elevation, brightest low towards the sun. Only the
+    # time steps near the ends of the night need the per-pixel work.
+    tw_level = 0.1 * np.power(F(10.0), np.clip((ephem["sun_alt"] + 12.0) / 2.6, -6.0, 3.0))
+    out["twilight"] = np.zeros((1,) * len(shape), dtype=F)
+    idx = reg.select(np.where(tw_level > 1e-3, tw_level, 0.0))
+    if idx is not False:
+        out["twilight"] = np.zeros(shape, dtype=F)
+        towards_sun = np.clip(np.cos(az_r - np.radians(take(ephem["sun_az"], idx))), 0.0, None)
         shape_tw = 0.5 + np.sin(zen_r) ** 2 * (0.6 + 2.2 * towards_sun)
-        out["twilight"] = (tw_level * shape_tw * extinction(zen)).astype(F)
-    # Moonlight: scattered sky glow plus glare around the moon itself.
-    moon_alt, moon_az = ephem["moon_alt"], np.radians(ephem["moon_az"])
-    up = np.clip(np.sin(np.radians(moon_alt)), 0.0, None)
-    if float(np.max(moon_alt)) < -1.0:
-        out["moon"] = scalar_zero
-        return _clouds(night, site, t_h, view, out, cloud_cover)
-    illum = ephem["moon_illum"].astype(F)
-    malt = np.radians(moon_alt).astype(F)
-    zen_r, az_r = zen_r.astype(F), az_r.astype(F)
-    cos_sep = np.sin(malt) * np.cos(zen_r) + np.cos(malt) * np.sin(zen_r) * np.cos(az_r - moon_az.astype(F))
-    # angular distance from the chord (2 sin(sep/2)): no arccos, good to a few % where the glare matters
-    sep = np.sqrt(np.maximum(2.0 - 2.0 * cos_sep, 0.0)) * F(57.2958)
-    above = (moon_alt > -0.5).astype(F)
-    glare = above * (400.0 * np.exp(-sep / 0.6) + 6.0 * np.exp(-sep / 7.0))
-    up = up.astype(F)
-    scatter = 1.6 * up**0.6 * (0.6 + 0.8 * np.sin(zen_r) ** 2)
-    out["moon"] = (illum**1.5 * (scatter + glare) * extinction(zen)).astype(F)
+        reg.add(out["twilight"], idx, take(tw_level, idx) * shape_tw * ext)
+    # Moonlight: scattered sky glow plus glare around the moon itself, while it is up.
+    out["moon"] = np.zeros((1,) * len(shape), dtype=F)
+    idx = reg.select((ephem["moon_alt"] > -1.0).astype(F))
+    if idx is not False:
+        out["moon"] = np.zeros(shape, dtype=F)
+        moon_alt = take(ephem["moon_alt"], idx)
+        illum = take(ephem["moon_illum"], idx)
+        malt = np.radians(moon_alt)
+        cos_sep = np.sin(malt) * np.cos(zen_r) + np.cos(malt) * np.sin(zen_r) * np.cos(
+            az_r - np.radians(take(ephem["moon_az"], idx))
+        )
+        # angular distance from the chord (2 sin(sep/2)): no arccos, good to a few % where the glare matters
+        sep = np.sqrt(np.maximum(2.0 - 2.0 * cos_sep, 0.0)) * F(57.2958)
+        above = (moon_alt > -0.5).astype(F)
+        glare = above * (400.0 * np.exp(-sep / 0.6) + 6.0 * np.exp(-sep / 7.0))
+        up = np.clip(np.sin(malt), 0.0, None)
+        scatter = 1.6 * up**0.6 * (0.6 + 0.8 * np.sin(zen_r) ** 2)
+        reg.add(out["moon"], idx, illum**1.5 * (scatter + glare) * ext)
     return _clouds(night, site, t_h, view, out, cloud_cover)
 
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 import tornado.web
@@ -881,7 +881,11 @@ class AvailabilityHandler(BaseHandler):
     async def get(self) -> None:
         today = datetime.now(UTC).date()
         start = parse_date("start", self.arg("start"), date(today.year, 1, 1))
-        end = parse_date("end", self.arg("end"), date(start.year + 1, start.month, start.day))
+        try:
+            default_end = start + timedelta(days=365)  # the API's default: twelve months
+        except OverflowError:
+            default_end = date.max
+        end = parse_date("end", self.arg("end"), default_end)
         if end < start:
             raise ApiError(400, f"end ({end}) is before start ({start}); swap them")
         if end - start > MAX_AVAILABILITY_SPAN:

@@ -420,3 +420,70 @@ def test_data_source_add_update_delete(make_server: Any, http: requests.Session)
     assert got["instrument_type"] == "changed"
     assert http.delete(url + "/api/v1/data_sources/402", headers=key).status_code == 200
     assert http.get(url + "/api/v1/data_sources/402").status_code == 404
+
+
+def test_random_garbage_never_gets_a_500(make_server: Any, http: requests.Session) -> None:
+    """Seeded random requests over every route: always an answer, never a 5xx, errors as documents."""
+    import random
+
+    server, _ = make_server()  # a private copy: some random writes succeed
+    rng = random.Random(7)
+    paths = [
+        "/",
+        "/api/v1/data_products/search",
+        "/api/v1/data_products/search_synchronous",
+        "/api/v1/data_products/requests/{id}",
+        "/api/v1/data_products/requests/{id}/data",
+        "/api/v1/utils/describe/query/data_products",
+        "/api/v1/data_sources",
+        "/api/v1/data_sources/search",
+        "/api/v1/data_sources/{id}",
+        "/api/v1/data_sources/{id}/data_products",
+        "/api/v1/availability/data_products",
+    ]
+    ids = ["175", "-1", "0", "99999999999999999999", "abc", "%00", "00000000-0000-0000-0000-000000000000", "é"]
+    params = [
+        "",
+        "?format=full_record&include_stats=True",
+        "?start=2020-02-29",
+        "?start=9999-12-31",
+        "?start=0001-01-01&end=0001-01-02",
+        "?data_source_record_format=nope",
+        "?include_stats=%FF",
+        "?program=%00&platform=" + "x" * 5000,
+    ]
+    bodies: list[bytes] = [
+        b"",
+        b"{}",
+        b"[]",
+        b"null",
+        b"0",
+        b'"x"',
+        b"\x00\x01",
+        b'{"start": {}}',
+        b'{"query": []}',
+        b'{"urls": [null], "program": 1}',
+        b'[{"url": 5}]',
+        json.dumps(
+            {
+                "data_sources": {
+                    "data_product_metadata_filters": {"expressions": [{"key": {}, "operator": "=", "values": [[]]}]}
+                },
+                "start": "2020-01-01",
+                "end": "2020-01-02",
+            }
+        ).encode(),
+        json.dumps({**QUERY, "start": "2020-01-01T25:00:00"}).encode(),
+        json.dumps([{**UPLOAD[0], "metadata": [1]}]).encode(),
+        json.dumps({"response_format": {"a": {"b": {"c": 1}}}, "query": QUERY}).encode(),
+    ]
+    keys = [{}, {"x-aurorax-api-key": API_KEY}, {"x-aurorax-api-key": "\u00e9"}]
+    for _ in range(300):
+        method = rng.choice(["GET", "POST", "DELETE", "PATCH", "PUT"])
+        path = rng.choice(paths).replace("{id}", rng.choice(ids)) + rng.choice(params)
+        headers = {k: v.encode("utf-8").decode("latin-1") for k, v in rng.choice(keys).items()}
+        reply = http.request(method, server + path, data=rng.choice(bodies), headers=headers)
+        assert reply.status_code < 500, (method, path, reply.text)
+        if reply.status_code >= 400:
+            assert reply.headers["Content-Type"] == "application/json"
+            assert set(reply.json()) == {"error_code", "error_message"}

@@ -392,7 +392,7 @@ def _compose(kind: Kind, s: dict[str, np.ndarray], mean_axes: tuple[int, ...], r
         lum = g + 0.45 * r + 0.6 * b + 0.8 * p + 0.15 * air + 0.8 * tw + 0.9 * moon
         x0, xmax, cl = 1.0, 45.0, cloud * (0.9 * glow + 0.3 * lit + 0.05)
     elif kind == "nir":
-        lum = 0.3 * g + 0.9 * p + 0.1 * r + 0.35 * air + 0.5 * tw + 0.9 * moon
+        lum = 0.3 * g + 0.9 * p + 0.1 * r + 0.2 * air + 0.5 * tw + 0.9 * moon
         x0, xmax, cl = 0.6, 16.0, cloud * (0.8 * glow + 0.1 * lit + 0.08)
     elif kind == "green_line":  # one emission line, sky background mostly subtracted by the filter
         lum = g + 0.05 * air + 0.3 * tw + 0.3 * moon

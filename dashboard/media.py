@@ -96,17 +96,20 @@ def alt_text(product: DataProduct) -> str:
 
 
 def img_html(
-    uri: str | None, alt: str, *, max_width: int | None = None, max_height: int | None = None, css_class: str = ""
+    uri: str | None, alt: str, *, width: int | None = None, height: int | None = None, css_class: str = ""
 ) -> str:
-    """An <img> for a data: URI made by :func:`data_uri`, or an escaped placeholder."""
+    """An <img> for a data: URI made by :func:`data_uri`, or an escaped placeholder.
+
+    With ``width``/``height`` the image is letterboxed into that box, so rows stay even.
+    """
     cls = f' class="{esc(css_class)}"' if css_class else ""
     if not uri or not is_safe_data_uri(uri):
         return f'<span{cls} role="img" aria-label="{esc("No thumbnail: " + alt)}">—</span>'
     # Inline limits: the table renders in a shadow root that page-level CSS does not reach.
     limits = []
-    if max_width:
-        limits.append(f"max-width:{int(max_width)}px")
-    if max_height:
-        limits.append(f"max-height:{int(max_height)}px")
+    if width:
+        limits.append(f"width:{int(width)}px")
+    if height:
+        limits.append(f"height:{int(height)}px")
     style = f' style="{";".join([*limits, "object-fit:contain", "display:block"])}"' if limits else ""
     return f'<img src="{uri}" alt="{esc(alt)}"{style}{cls}>'

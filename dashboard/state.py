@@ -552,6 +552,9 @@ class DashboardState(param.Parameterized):
         return generation == self._generation
 
     def _add_stage(self, generation: int, line: dict[str, Any]) -> None:
+        # The page already shows "Search object created" from the moment Search was pressed.
+        if line["stage"] == "created" and any(s["stage"] == "created" for s in self.stages):
+            return
         if self._current(generation):
             self.stages = [*self.stages, line]
 

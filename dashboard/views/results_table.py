@@ -82,6 +82,8 @@ class ResultsTable(pn.viewable.Viewer):
         )
         self._count = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
         self._applying = False
+        self._link_filters: dict[str, str] = {}
+        self._chips = pn.Row(visible=False, sizing_mode="stretch_width")
         self.state.param.watch(self._on_results, ["results"])
         self.state.param.watch(self._on_selected, ["selected_index"])
         self.state.param.watch(self._on_state_filters, ["table_filters"])
@@ -102,12 +104,49 @@ class ResultsTable(pn.viewable.Viewer):
         self._on_view_change()
         self._on_selected()
 
+    def _header_filters(self) -> dict[str, str]:
+        return {
+            str(f.get("field")): str(f.get("value"))
+            for f in self.table.filters
+            if isinstance(f, dict) and f.get("value") not in (None, "") and f.get("field") in FILTERABLE
+        }
+
     def _apply_state_filters(self) -> None:
-        filters = [
-            {"field": k, "type": "like", "value": v} for k, v in self.state.table_filters.items() if k in FILTERABLE
-        ]
-        if filters != self.table.filters:
-            self.table.filters = filters
+        """Filters that came from the state (a permalink) and are not typed in the header.
+
+        Panel cannot push values into Tabulator's header inputs, so these are applied on the
+        server as a function filter and shown as removable chips above the table.
+        """
+        header = self._header_filters()
+        wanted = {k: v for k, v in self.state.table_filters.items() if k in FILTERABLE and v and header.get(k) != v}
+        if wanted == self._link_filters:
+            return
+        if self._link_filters:
+            self.table.remove_filter(self._link_filter)
+        self._link_filters = wanted
+        if wanted:
+            self.table.add_filter(self._link_filter)
+        self._render_chips()
+
+    def _link_filter(self, frame: pd.DataFrame) -> pd.DataFrame:
+        # The same rule as the header filters ("like": case-insensitive substring).
+        mask = pd.Series(True, index=frame.index)
+        for column, text in self._link_filters.items():
+            mask &= frame[column].astype(str).str.contains(text, case=False, regex=False)
+        return frame[mask]
+
+    def _render_chips(self) -> None:
+        chips = []
+        for column, text in self._link_filters.items():
+            label = f"{COLUMNS[column]} contains “{text}”"
+            button = pn.widgets.Button(label=f"Remove filter: {label} ✕", description=f"Remove the filter {label}")
+            button.on_click(lambda _e, c=column: self._drop_link_filter(c))
+            chips.append(button)
+        self._chips.objects = chips
+        self._chips.visible = bool(chips)
+
+    def _drop_link_filter(self, column: str) -> None:
+        self.state.table_filters = {k: v for k, v in self.state.table_filters.items() if k != column}
 
     def _on_state_filters(self, *_: Any) -> None:
         if not self._applying:
@@ -140,11 +179,7 @@ class ResultsTable(pn.viewable.Viewer):
     def _on_view_change(self, *_: Any) -> None:
         # What the user filtered and sorted is what the gallery and the exports use.
         view = self.table.current_view
-        filters = {
-            str(f.get("field")): str(f.get("value"))
-            for f in self.table.filters
-            if isinstance(f, dict) and f.get("value") not in (None, "") and f.get("field") in FILTERABLE
-        }
+        filters = {**self._link_filters, **self._header_filters()}
         updates: dict[str, Any] = {"view_indices": [int(i) for i in view.index]}
         if not self._applying and filters != self.state.table_filters:
             updates["table_filters"] = filters
@@ -178,10 +213,10 @@ class ResultsTable(pn.viewable.Viewer):
         products = [result.data[i] for i in missing]
         uris = self.images.thumbnails(products)
         patch = [
-            (i, img_html(uri, alt_text(p), max_width=120, max_height=60))
+            (i, img_html(uri, alt_text(p), width=120, height=60))
             for i, p, uri in zip(missing, products, uris, strict=True)
         ]
         self.table.patch({"thumbnail": patch})
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._count, self.table, sizing_mode="stretch_width")
+        return pn.Column(self._count, self._chips, self.table, sizing_mode="stretch_width")

@@ -134,13 +134,7 @@ class MetadataFilterBuilder(pn.viewable.Viewer):
         for index, expression in enumerate(self.state.metadata_filters):
             values = ", ".join(str(v) for v in expression.get("values", []))
             text = f"{expression.get('key')} {expression.get('operator')} ({values})"
-            remove = pn.widgets.Button(
-                label="✕",
-                width=40,
-                color="light",
-                description=f"Remove filter {text}",
-                aria_label=f"Remove filter {text}",
-            )
+            remove = pn.widgets.Button(label="Remove ✕", width=90, color="light", description=f"Remove filter {text}")
             remove.on_click(lambda _e, i=index: self.state.remove_metadata_filter(i))
             rows.append(pn.Row(pn.pane.HTML(f"<code>{esc(text)}</code>", sizing_mode="stretch_width"), remove))
         self._list.objects = rows

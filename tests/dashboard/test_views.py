@@ -102,3 +102,22 @@ def test_create_app_builds_a_page_per_call(backend: object) -> None:
     assert first.state.selected is not None
     preview = first.views["preview"]
     assert preview._layout.visible
+
+
+def test_filter_builder_adds_and_removes_conditions(state: DashboardState) -> None:
+    """Choosing key, operator and values then 'Add filter' adds a condition; its Remove button drops it."""
+    from dashboard.views.search_form import MetadataFilterBuilder
+
+    builder = MetadataFilterBuilder(state=state)
+    assert "keogram_type" in builder._key.options
+    builder._key.value = "keogram_type"
+    assert "daily" in builder._values.options
+    builder._operator.value = "in"
+    builder._values.value = ["daily", "hourly"]
+    builder._add.clicks += 1
+    assert state.metadata_filters == [{"key": "keogram_type", "operator": "in", "values": ["daily", "hourly"]}]
+    remove = builder._list.objects[0].objects[1]
+    remove.clicks += 1
+    assert state.metadata_filters == []
+    builder._add.clicks += 1  # nothing chosen: a message, no filter
+    assert state.metadata_filters == [] and builder._message.visible

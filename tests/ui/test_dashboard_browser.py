@@ -132,7 +132,7 @@ def test_hostile_metadata_is_inert_text(page: Page, serve_dashboard: Any) -> Non
 
 
 def test_permalink_restores_the_view_in_a_fresh_page(page: Page, serve_dashboard: Any, context: Any) -> None:
-    """The URL after a search and a selection reproduces the query and the open preview in a new page."""
+    """The URL after a search, a table filter and a selection reproduces all three in a new page."""
     url, sessions = serve_dashboard()
     _open(page, url)
     _example_search(page)
@@ -154,6 +154,9 @@ def test_permalink_restores_the_view_in_a_fresh_page(page: Page, serve_dashboard
     assert restored is not sessions[-2].state
     assert restored.selected is not None and restored.selected.url == selected.url
     assert restored.to_query() == sessions[-2].state.to_query()
+    assert restored.table_filters == {"data_product_type": "keogram"}
+    expect(fresh.locator(".ax-count")).to_contain_text("match the table filters", timeout=15_000)
+    expect(fresh.get_by_role("button", name="Remove filter: Product type contains “keogram” ✕")).to_be_visible()
     _shot(fresh, "permalink")
 
 

@@ -36,7 +36,7 @@ from ..errors import (
     RecordValidationError,
     SearchCancelled,
 )
-from ..models import DataProduct, DataSource
+from ..models import DataProduct, DataSource, parse_time
 from ..query import DataProductQuery
 from .registry import RequestLimitReached, RequestRegistry, SearchEntry
 from .wire import (
@@ -388,7 +388,7 @@ class SubmitHandler(BaseHandler):
     async def post(self) -> None:
         query = _parse_query(self.json_body(what="the search query"))
         try:
-            entry = self.state.registry.create(query)
+            entry = self.state.registry.create(query, self.request.remote_ip or "")
         except RequestLimitReached as exc:
             raise ApiError(429, str(exc)) from None
         loop = asyncio.get_running_loop()
@@ -905,6 +905,73 @@ class AvailabilityHandler(BaseHandler):
         self.send_json([item.to_api_dict(fmt) for item in items])
 
 
+class AdminSearchRequestsHandler(BaseHandler):
+    """``GET /api/v1/utils/admin/search_requests``: the kept requests (any configured key is admin)."""
+
+    def get(self) -> None:
+        self.require_write_key()
+        search_type = self.arg("search_type")
+        if search_type not in (None, "", "data_product", "conjunction", "ephemeris"):
+            raise ApiError(400, f"search_type {search_type!r} must be data_product, conjunction or ephemeris")
+        active = self.arg("active")
+        want_active = None if active is None else parse_bool("active", active)
+        error = self.arg("error_condition")
+        want_error = None if error is None else parse_bool("error_condition", error)
+        since = _optional_time(self.arg("start"), "start")
+        until = _optional_time(self.arg("end"), "end")
+        minimums = {
+            key: _optional_number(self.arg(key), key) for key in ("file_size", "result_count", "query_duration")
+        }
+        out = []
+        if search_type in (None, "", "data_product"):
+            for entry in self.state.registry.entries():
+                listing = entry.listing()
+                if want_active is not None and listing["active"] != want_active:
+                    continue
+                if want_error is not None and listing["error_condition"] is not want_error:
+                    continue
+                if (since is not None and entry.requested < since) or (until is not None and entry.requested > until):
+                    continue
+                size_kb = (listing["file_size"] or 0) / 1000
+                values = {"file_size": size_kb, "result_count": listing["result_count"] or 0}
+                values["query_duration"] = listing["query_duration"] or 0
+                if any(m is not None and values[k] < m for k, m in minimums.items()):
+                    continue
+                out.append(listing)
+        self.send_json(out)
+
+
+class AdminSearchRequestHandler(BaseHandler):
+    """``DELETE /api/v1/utils/admin/search_requests/{id}``: forget a request and its result."""
+
+    def delete(self, request_id: str) -> None:
+        self.require_write_key()
+        _entry(self.state, request_id)
+        try:
+            self.state.registry.remove(request_id.lower())
+        except KeyError as exc:
+            raise ApiError(404, str(exc.args[0])) from None
+        self.send_json({})
+
+
+def _optional_time(value: str | None, name: str) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_time(value, field_name=name)
+    except RecordValidationError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _optional_number(value: str | None, name: str) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ApiError(400, f"query parameter {name}={value!r} is not a number") from None
+
+
 # --- the application ----------------------------------------------------------------------------
 
 
@@ -924,6 +991,8 @@ def _routes(state: ServerState) -> list[tuple[str, type[BaseHandler], dict[str, 
         (rf"{api}/data_sources/([^/]+)/?", DataSourceHandler, kw),
         (rf"{api}/data_sources/([^/]+)/data_products/?", DataProductsUploadHandler, kw),
         (rf"{api}/availability/data_products/?", AvailabilityHandler, kw),
+        (rf"{api}/utils/admin/search_requests/?", AdminSearchRequestsHandler, kw),
+        (rf"{api}/utils/admin/search_requests/([^/]+)/?", AdminSearchRequestHandler, kw),
     ]
 
 

@@ -62,6 +62,7 @@ class SearchEntry:
     # monotonic completion time, for the TTL
     finished_at: float | None = None
     _status_cache: bytes | None = field(default=None, repr=False)
+    client_ip: str = ""
 
     def log(self, level: str, summary: str) -> None:
         self.logs.append({"level": level, "summary": summary, "timestamp": _stamp(_now())})
@@ -73,6 +74,21 @@ class SearchEntry:
     @property
     def data_uri(self) -> str:
         return f"/api/v1/data_products/requests/{self.request_id}/data"
+
+    def listing(self) -> dict[str, Any]:
+        """The admin SearchRequestListing of this request (PROTOCOL §3.9)."""
+        return {
+            "search_type": "data_product",
+            "ip_address": self.client_ip,
+            "request_id": self.request_id,
+            "requested": _stamp(self.requested),
+            "active": not self.finished,
+            "query_duration": self.query_duration_ms,
+            "result_file_exists": self.result is not None,
+            "file_size": self.file_size,
+            "result_count": self.result_count,
+            "error_condition": None if not self.finished else self.state != STATE_DONE,
+        }
 
     def status_bytes(self) -> bytes:
         """The encoded status document; computed once when finished (it never changes after)."""
@@ -218,7 +234,23 @@ class RequestRegistry:
 
     # --- the lifecycle -------------------------------------------------------------------------
 
-    def create(self, query: DataProductQuery) -> SearchEntry:
+    def entries(self) -> list[SearchEntry]:
+        """Every request kept right now, oldest first (a snapshot)."""
+        with self._lock:
+            self._expire()
+            return list(self._entries.values())
+
+    def remove(self, request_id: str) -> None:
+        """Forget a request and its result (admin delete); a pending search is cancelled.
+
+        Raises:
+            KeyError: unknown or expired id.
+        """
+        with self._lock:
+            self._get_locked(request_id)
+            self._forget(request_id)
+
+    def create(self, query: DataProductQuery, client_ip: str = "") -> SearchEntry:
         """Register a new pending search (its first log line written).
 
         Raises:
@@ -230,7 +262,7 @@ class RequestRegistry:
                     f"{self._pending} searches are already running or queued on this server; retry in a moment"
                 )
             self._evict_for(1, 0)
-            entry = SearchEntry(request_id=str(uuid.uuid4()), query=query)
+            entry = SearchEntry(request_id=str(uuid.uuid4()), query=query, client_ip=client_ip)
             entry.log("debug", "Search request arrived and saved")
             self._entries[entry.request_id] = entry
             self._pending += 1

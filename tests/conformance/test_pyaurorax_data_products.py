@@ -18,7 +18,7 @@ from aurorax_core.backends.catalog import CatalogBackend
 from aurorax_core.server import CANCEL_LOG
 
 from ._compare import catalog_rows, row_of_pyaurorax
-from .conftest import POLL
+from .conftest import API_KEY, POLL
 
 D = datetime.datetime
 
@@ -320,3 +320,25 @@ def test_a_failed_search_raises_auroraxsearcherror_with_the_servers_reason(priva
     client = pyaurorax.PyAuroraX(api_base_url=url)
     with pytest.raises(pyaurorax.AuroraXSearchError, match="Search failed"):
         client.search.data_products.search(D(2020, 1, 1), D(2020, 1, 1, 23, 59, 59), poll_interval=POLL)
+
+
+def test_admin_list_and_delete_search_requests(private_server: Any) -> None:
+    url, _ = private_server()
+    admin = pyaurorax.PyAuroraX(api_base_url=url, api_key=API_KEY)
+    s = admin.search.data_products.search(D(2020, 1, 1), D(2020, 1, 1, 23, 59, 59), poll_interval=POLL)
+    listed = admin.search.requests.list(search_type="data_product", active=False)
+    mine = [item for item in listed if item["request_id"] == s.request_id]
+    assert len(mine) == 1
+    assert mine[0]["result_count"] == len(s.data)
+    assert mine[0]["error_condition"] is False
+    assert admin.search.requests.list(search_type="ephemeris") == []
+    assert admin.search.requests.list(search_type="data_product", result_count=len(s.data) + 1) == [
+        item for item in listed if (item["result_count"] or 0) >= len(s.data) + 1
+    ]
+    admin.search.requests.delete(s.request_id)
+    with pytest.raises(pyaurorax.AuroraXAPIError, match="404"):
+        admin.search.requests.get_status(s.request_url)
+    anonymous = pyaurorax.PyAuroraX(api_base_url=url)
+    anonymous.api_key = None
+    with pytest.raises(pyaurorax.AuroraXUnauthorizedError, match="Administrator API key"):
+        anonymous.search.requests.list()

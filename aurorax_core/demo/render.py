@@ -273,6 +273,9 @@ def _context(product: DataProduct) -> _Ctx:
         raise RenderError(f"record {product.url!r}: start/end must be timezone-aware UTC datetimes")
     if end < start:
         raise RenderError(f"record {product.url!r}: end {end} is before start {start}")
+    if not (start.year >= 1900 and end.year <= 2200):
+        # the ephemerides and the night bookkeeping (dates +- 1 day) are only meaningful near today
+        raise RenderError(f"record {product.url!r}: demo previews cover the years 1900-2200, not {start:%Y}-{end:%Y}")
     window = None
     meta = product.metadata if isinstance(product.metadata, dict) else {}
     raw_s, raw_e = meta.get("imaging_start_time"), meta.get("imaging_end_time")
@@ -282,6 +285,8 @@ def _context(product: DataProduct) -> _Ctx:
         except AuroraXCoreError as exc:
             raise RenderError(f"record {product.url!r}: bad imaging_start_time/imaging_end_time ({exc})") from None
         window = (ws, we) if we >= ws else (we, ws)
+        if not (window[0].year >= 1900 and window[1].year <= 2200):
+            raise RenderError(f"record {product.url!r}: imaging times outside the years 1900-2200")
     src = product.data_source
     return _Ctx(
         product=product,
@@ -736,7 +741,12 @@ def _network_sites(ctx: _Ctx) -> list[Site]:
     src = ctx.product.data_source
     program, itype = src.program.lower(), src.instrument_type.lower()
     sites = [
-        Site.at(s.source.display_name.split()[-1], float(s.latitude), float(s.longitude), s.source.platform.lower())
+        Site.at(
+            (s.source.display_name.split() or [s.site_uid.upper()])[-1],
+            float(s.latitude),
+            float(s.longitude),
+            s.source.platform.lower(),
+        )
         for s in _asset_sites()
         if s.source.program.lower() == program and s.source.instrument_type.lower() == itype
     ]

@@ -295,5 +295,25 @@ def test_bad_input_raises_render_error_with_a_clear_message() -> None:
     )
     with pytest.raises(RenderError, match="imaging_start_time"):
         render_preview(bad)
+    far = DataProduct(bad.data_source, "keogram", _t("9999-12-31T00:00:00"), _t("9999-12-31T23:59:00"), "u://far", {})
+    with pytest.raises(RenderError, match="years 1900-2200"):
+        render_preview(far)
     with pytest.raises(RenderError, match="count must be an integer between 1 and 600"):
         render_movie_frames(daily_keogram("rgb"), count=0)
+
+
+@pytest.mark.parametrize(
+    ("ptype", "metadata", "content_type"),
+    [
+        ("data_availability", {}, "image/png"),
+        ("average", {"imaging_start_time": 12345, "imaging_end_time": None}, "image/jpeg"),
+        ("gridded_data", {"gridded_data_type": 5}, "image/jpeg"),
+    ],
+)
+def test_other_product_types_and_odd_metadata_still_render(
+    ptype: str, metadata: dict[str, object], content_type: str
+) -> None:
+    src = DataSource(49, "themis-asi", "gillam", "panchromatic ASI", "ground", "THEMIS-ASI GILL", {"latitude": "x"})
+    product = DataProduct(src, ptype, _t("2020-01-05T06:00:00"), _t("2020-01-05T06:59:00"), f"u://{ptype}", metadata)
+    image = render_preview(product)
+    assert image.content_type == content_type and pixels(image).std() > 5

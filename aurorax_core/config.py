@@ -46,7 +46,13 @@ def api_url_from_env() -> str | None:
 
 def assets_dir() -> Path:
     """The project's bundled facts (data sources, sites, URL layouts) with their provenance."""
-    packaged = Path(__file__).resolve().parent / "assets"
-    if packaged.is_dir():
-        return packaged
+    import sys
+
+    for candidate in (
+        Path(__file__).resolve().parent / "assets",
+        Path(__file__).resolve().parents[1] / "assets",  # a source checkout / editable install
+        Path(sys.prefix) / "share" / "aurorax-core" / "assets",  # a wheel install (data-files)
+    ):
+        if candidate.is_dir():
+            return candidate
     return Path(__file__).resolve().parents[1] / "assets"

@@ -140,6 +140,22 @@ def run(quick: bool) -> list[Row]:
                 )
             )
 
+            # Reference: the renderer alone, one record after another, no cache and no threads.
+            from aurorax_core.demo.render import render_preview
+
+            renderer_only = measure(
+                lambda: [render_preview(p, size="thumbnail") for p in demo_products], repeat=1, warmup=0
+            )
+            rows.append(
+                Row(
+                    "  reference: render_preview(thumbnail) x 24, sequential",
+                    renderer_only["median"],
+                    "ms",
+                    None,
+                    note="the demo renderer's own time: the cold demo page cannot be faster than this / cores",
+                )
+            )
+
             warm = ThumbnailService(root / "warm", allowed_hosts=[server.host])
             warm.thumbnails(http_products)
             warm.thumbnails(demo_products)

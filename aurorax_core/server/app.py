@@ -153,10 +153,14 @@ def encode_products(products: Iterable[DataProduct]) -> tuple[bytes, int]:
                 "metadata": product.metadata,
             }
         )
-    return json.dumps({"result": records}, separators=(",", ":")).encode("ascii"), len(records)
+    # records are fresh dicts of JSON values: no cycle check needed (it costs ~10% on 10 MB)
+    body = json.dumps({"result": records}, separators=(",", ":"), check_circular=False)
+    return body.encode("ascii"), len(records)
 
 
 def _wire_time(value: datetime) -> str:
+    if value.tzinfo is UTC and not value.microsecond:
+        return value.isoformat()[:19]  # "YYYY-MM-DDTHH:MM:SS+00:00" -> the wire form
     return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat(timespec="seconds")
 
 

@@ -203,7 +203,9 @@ def _open_image(data: bytes) -> Any:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=SAFE_IMAGE_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _NoPreview("the image has too many pixels to decode safely") from None
+        raise _NoPreview(
+            f"the image is too large to decode safely (more than {MAX_IMAGE_PIXELS / 1e6:g} million pixels)"
+        ) from None
     except UnidentifiedImageError:
         raise _NoPreview("the file is not an image in a supported format (JPEG, PNG, GIF or WebP)") from None
     except Exception:

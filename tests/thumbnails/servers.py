@@ -11,6 +11,7 @@ import io
 import ssl
 import threading
 import time
+import zlib
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -32,6 +33,24 @@ def make_jpeg(width: int = 720, height: int = 256, *, seed: int = 0, quality: in
 def make_png(width: int = 300, height: int = 200) -> bytes:
     out = io.BytesIO()
     Image.new("RGBA", (width, height), (10, 200, 80, 128)).save(out, "PNG")
+    return out.getvalue()
+
+
+def make_bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb's shape)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+
+
+def make_bmp() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 0, 0)).save(out, "BMP")
     return out.getvalue()
 
 
@@ -98,6 +117,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, OK_JPEG, "application/octet-stream")
         elif path == "/ok.png":
             self._send(200, make_png(), "image/png; charset=binary")
+        elif path == "/bomb.png":
+            self._send(200, make_bomb_png(30_000, 30_000), "image/png")
+        elif path == "/big.png":
+            self._send(200, make_bomb_png(8_000, 8_000), "image/png")
+        elif path == "/picture.bmp":
+            self._send(200, make_bmp(), "image/bmp")
         elif path == "/missing.jpg":
             self._send(404, HTML_PAGE, "text/html")
         elif path == "/error.jpg":

@@ -61,6 +61,10 @@ def test_type_comes_from_the_bytes_not_the_header(service: ThumbnailService, ser
         ("/truncated.jpg", "the image is truncated or corrupt"),
         ("/short.jpg", "the server closed the connection"),
         ("/no-location.jpg", "the server answered 302 Found without a Location"),
+        ("/big.png", "the image is too large to decode safely (8000×8000 pixels)"),
+        ("/bomb.png", "the image is too large to decode safely (more than 50 million pixels)"),
+        # a real image, but in a format outside the small set of decoders downloads may reach
+        ("/picture.bmp", "the file is not an image in a supported format (JPEG, PNG, GIF or WebP)"),
     ],
 )
 def test_bad_responses_give_no_preview_with_the_reason(

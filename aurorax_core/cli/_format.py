@@ -10,20 +10,20 @@ import argparse
 import contextlib
 import functools
 import json
+import math
 import os
 import secrets
 import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .. import config
 from ..backends.base import Backend
 from ..errors import AuroraXCoreError, CatalogError
-from ..progress import natural_size
 
 # aurorax-cli (click) also exits 2 on usage errors; argparse does the same, so we keep the convention.
 EXIT_CODES = (
@@ -72,33 +72,80 @@ def intcomma(value: int | float | None) -> str:
 
 
 def precise_duration(milliseconds: float) -> str:
-    """A duration the way humanize.precisedelta prints it: ``0.30 seconds``, ``1 minute and 5.00 seconds``."""
-    seconds = max(float(milliseconds), 0.0) / 1000.0
-    minutes, seconds = divmod(seconds, 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    parts = []
-    if hours:
-        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
-    if minutes:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-    parts.append(f"{seconds:.2f} seconds")
+    """A duration as humanize.precisedelta prints it (aurorax-cli's "Query duration").
+
+    ``0 seconds``, ``0.30 seconds``, ``1 second``, ``1 minute and 5 seconds``,
+    ``1 hour, 2 minutes and 5.50 seconds``: whole units down to minutes, then the seconds
+    rounded to two decimals (written without decimals when whole); zero units left out.
+    The arithmetic follows humanize step by step (integer seconds, then microseconds), so
+    that float rounding lands on the same side.
+    """
+    delta = timedelta(milliseconds=max(float(milliseconds), 0.0))
+    days, secs = divmod(delta.days * 86400 + delta.seconds, 86400)
+    hours, secs = divmod(secs, 3600)
+    minutes, secs = divmod(secs, 60)
+    seconds = float(f"{(secs * 1e6 + delta.microseconds) / 1e6:0.2f}")
+    if seconds >= 60:  # 59.999 s rounds up to a whole minute
+        seconds -= 60
+        minutes += 1
+    if minutes >= 60:
+        minutes -= 60
+        hours += 1
+    if hours >= 24:
+        hours -= 24
+        days += 1
+    parts = [
+        f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((days, "day"), (hours, "hour"), (minutes, "minute")) if n
+    ]
+    if seconds > 0 or not parts:
+        plural = "" if int(seconds) == 1 and not 1 < seconds < 2 else "s"
+        text = f"{seconds:0.2f}" if seconds % 1 else f"{int(seconds)}"
+        parts.append(f"{text} second{plural}")
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+_SIZE_SUFFIXES: Final = ("kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB", "RB", "QB")
+
+
+def natural_size(num_bytes: float) -> str:
+    """A decimal size as humanize.naturalsize prints it (aurorax-cli's sizes): ``419.9 kB``, ``1.0 MB``.
+
+    Unlike :func:`aurorax_core.progress.natural_size`, a mantissa that rounds up to 1000 moves
+    to the next unit (999,950 bytes is ``1.0 MB``, not ``1000.0 kB``), as humanize 4.x does.
+    """
+    value = float(num_bytes)
+    magnitude = abs(value)
+    if magnitude == 1:
+        return f"{int(value)} Byte"
+    if magnitude < 1000:
+        return f"{int(value)} Bytes"
+    exp = int(min(math.log(magnitude, 1000), len(_SIZE_SUFFIXES)))
+    if exp < len(_SIZE_SUFFIXES) and abs(float(f"{magnitude / 1000**exp:.1f}")) >= 1000:
+        exp += 1
+    return f"{value / 1000**exp:.1f} {_SIZE_SUFFIXES[exp - 1]}"
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Left-aligned plain-text columns under a ``=`` rule, like texttable's HEADER decoration."""
-    cells = [[_cell(value) for value in row] for row in rows]
+    """Left-aligned plain-text columns under a ``=`` rule: texttable's HEADER decoration, as aurorax-cli prints.
+
+    Every cell is padded to its column's width (so lines keep texttable's trailing blanks); a cell
+    with several lines spans several physical lines, the other columns blank.
+    """
+    cells = [[_cell(value).split("\n") for value in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
-        for i, value in enumerate(row):
-            widths[i] = max(widths[i], len(value))
+        for i, lines in enumerate(row):
+            widths[i] = max(widths[i], *(len(line) for line in lines))
     gap = "   "
 
     def line(values: Sequence[str]) -> str:
-        return gap.join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+        return gap.join(v.ljust(w) for v, w in zip(values, widths, strict=True))
 
     out = [line(list(headers)), "=" * (sum(widths) + len(gap) * (len(widths) - 1))]
-    out.extend(line(row) for row in cells)
+    for row in cells:
+        height = max(len(lines) for lines in row)
+        for k in range(height):
+            out.append(line([lines[k] if k < len(lines) else "" for lines in row]))
     return "\n".join(out)
 
 
@@ -107,8 +154,7 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, datetime):
         return str(value.replace(tzinfo=None))
-    # One physical line per row: a newline in a record's text must not break the columns.
-    return " ".join(str(value).split("\n"))
+    return "\n".join(str(value).splitlines()) or ""
 
 
 def timestamp_text(value: Any) -> str:

@@ -23,8 +23,15 @@ from typing import Any
 
 from .. import config
 from ..errors import AuroraXCoreError, CatalogError, RecordValidationError
-from ..progress import natural_size
-from ._format import EXIT_CODES, catalog_errors, check_catalog_location, command, intcomma, open_backend_for
+from ._format import (
+    EXIT_CODES,
+    catalog_errors,
+    check_catalog_location,
+    command,
+    intcomma,
+    natural_size,
+    open_backend_for,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -12,10 +12,19 @@ import json
 import os
 import pprint
 import sys
+import textwrap
 from typing import Any
 
 from .. import config
-from ..backends.base import STAGE_RETRIEVED, STAGE_RETRIEVING, Backend, RequestTracking, SearchEvent
+from ..backends.base import (
+    STAGE_REQUEST_ID,
+    STAGE_RETRIEVED,
+    STAGE_RETRIEVING,
+    STAGE_WAITING,
+    Backend,
+    RequestTracking,
+    SearchEvent,
+)
 from ..errors import AuroraXCoreError, NotFound, QueryValidationError, SearchFailed
 from ..models import DataProduct
 from ..query import SEARCH_TEMPLATE, DataProductQuery
@@ -81,13 +90,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument("--show-logs", action="store_true", help="show the request's logs")
     status.add_argument("--show-query", action="store_true", help="show the request's query")
     status.add_argument("--filter-logs", choices=LOG_LEVELS, help="only show logs of this level (with --show-logs)")
-    status.add_argument("--table-max-width", "--max-width", type=int, metavar="N", help="ignored (compatibility)")
+    status.add_argument(
+        "--table-max-width", "--max-width", type=int, metavar="N", help="wrap log summaries to fit this table width"
+    )
     status.set_defaults(handler=command(cmd_get_status))
 
     logs = commands.add_parser("get_logs", help="get the logs of a search request")
     logs.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
     logs.add_argument("--filter", "--filter-logs", dest="filter_logs", choices=LOG_LEVELS, help="only this level")
-    logs.add_argument("--table-max-width", "--max-width", type=int, metavar="N", help="ignored (compatibility)")
+    logs.add_argument(
+        "--table-max-width", "--max-width", type=int, metavar="N", help="wrap log summaries to fit this table width"
+    )
     logs.set_defaults(handler=command(cmd_get_logs))
 
     query = commands.add_parser("get_query", help="get the query of a search request")
@@ -185,10 +198,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         else:
 
             def progress(event: SearchEvent) -> None:
-                # aurorax-cli prints the search's verbose lines up to "Data is now available", then its
-                # own "Downloading ..." line instead of the library's "Retrieving"/"Retrieved" lines.
-                if event.stage not in (STAGE_RETRIEVING, STAGE_RETRIEVED):
-                    _common.info(event.message, quiet=quiet)
+                # The lines aurorax-cli prints (checked against aurorax-cli 1.27 on `aurorax-core serve`):
+                # no "Waiting for data ...", no "Retrieving"/"Retrieved" (its own "Downloading ..."
+                # follows), and the request URL after the id.
+                if event.stage in (STAGE_WAITING, STAGE_RETRIEVING, STAGE_RETRIEVED):
+                    return
+                _common.info(event.message, quiet=quiet)
+                if event.stage == STAGE_REQUEST_ID and event.detail.get("request_url"):
+                    _common.info(f"Request details available at: {event.detail['request_url']}", quiet=quiet)
 
             result = backend.search(query, progress=progress)
             request_id, records, file_size = result.request_id, result.to_api_records(), result.file_size
@@ -222,7 +239,6 @@ def _tracked_search(backend: Any, query: DataProductQuery, *, quiet: bool) -> tu
     request_id = backend.submit(query)
     _common.info("Request submitted", quiet=quiet)
     _common.info(f"Request ID: {request_id}", quiet=quiet)
-    _common.info("Waiting for data ...", quiet=quiet)
     status = backend.request_status(request_id)
     result = status.get("search_result") or {}
     if result.get("error_condition"):
@@ -295,12 +311,25 @@ def _status(backend: Backend, request_id: str) -> dict[str, Any]:
     return status
 
 
-def _logs_table(logs: list[dict[str, Any]], level: str | None) -> str:
-    rows = [
-        (timestamp_text(entry.get("timestamp")), entry.get("level", "-"), entry.get("summary", ""))
-        for entry in logs
-        if level is None or entry.get("level") == level
-    ]
+def _logs_table(logs: list[dict[str, Any]], level: str | None, max_width: int | None) -> str:
+    # aurorax-cli wraps summaries to the table width minus 43 (timestamp, level, padding), to the
+    # terminal's width when none is given, and to 70 when neither is known (output to a file).
+    if max_width is None:
+        try:
+            max_width = os.get_terminal_size().columns
+        except OSError:
+            max_width = None
+    wrap = max_width - 43 if max_width is not None and max_width - 43 > 0 else 70
+    rows = []
+    for entry in logs:
+        if not isinstance(entry, dict) or (level is not None and entry.get("level") != level):
+            continue
+        summary = str(entry.get("summary", ""))
+        if len(summary) > 1000:
+            summary = summary[:1000] + "..."
+        rows.append(
+            (timestamp_text(entry.get("timestamp")), entry.get("level", "-"), "\n".join(textwrap.wrap(summary, wrap)))
+        )
     return format_table(("Timestamp", "Level", "Summary"), rows)
 
 
@@ -345,7 +374,7 @@ def cmd_get_status(args: argparse.Namespace) -> int:
             print(f"{label}{value}")
         if args.show_logs:
             print()
-            print(_logs_table(status.get("logs") or [], args.filter_logs))
+            print(_logs_table(status.get("logs") or [], args.filter_logs, args.table_max_width))
         if args.show_query:
             shown = _query_without_id(status)
             if shown is None:
@@ -367,7 +396,7 @@ def cmd_get_logs(args: argparse.Namespace) -> int:
     if "logs" not in status:
         print("Search logs: missing, unable to display")
         return 0
-    print(_logs_table(status.get("logs") or [], args.filter_logs))
+    print(_logs_table(status.get("logs") or [], args.filter_logs, args.table_max_width))
     return 0
 
 

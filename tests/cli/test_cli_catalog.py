@@ -50,11 +50,16 @@ def test_docs_query_search_writes_the_aurorax_cli_data_file(cli: CliRunner, work
     assert all(re.match(TS, line) for line in lines), run.stdout
     messages = [re.sub(TS, "", line) for line in lines]
     request_id = _search_ids(run.stdout)
-    assert messages[:2] == ["Reading in query file ...", "Preparing search ..."]
-    assert f"Request ID: {request_id}" in messages
-    assert messages.index("Waiting for data ...") < messages.index("Data is now available")
-    assert re.fullmatch(r"Downloading 8 results and \d+\.\d kB of data \.\.\.", messages[-3]), messages
-    assert messages[-2:] == ["Writing data to file ...", f"Data has been saved to '{request_id}_data.json'"]
+    assert messages[:6] == [
+        "Reading in query file ...",
+        "Preparing search ...",
+        "Search object created",
+        "Request submitted",
+        f"Request ID: {request_id}",
+        "Data is now available",
+    ]
+    assert re.fullmatch(r"Downloading 8 results and \d+\.\d kB of data \.\.\.", messages[6]), messages
+    assert messages[7:] == ["Writing data to file ...", f"Data has been saved to '{request_id}_data.json'"]
 
     text = (work / f"{request_id}_data.json").read_text()
     records = json.loads(text)
@@ -118,8 +123,8 @@ def test_request_lifecycle_on_the_catalog(cli: CliRunner, work: Path):
     assert "Completed:\t\tTrue" in status
     assert "Error condition:\tFalse" in status
     assert "Result count:\t\t8" in status
-    assert re.search(r"Query duration:\t\t\d+\.\d\d seconds \(\d+ms\)", status)
-    assert re.search(r"Timestamp\s+Level\s+Summary\n=+\n", status)
+    assert re.search(r"Query duration:\t\t\d+(\.\d\d)? seconds? \(\d+ms\)", status)
+    assert re.search(r"Timestamp\s+Level\s+Summary *\n=+\n", status)
     assert "Search request arrived and saved" in status
     assert "Finished search in" in status and "found 8 records" in status
     query_text = status.split("Search query:\n==================\n", 1)[1]

@@ -103,6 +103,54 @@ def test_remote_backend_through_the_cli(cli: CliRunner, tmp_path: Path, server_u
     assert availability.assert_ok().stdout.splitlines()[2].split()[0] == "175"
 
 
+def _messages(stdout: str, request_id: str) -> list[str]:
+    """The progress lines without their timestamps, the request id replaced by <id>."""
+    lines = [re.sub(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\] ", "", line) for line in stdout.splitlines()]
+    return [line.replace(request_id, "<id>") for line in lines]
+
+
+def test_same_output_and_data_file_as_aurorax_cli(cli: CliRunner, tmp_path: Path, server_url: str):
+    """Against the same server, `aurorax-core data_products search` prints aurorax-cli's lines and writes the
+    byte-identical data file (aurorax-cli 1.27, the real tool, run in a subprocess)."""
+    shutil.copy(EXAMPLES / "docs_example.json", tmp_path / "q.json")
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "ours").mkdir()
+    aurorax_cli = [sys.executable, "-c", "from pyaurorax.cli.cli import cli; cli()", f"--api-base-url={server_url}"]
+    theirs = subprocess.run(
+        [*aurorax_cli, "search", "data_products", "search", "../q.json"],
+        cwd=tmp_path / "theirs",
+        env=isolated_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert theirs.returncode == 0, theirs.stdout + theirs.stderr
+    ours = cli("--api-url", server_url, "data_products", "search", "../q.json", cwd=tmp_path / "ours").assert_ok()
+    (their_file,) = (tmp_path / "theirs").glob("*_data.json")
+    (our_file,) = (tmp_path / "ours").glob("*_data.json")
+    assert our_file.read_bytes() == their_file.read_bytes()
+    their_id = their_file.name.removesuffix("_data.json")
+    our_id = our_file.name.removesuffix("_data.json")
+    assert _messages(ours.stdout, our_id) == _messages(theirs.stdout, their_id)
+
+    # The same request's status (with the log table and the query), and the sources table: identical text.
+    for args in (["get_status", our_id, "--show-logs", "--show-query"], ["sources", "list"]):
+        group = ["search", "data_products"] if args[0] == "get_status" else ["search"]
+        theirs = subprocess.run(
+            [*aurorax_cli, *group, *args],
+            env=isolated_env(tmp_path / "home"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert theirs.returncode == 0, theirs.stdout + theirs.stderr
+        ours_cmd = ["data_products", *args] if args[0] == "get_status" else args
+        ours = cli("--api-url", server_url, *ours_cmd).assert_ok()
+        assert ours.stdout == theirs.stdout
+
+
 def test_docs_query_on_the_demo_archive(cli: CliRunner, tmp_path: Path, demo_catalog_path: Path):
     """The AuroraX docs' example query works as written on the demo archive; every record is marked synthetic."""
     shutil.copy(demo_catalog_path, tmp_path / "demo.sqlite")

@@ -501,13 +501,26 @@ def fetch(url: str, policy: FetchPolicy, *, accept: Sequence[str], prefix: int |
     raise FetchError(f"too many redirects (more than {policy.max_redirects})")
 
 
+_tls_lock = threading.Lock()
+_tls_context: ssl.SSLContext | None = None
+
+
+def _default_tls_context() -> ssl.SSLContext:
+    """One verifying context for the process: loading the system's CA store costs milliseconds."""
+    global _tls_context
+    with _tls_lock:
+        if _tls_context is None:
+            _tls_context = ssl.create_default_context()
+        return _tls_context
+
+
 def _connect(target: _Target, policy: FetchPolicy, watchdog: _Watchdog) -> http.client.HTTPConnection:
     """Open a connection to one of the *checked* addresses; Host header and TLS use the name."""
     last_error: OSError | None = None
     for address in target.addresses:
         conn: http.client.HTTPConnection
         if target.scheme == "https":
-            context = policy.ssl_context or ssl.create_default_context()
+            context = policy.ssl_context or _default_tls_context()
             conn = http.client.HTTPSConnection(
                 target.host, target.port, timeout=policy.connect_timeout, context=context
             )

@@ -361,6 +361,10 @@ def _status_for(exc: AuroraXCoreError) -> int:
 class RootHandler(BaseHandler):
     """``GET /``: aurorax-cli --test-connectivity wants a 200."""
 
+    def head(self) -> None:
+        self.set_status(200)
+        self.finish()
+
     def get(self) -> None:
         self.send_json(
             {

@@ -26,6 +26,7 @@ def test_root_answers_200_json_for_the_connectivity_check(server: str, http: req
         reply = http.get(server + path, data="{}")
         assert reply.status_code == 200
         assert reply.headers["Content-Type"] == "application/json"
+    assert http.head(server + "/").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -60,14 +60,14 @@ def _fmt_us(value: datetime) -> str:
 
 def imaging_nights(first_year: int, years: int, seed: int = 7) -> list[date]:
     """~200 nights a year: fewer in the summer (midnight sun), some lost to weather/outages."""
-    rng = random.Random(seed)
     out = []
     day = date(first_year, 1, 1)
     end = date(first_year + years, 1, 1)
     while day < end:
         doy = day.timetuple().tm_yday
         summer = 120 <= doy <= 240
-        if rng.random() < (0.25 if summer else 0.72):
+        # Decided per date, so that any sub-range of years has the same nights.
+        if random.Random(seed * 1_000_003 + day.toordinal()).random() < (0.25 if summer else 0.72):
             out.append(day)
         day += timedelta(days=1)
     return out
@@ -79,7 +79,7 @@ def generate(
     """Yield AuroraX data-product records (dicts), night by night for every source."""
     rng = random.Random(seed)
     sources = sources if sources is not None else ground_sources()
-    nights = imaging_nights(first_year, years, seed)
+    nights = imaging_nights(first_year, years)
     site_info = []
     for s in sources:
         project, tag = _PROJECT[s["program"]]

@@ -30,6 +30,7 @@ transaction, so a failure (or a kill) leaves the catalog as it was before the ca
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -45,6 +46,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -105,6 +107,8 @@ _NUMBER_RE: Final = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s
 # Characters json.dumps writes verbatim inside a string (anything else is escaped).
 _JSON_PLAIN_RE: Final = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$")
 _DAY: Final = 86400
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+_START_URL: Final = itemgetter(2, 4)
 
 _SCHEMA: Final[tuple[str, ...]] = (
     "CREATE TABLE IF NOT EXISTS catalog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -753,8 +757,9 @@ class CatalogBackend:
             backend=self.name,
         )
 
-    def _plan(self, query: DataProductQuery, cache: _SourceCache) -> tuple[str, list[Any]] | None:
-        """The prefilter SQL and its parameters, or None when nothing can match."""
+    def _plan(self, query: DataProductQuery, cache: _SourceCache) -> tuple[str, list[Any], bool] | None:
+        """(prefilter SQL, parameters, whether the metadata filters must still run in Python),
+        or None when nothing can match."""
         where: list[str] = []
         params: list[Any] = []
         source_ids = cache.select(query.programs, query.platforms, query.instrument_types)
@@ -769,68 +774,76 @@ class CatalogBackend:
         where.append("start_s >= ? AND start_s <= ? AND end_s <= ?")
         params.extend((start, end, end))
         type_codes = {TYPE_CODES[t] for t in query.data_product_types} if query.data_product_types else None
+        if type_codes is not None:
+            where.append(f"type IN ({','.join('?' * len(type_codes))})")
+            params.extend(sorted(type_codes))
+        needs_python = bool(query.metadata_filters)
         push = self._pushdown(query, cache, source_ids)
         if push is not None:
+            conditions, exact = push
             clauses = []
-            for code, values in push:
+            for code, operator, values in conditions:
                 if type_codes is not None and code not in type_codes:
+                    if query.metadata_filters_logical_operator == "AND":
+                        return None  # this expression needs a type the query excludes
                     continue
-                if values is None:
+                params.append(code)
+                if operator == "exists":
                     clauses.append("(type = ? AND sub_type IS NOT NULL)")
-                    params.append(code)
                 else:
-                    clauses.append(f"(type = ? AND sub_type IN ({','.join('?' * len(values))}))")
-                    params.append(code)
+                    clauses.append(
+                        f"(type = ? AND sub_type IS NOT NULL AND sub_type {operator} ({','.join('?' * len(values))}))"
+                    )
                     params.extend(values)
             if not clauses:
                 return None
-            where.append(clauses[0] if len(clauses) == 1 else "(" + " OR ".join(clauses) + ")")
-        elif type_codes is not None:
-            where.append(f"type IN ({','.join('?' * len(type_codes))})")
-            params.extend(sorted(type_codes))
-        sql = (
-            "SELECT source_id, type, start_s, end_s, url, metadata FROM products WHERE "
-            + " AND ".join(where)
-            + " ORDER BY start_s, url"
-        )
-        return sql, params
+            joiner = " OR " if query.metadata_filters_logical_operator == "OR" else " AND "
+            where.append(clauses[0] if len(clauses) == 1 else "(" + joiner.join(clauses) + ")")
+            needs_python = not exact
+        sql = "SELECT source_id, type, start_s, end_s, url, metadata FROM products WHERE " + " AND ".join(where)
+        return sql, params, needs_python
 
     @staticmethod
     def _pushdown(
         query: DataProductQuery, cache: _SourceCache, source_ids: list[int] | None
-    ) -> list[tuple[int, list[str] | None]] | None:
-        """A necessary SQL condition derived from ``<type>_type`` metadata filters, or None.
+    ) -> tuple[list[tuple[int, str, list[str]]], bool] | None:
+        """SQL conditions derived from ``<type>_type`` metadata filters, and whether they are exact.
 
         A record has the key ``keogram_type`` only if it is a keogram with a non-null
         ``sub_type`` (unless the catalog holds "cross" keys, e.g. a montage carrying
-        ``keogram_type``, which disables this). For ``=``/``in`` with plain (non-numeric) strings
-        on a key no selected source types as numeric/bool, the value itself narrows the rows.
-        Every row still goes through the exact Python filter afterwards.
+        ``keogram_type``, which disables this for that key). ``=``/``in``/``!=``/``not in`` with
+        plain (non-numeric) strings, on a key that no selected source types as numeric or bool,
+        compare the text exactly as ``sub_type`` stores it: such a condition is exact. Otherwise
+        the condition is only necessary and the Python filter decides.
         """
         exprs = query.metadata_filters
         if not exprs:
             return None
-        candidates: list[tuple[int, list[str] | None]] = []
+        conditions: list[tuple[int, str, list[str]]] = []
+        exact = True
         sids = cache.by_id if source_ids is None else source_ids
         for expr in exprs:
             code = _SUB_TYPE_KEYS.get(expr.key)
             if code is None or expr.key in cache.cross_keys:
                 if query.metadata_filters_logical_operator == "OR":
                     return None  # one unconstrained alternative: no necessary condition
+                exact = False
                 continue
-            values: list[str] | None = None
-            if expr.operator in ("=", "in") and all(type(v) is str and _as_number(v) is None for v in expr.values):
+            operator = "exists"
+            values: list[str] = []
+            if expr.operator in ("=", "in", "!=", "not in") and all(
+                type(v) is str and _as_number(v) is None for v in expr.values
+            ):
                 modes = {_mode_for(cache.data_types.get(sid, {}).get(expr.key)) for sid in sids}
                 if modes <= {"auto", "string"}:
+                    operator = "IN" if expr.operator in ("=", "in") else "NOT IN"
                     values = list(expr.values)
-            candidates.append((code, values))
-        if not candidates:
+            if operator == "exists":
+                exact = False
+            conditions.append((code, operator, values))
+        if not conditions:
             return None
-        if query.metadata_filters_logical_operator == "OR":
-            return candidates
-        # AND: any single expression is a necessary condition; the most selective is a value test.
-        with_values = [c for c in candidates if c[1] is not None]
-        return [with_values[0] if with_values else candidates[0]]
+        return conditions, exact
 
     def _execute(
         self, query: DataProductQuery, cancel: CancelToken | None, deadline: float | None, timeout: float | None
@@ -841,7 +854,7 @@ class CatalogBackend:
             plan = self._plan(query, cache)
             if plan is None:
                 return [], len('{"result": []}')
-            sql, params = plan
+            sql, params, needs_python = plan
             watch = cancel is not None or deadline is not None
             if watch:
 
@@ -854,6 +867,9 @@ class CatalogBackend:
                 conn.set_progress_handler(stop, 10_000)
             try:
                 rows = conn.execute(sql, params).fetchall()
+                # Sorting here is cheaper than SQLite's temporary b-tree (measured: 3 vs 6 ms
+                # for 10k rows).
+                rows.sort(key=_START_URL)
             except sqlite3.OperationalError as exc:
                 if watch and "interrupt" in str(exc):
                     _check_stop(cancel, deadline, timeout)
@@ -863,20 +879,21 @@ class CatalogBackend:
                     conn.set_progress_handler(None, 0)
         except sqlite3.Error as exc:
             raise CatalogError(f"cannot search catalog {self._path}: {exc}") from None
-        return self._build(rows, query, cache, cancel, deadline, timeout)
+        with _gc_paused():
+            filters = query.metadata_filters if needs_python else ()
+            return self._build(rows, filters, query.metadata_filters_logical_operator, cache, cancel, deadline, timeout)
 
     @staticmethod
     def _build(
         rows: list[tuple[Any, ...]],
-        query: DataProductQuery,
+        filters: Sequence[MetadataFilterExpression],
+        logical: str,
         cache: _SourceCache,
         cancel: CancelToken | None,
         deadline: float | None,
         timeout: float | None,
     ) -> tuple[list[DataProduct], int]:
         by_id = cache.by_id
-        filters = query.metadata_filters
-        logical = query.metadata_filters_logical_operator
         preds: dict[int, Callable[[dict[str, Any]], bool] | None] = {}
         times: dict[int, datetime] = {}
         loads = json.loads
@@ -889,10 +906,20 @@ class CatalogBackend:
         basic_len = cache.basic_json_len
         names = _TYPE_NAMES
         watch = cancel is not None or deadline is not None
+        meta_cache: dict[str, dict[str, Any]] = {}
         for index, (sid, code, start_s, end_s, url, meta) in enumerate(rows):
             if watch and not index % 4096:
                 _check_stop(cancel, deadline, timeout)
-            md = loads(meta)
+            md = meta_cache.get(meta)
+            if md is None:
+                md = loads(meta)
+                # Products of one hour at several sites often carry identical metadata: parse
+                # once, hand out shallow copies (only for flat dicts, so nothing mutable is shared).
+                if len(meta_cache) < 200_000 and all(type(v) in _SCALARS for v in md.values()):
+                    meta_cache[meta] = md
+                    md = md.copy()
+            else:
+                md = md.copy()
             if filters:
                 pred = preds.get(sid, _MISSING)
                 if pred is _MISSING:
@@ -1206,8 +1233,7 @@ class CatalogBackend:
             for row in conn.execute(sql, chunk):
                 found[row[4]] = row
         rows = [found[u] for u in urls if u in found]
-        query = DataProductQuery(start=datetime(2000, 1, 1, tzinfo=UTC), end=datetime(2000, 1, 1, tzinfo=UTC))
-        return self._build(rows, query, cache, None, None, None)[0]
+        return self._build(rows, (), "AND", cache, None, None, None)[0]
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -1921,6 +1947,34 @@ def _apply_counts(conn: sqlite3.Connection, days: Counter[tuple[int, int]], type
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+
+
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many records.
+
+    Every object built is live, so collections triggered by the allocations find nothing and
+    cost ~20% of a large search. Nested/concurrent uses are counted; the collector is
+    re-enabled only if it was enabled before the first one.
+    """
+    global _gc_depth, _gc_was_enabled
+    with _gc_lock:
+        if _gc_depth == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _check_stop(cancel: CancelToken | None, deadline: float | None, timeout: float | None) -> None:

@@ -1,0 +1,161 @@
+"""Embedded catalog: in-process search latency on a multi-million-record archive, ingest rate, size.
+
+The archive (bench/_synthetic.py: ~60 ground imagers, ~200 nights a year, ~25 products per
+site-night) is built once into ./.bench-data/ and reused. Latencies are medians over varied
+queries (different nights, sites, months, years), query -> list of DataProduct, in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aurorax_core import CatalogBackend, DataProductQuery, MetadataFilterExpression
+
+from ._harness import Row, measure
+from ._synthetic import generate, ground_sources, imaging_nights
+
+DATA_DIR = Path(".bench-data")
+FIRST_YEAR = 2005
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _build(path: Path, years: int) -> CatalogBackend:
+    """Open the benchmark catalog, building it first when missing (progress on stderr)."""
+    marker = Path(f"{path}.complete")
+    if path.exists() and marker.exists():
+        return CatalogBackend(path)
+    _remove(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    catalog = CatalogBackend(path)
+    started = time.perf_counter()
+    total = 0
+    # One transaction per year keeps the WAL (and a rebuild after an interruption) bounded.
+    for year in range(FIRST_YEAR, FIRST_YEAR + years):
+        summary = catalog.ingest_products(generate(first_year=year, years=1, seed=year))
+        total += summary.inserted
+        print(
+            f"  built {year}: {total:,} records, {total / (time.perf_counter() - started):,.0f} records/s "
+            "(incl. generating them)",
+            file=sys.stderr,
+            flush=True,
+        )
+    marker.write_text(f"{total}\n")
+    return catalog
+
+
+def _ingest_rate(n: int) -> tuple[float, float]:
+    """(records/s, records/s of a re-ingest of the same records) into a fresh catalog."""
+    records = []
+    for record in generate(first_year=2020, years=3, seed=1):
+        records.append(record)
+        if len(records) >= n:
+            break
+    path = DATA_DIR / "ingest-rate.sqlite"
+    _remove(path)
+    catalog = CatalogBackend(path)
+    try:
+        fresh = catalog.ingest_products(records)
+        again = catalog.ingest_products(records)
+    finally:
+        catalog.close()
+        _remove(path)
+    return fresh.rate, again.rate
+
+
+def _night(day: datetime) -> tuple[datetime, datetime]:
+    return day, day + timedelta(hours=23, minutes=59, seconds=59)
+
+
+def run(quick: bool) -> list[Row]:
+    years = 1 if quick else 20
+    repeat = 7 if quick else 25
+    path = DATA_DIR / f"catalog-{years}y.sqlite"
+    catalog = _build(path, years)
+    rng = random.Random(42)
+    nights = [datetime(d.year, d.month, d.day, tzinfo=UTC) for d in imaging_nights(FIRST_YEAR, years, seed=7)]
+    winter = [d for d in nights if d.month in (11, 12, 1, 2)]
+    sources = ground_sources()
+    stats = catalog.stats()
+    rows: list[Row] = []
+
+    def bench(name: str, queries: list[DataProductQuery], target: float) -> None:
+        counts: list[int] = []
+        cycle = iter(queries * (repeat + 5))
+
+        def one() -> None:
+            counts.append(len(catalog.search(next(cycle)).data))
+
+        timing = measure(one, repeat=repeat, warmup=2)
+        counts.sort()
+        rows.append(
+            Row(
+                name,
+                timing["median"],
+                "ms",
+                target,
+                note=f"median {counts[len(counts) // 2]:,} records; p95 {timing['p95']:.3g} ms",
+            )
+        )
+
+    site_night = []
+    for _ in range(repeat):
+        s = rng.choice(sources)
+        start, end = _night(rng.choice(winter))
+        site_night.append(
+            DataProductQuery(
+                start=start,
+                end=end,
+                programs=[s["program"]],
+                platforms=[s["platform"]],
+                instrument_types=[s["instrument_type"]],
+            )
+        )
+    bench("search: one site, one night", site_night, 1.0)
+
+    program_night = [DataProductQuery(*_night(rng.choice(winter)), programs=["themis-asi"]) for _ in range(repeat)]
+    bench("search: one program (themis-asi, 24 sites), one night", program_night, 3.0)
+
+    months = []
+    for _ in range(repeat):
+        day = rng.choice(winter)
+        first = day.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(seconds=1)
+        months.append(DataProductQuery(start=first, end=last, programs=["trex"]))
+    bench("search: one program (trex, 16 sources), one month", months, 40.0)
+
+    daily = MetadataFilterExpression("keogram_type", "=", ("daily",))
+    year_queries = []
+    for _ in range(repeat):
+        year = rng.randrange(FIRST_YEAR, FIRST_YEAR + years)
+        year_queries.append(
+            DataProductQuery(
+                start=datetime(year, 1, 1, tzinfo=UTC),
+                end=datetime(year, 12, 31, 23, 59, 59, tzinfo=UTC),
+                metadata_filters=[daily],
+            )
+        )
+    bench("search: all ground sources, one year, keogram_type = daily", year_queries, 200.0)
+
+    fresh, again = _ingest_rate(100_000 if quick else 600_000)
+    rows.append(Row("ingest (new records, fresh catalog)", fresh, "records/s", 150_000, higher_is_better=True))
+    rows.append(Row("ingest (same records again: updates)", again, "records/s", None, higher_is_better=True))
+    size = path.stat().st_size + (os.path.getsize(f"{path}-wal") if os.path.exists(f"{path}-wal") else 0)
+    rows.append(
+        Row(
+            "catalog file size per record",
+            size / max(1, stats["records"]),
+            "bytes",
+            note=f"{stats['records']:,} records, {size / 1e9:.2f} GB, {stats['sources']} sources",
+        )
+    )
+    catalog.close()
+    return rows

@@ -15,6 +15,7 @@ being held in memory.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import multiprocessing
@@ -281,7 +282,8 @@ class BaseHandler(tornado.web.RequestHandler):
                 "this operation changes the catalog and needs an API key: send it in the "
                 "x-aurorax-api-key header (pyaurorax: PyAuroraX(api_key=...); aurorax-cli --api-key)",
             )
-        if key not in self.state.api_keys:
+        # constant-time comparison: the answer must not leak how much of a key was right
+        if not any(hmac.compare_digest(key.encode(), known.encode()) for known in self.state.api_keys):
             hint = (
                 "this server accepts no writes (start it with --api-key KEY to allow them)"
                 if not self.state.api_keys
@@ -354,7 +356,9 @@ def _status_for(exc: AuroraXCoreError) -> int:
     if name in ("DuplicateError", "ConflictError"):
         return 409
     if isinstance(exc, CatalogError):
-        return 500
+        # the catalog cannot be read or written (read-only file, disk full, corrupt): the server's
+        # state, not the request, is at fault; 503 carries the catalog's own explanation
+        return 503
     return 400
 
 

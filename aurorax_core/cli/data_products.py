@@ -26,7 +26,6 @@ from ..backends.base import (
     SearchEvent,
 )
 from ..errors import AuroraXCoreError, NotFound, QueryValidationError, SearchFailed
-from ..models import DataProduct
 from ..query import SEARCH_TEMPLATE, DataProductQuery
 from . import _common
 from ._format import (
@@ -277,12 +276,26 @@ def _output_records(
             pprint.pprint(records)
         else:
             for record in records:
-                print(repr(DataProduct.from_api_dict(record)))
+                print(_object_line(record))
         return
     outfile = args.outfile or f"{request_id}_data.json"
     say("Writing data to file ...")
     write_json_atomic(outfile, records, indent=args.indent, minify=args.minify)
     say(f"Data has been saved to '{outfile}'")
+
+
+def _object_line(record: dict[str, Any]) -> str:
+    """One record the way aurorax-cli's ``--output-to-terminal objects`` shows it (pyaurorax's
+    DataProductData repr: url and metadata cut after 20 characters, the data source elided)."""
+
+    def cut(text: str, tail: str) -> str:
+        return text if len(text) <= 20 else text[:20] + tail
+
+    return (
+        f"DataProductData(start={record.get('start')!r}, end={record.get('end')!r}, "
+        f"data_product_type='{record.get('data_product_type')}', url='{cut(str(record.get('url')), '...')}', "
+        f"metadata={cut(str(record.get('metadata')), '...}')}, data_source=DataSource(...))"
+    )
 
 
 # --- request tracking ----------------------------------------------------------------------------

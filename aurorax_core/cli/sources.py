@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import pprint
+import textwrap
 from typing import Any
 
 from ..backends.base import Backend
@@ -104,6 +105,20 @@ def _stats_text(stats: dict[str, Any] | None, kind: str) -> str:
     return f"{intcomma(count)} records"
 
 
+def _single_stats_text(stats: dict[str, Any] | None, kind: str) -> str:
+    # One source's stats line, as aurorax-cli words it: "0 records", or "N (from to)".
+    if not stats:
+        return "-"
+    count = stats.get(f"{kind}_count") or 0
+    earliest = stats.get(f"earliest_{kind}_loaded")
+    latest = stats.get(f"latest_{kind}_loaded")
+    if not count:
+        return "0 records"
+    if earliest and latest:
+        return f"{intcomma(count)} ({_minute(earliest)} to {_minute(latest)})"
+    return f"{intcomma(count)} records"
+
+
 def _minute(value: Any) -> str:
     try:
         return parse_time(value).strftime("%Y-%m-%dT%H:%M")
@@ -131,7 +146,7 @@ def print_sources_table(sources: list[DataSource], *, order: str, show_owner: bo
             source.source_type,
         ]
         if show_owner:
-            row.append(source.owner)
+            row.append(str(source.owner))  # texttable prints None as "None", as aurorax-cli shows it
         if include_stats:
             row += [_stats_text(source.stats, "ephemeris"), _stats_text(source.stats, "data_product")]
             stats = source.stats or {}
@@ -204,44 +219,49 @@ def print_source(source: DataSource, fmt: str, include_stats: bool) -> None:
         print(f"Metadata:\t\t{metadata}" if not metadata else f"Metadata:\n{pprint.pformat(metadata)}")
     if include_stats:
         stats = source.stats or {}
-        print(f"Ephemeris Stats:\t{_stats_text(stats, 'ephemeris') if stats else '-'}")
-        print(f"Data Product Stats:\t{_stats_text(stats, 'data_product') if stats else '-'}")
+        print(f"Ephemeris Stats:\t{_single_stats_text(stats, 'ephemeris')}")
+        print(f"Data Product Stats:\t{_single_stats_text(stats, 'data_product')}")
     if fmt == "full_record":
         ephemeris = source.ephemeris_metadata_schema or []
         products = source.data_product_metadata_schema or []
         print(f"Ephemeris Schema:\t{'[]' if not ephemeris else 'see below table'}")
         print(f"Data Product Schema:\t{'[]' if not products else 'see below table'}\n")
-        if ephemeris or products:
-            rows = [_schema_row("ephemeris", item) for item in ephemeris]
-            rows += [_schema_row("data_product", item) for item in products]
-            print(
-                format_table(
-                    (
-                        "Schema",
-                        "Field Name",
-                        "Data Type",
-                        "Allowed Values",
-                        "Searchable",
-                        "Description",
-                        "Additional Description",
-                    ),
-                    rows,
-                )
+        # aurorax-cli prints the table (header and rule) even when both schemas are empty.
+        rows = [_schema_row("ephemeris", item) for item in ephemeris]
+        rows += [_schema_row("data_product", item) for item in products]
+        print(
+            format_table(
+                (
+                    "Schema",
+                    "Field Name",
+                    "Data Type",
+                    "Allowed Values",
+                    "Searchable",
+                    "Description",
+                    "Additional Description",
+                ),
+                rows,
             )
+        )
 
 
 def _schema_row(schema: str, item: Any) -> list[Any]:
+    # As aurorax-cli: allowed values and descriptions wrapped at 40 columns, "-" for a missing key.
     if not isinstance(item, dict):
         return [schema, str(item), "-", "-", "-", "-", "-"]
-    allowed = item.get("allowed_values")
+
+    def wrapped(value: Any) -> str:
+        return "\n".join(textwrap.wrap(str(value), 40))
+
+    additional = item.get("additional_description")
     return [
         schema,
-        item.get("field_name", "-"),
-        item.get("data_type", "-"),
-        ", ".join(map(str, allowed)) if isinstance(allowed, list) and allowed else "-",
-        item.get("searchable", "-"),
-        item.get("description") or "-",
-        item.get("additional_description") or "-",
+        str(item.get("field_name", "-")),
+        str(item.get("data_type", "-")),
+        wrapped(item.get("allowed_values")),
+        str(item["searchable"]) if "searchable" in item else "-",
+        wrapped(item.get("description") or ""),
+        wrapped(additional) if additional is not None else "-",
     ]
 
 

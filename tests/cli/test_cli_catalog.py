@@ -106,8 +106,9 @@ def test_output_options(cli: CliRunner, work: Path):
     as_dict = cli(*base, "--output-to-terminal", "dict", "--quiet").assert_ok()
     assert ast.literal_eval(as_dict.stdout.strip()) == json.loads(minified)
     objects = cli(*base, "--output-to-terminal", "objects", "--quiet").assert_ok()
-    assert [line.startswith("DataProduct(") for line in objects.stdout.strip().splitlines()] == [True, True]
-    assert "daily_hires" in objects.stdout
+    lines = objects.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("DataProductData(start='2020-01-01T00:00:00'") for line in lines)
+    assert "url='https://data.example...'" in lines[0] and lines[0].endswith("data_source=DataSource(...))")
     assert not list(work.glob("*_data.json"))  # terminal output writes no file
     cli(*base, "--outfile", "no/such/dir/out.json").assert_user_error("does not exist")
 

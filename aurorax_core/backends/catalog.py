@@ -110,6 +110,16 @@ _DAY: Final = 86400
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 _START_URL: Final = itemgetter(2, 4)
 
+# Named (not column constraints) so that a bulk load into an empty catalog can build them once at
+# the end, inside the same transaction: ~1.5 us per record less than maintaining them row by row.
+_PRODUCT_INDEXES: Final[dict[str, str]] = {
+    "products_url": "CREATE UNIQUE INDEX IF NOT EXISTS products_url ON products (url)",
+    "products_source_start": "CREATE INDEX IF NOT EXISTS products_source_start ON products (source_id, start_s)",
+    "products_type_sub_start": (
+        "CREATE INDEX IF NOT EXISTS products_type_sub_start ON products (type, sub_type, start_s)"
+    ),
+}
+
 _SCHEMA: Final[tuple[str, ...]] = (
     "CREATE TABLE IF NOT EXISTS catalog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     """CREATE TABLE IF NOT EXISTS sources (
@@ -129,12 +139,11 @@ _SCHEMA: Final[tuple[str, ...]] = (
         type INTEGER NOT NULL,
         start_s INTEGER NOT NULL,
         end_s INTEGER NOT NULL CHECK (end_s >= start_s),
-        url TEXT NOT NULL UNIQUE,
+        url TEXT NOT NULL,
         sub_type TEXT,
         metadata TEXT NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS products_source_start ON products (source_id, start_s)",
-    "CREATE INDEX IF NOT EXISTS products_type_sub_start ON products (type, sub_type, start_s)",
+    *_PRODUCT_INDEXES.values(),
     """CREATE TABLE IF NOT EXISTS day_counts (
         source_id INTEGER NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (source_id, day)) WITHOUT ROWID""",
@@ -1563,6 +1572,12 @@ class CatalogBackend:
             cache = self._sources(conn)
             state = _IngestState(self, conn, cache)
             first_new_id = int(conn.execute("SELECT coalesce(max(id), 0) FROM products").fetchone()[0]) + 1
+            if first_new_id == 1 and not conn.execute("SELECT 1 FROM products LIMIT 1").fetchone():
+                # Empty catalog: load without the indexes and build them at the end. Readers keep
+                # seeing the committed (indexed) catalog until this transaction commits.
+                state.bulk = True
+                for name in _PRODUCT_INDEXES:
+                    conn.execute(f"DROP INDEX IF EXISTS {name}")
             done = 0
             for batch in _batched(records, batch_size):
                 rows = state.validate(batch, done)
@@ -1572,6 +1587,8 @@ class CatalogBackend:
                     progress(done)
             if only_source is not None and state.sources_added:
                 raise RecordValidationError("upload records must belong to the uploaded data source")
+            if state.bulk:
+                state.build_indexes(first_new_id)
             state.finish()
         if state.sources_added or state.cross_changed:
             with self._cache_lock:
@@ -1604,6 +1621,7 @@ class _IngestState:
         self.cross_changed = False
         self.overflow: set[str] = {k for (k,) in conn.execute("SELECT key FROM metadata_keys WHERE overflow = 1")}
         self.new_values: dict[str, set[Any]] = {}
+        self.bulk = False
         self.shapes: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
 
     # -- sources
@@ -1845,6 +1863,19 @@ class _IngestState:
                 self.backend._insert_source(conn, source)
             self.sources_added += len(self.new_sources)
             self.new_sources = []
+        days = self.days
+        types = self.types
+        days.update([(row[0], row[2] // _DAY) for row in rows])
+        types.update([(row[0], row[1]) for row in rows])
+        if self.bulk:
+            # No URL index yet: duplicates across batches are found when it is built.
+            conn.executemany(
+                "INSERT INTO products (source_id, type, start_s, end_s, url, sub_type, metadata) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self.inserted += len(rows)
+            return
         batch_first_id = int(conn.execute("SELECT coalesce(max(id), 0) FROM products").fetchone()[0]) + 1
         before = conn.total_changes
         # Insert first: on a growing archive almost every URL is new, and this avoids looking
@@ -1855,10 +1886,6 @@ class _IngestState:
             rows,
         )
         inserted = conn.total_changes - before
-        days = self.days
-        types = self.types
-        days.update([(row[0], row[2] // _DAY) for row in rows])
-        types.update([(row[0], row[1]) for row in rows])
         updates = []
         if inserted != len(rows):
             existing: dict[str, tuple[int, int, int, int]] = {}
@@ -1890,6 +1917,23 @@ class _IngestState:
             )
         self.inserted += inserted
         self.updated += len(updates)
+
+    def build_indexes(self, first_new_id: int) -> None:
+        """Create the product indexes after a bulk load (URL uniqueness first)."""
+        conn = self.conn
+        try:
+            conn.execute(_PRODUCT_INDEXES["products_url"])
+        except sqlite3.IntegrityError:
+            url, first, second = conn.execute(
+                "SELECT url, min(id), max(id) FROM products GROUP BY url HAVING count(*) > 1 ORDER BY min(id) LIMIT 1"
+            ).fetchone()
+            raise RecordValidationError(
+                f"record {second - first_new_id} ({url}): duplicate URL, already given earlier in this ingest "
+                f"(record {first - first_new_id}); a URL identifies one data product"
+            ) from None
+        for name, statement in _PRODUCT_INDEXES.items():
+            if name != "products_url":
+                conn.execute(statement)
 
     def finish(self) -> None:
         conn = self.conn

@@ -158,15 +158,36 @@ def _bad(record: dict[str, Any], change: str) -> None:
         ("source without triple", r"record 130 \(https://.*\): data_source 999 is not in the catalog"),
     ],
 )
-def test_invalid_record_half_way_leaves_no_trace(catalog: CatalogBackend, change: str, message: str) -> None:
-    catalog.ingest_products(make_records(20, seed=1))
+@pytest.mark.parametrize("prefilled", [True, False], ids=["incremental", "bulk-into-empty"])
+def test_invalid_record_half_way_leaves_no_trace(
+    catalog: CatalogBackend, change: str, message: str, prefilled: bool
+) -> None:
+    if prefilled:
+        catalog.ingest_products(make_records(20, seed=1))
     before = snapshot(catalog.path)
     records = make_records(200, seed=2)
     _bad(records[130], change)
     # batch_size 50: batches 0-2 are already written when record 130 is validated
     with pytest.raises(RecordValidationError, match=message):
         catalog.ingest_products(records, batch_size=50)
-    assert snapshot(catalog.path) == before
+    assert snapshot(catalog.path) == before  # includes the indexes a bulk load drops and rebuilds
+
+
+def test_bulk_load_into_an_empty_catalog_rebuilds_the_indexes(catalog: CatalogBackend) -> None:
+    def indexes() -> set[str]:
+        with sqlite3.connect(catalog.path) as conn:
+            return {
+                r[0]
+                for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'products'")
+            }
+
+    expected = indexes()
+    assert {"products_url", "products_source_start", "products_type_sub_start"} <= expected
+    records = make_records(500, seed=3)
+    catalog.ingest_products(records, batch_size=100)
+    assert indexes() == expected
+    again = catalog.ingest_products(records[:10])  # the URL index is back: these are updates
+    assert (again.inserted, again.updated) == (0, 10)
 
 
 def test_duplicate_urls_in_one_ingest(catalog: CatalogBackend) -> None:
@@ -180,6 +201,10 @@ def test_duplicate_urls_in_one_ingest(catalog: CatalogBackend) -> None:
     with pytest.raises(RecordValidationError, match=r"record 70 .*duplicate URL, already given earlier"):
         catalog.ingest_products(records, batch_size=30)  # the first copy is in an earlier batch
     assert catalog.stats()["records"] == 0
+    catalog.ingest_products(make_records(5, seed=9))  # not empty any more: the incremental path
+    with pytest.raises(RecordValidationError, match=r"record 70 .*duplicate URL, already given earlier"):
+        catalog.ingest_products(records, batch_size=30)
+    assert catalog.stats()["records"] == 5
 
 
 def test_database_failure_mid_way_leaves_no_trace(catalog: CatalogBackend) -> None:

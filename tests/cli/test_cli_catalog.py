@@ -195,7 +195,7 @@ def test_sources_tables_and_records(cli: CliRunner, work: Path):
     one = cli(*cat, "get", "trex", "gillam", "RGB ASI", "--format", "full_record", "--include-stats").assert_ok()
     assert "Identifier:\t\t103\n" in one.stdout
     assert "Instument Type:\t\tRGB ASI" in one.stdout  # aurorax-cli's spelling
-    assert "Data Product Stats:\t40 records" in one.stdout
+    assert "Data Product Stats:\t40 (2020-01-01T00:00 to 2020-01-10T03:00)" in one.stdout
     assert "Data Product Schema:" in one.stdout
     only_id = cli(*cat, "get_using_identifier", "175", "--format", "identifier_only").assert_ok()
     assert only_id.stdout.strip() == "Identifier:\t\t175"

@@ -74,8 +74,9 @@ def _cases(remote: Any) -> list[tuple[str, dict[str, Any]]]:
     # are indexed), so this case is also a large result.
     best: tuple[float, dict[str, Any]] | None = None
     start = datetime.combine(DEMO_START, datetime.min.time())
-    for days in (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 18, 25, 31):
+    for days in (1, 2, 3, 5, 8, 12, 16, 20, 25, 31):
         kwargs = {"start": start, "end": start + timedelta(days=days) - timedelta(seconds=1)}
+        remote.search(DataProductQuery(**kwargs))  # warm (the first run of a range reads cold pages)
         duration = remote.search(DataProductQuery(**kwargs)).query_duration_ms
         if best is None or abs(duration - 300) < abs(best[0] - 300):
             best = (duration, kwargs)

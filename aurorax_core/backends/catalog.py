@@ -403,7 +403,7 @@ class CatalogBackend:
         self._readonly = readonly
         self._immutable = False
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._conn_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._cache: _SourceCache | None = None
@@ -487,12 +487,23 @@ class CatalogBackend:
             conn.execute("PRAGMA mmap_size=1073741824")
             if not self._readonly:
                 conn.execute("PRAGMA synchronous=NORMAL")
+                # After a big ingest the WAL would otherwise keep its peak size on disk.
+                conn.execute("PRAGMA journal_size_limit=67108864")
         except sqlite3.Error as exc:
             raise CatalogError(
                 f"cannot open catalog {self._path} ({exc}); pass another --catalog path (or set AURORAX_CATALOG)"
             ) from None
         with self._conn_lock:
-            self._connections.append(conn)
+            # Connections of threads that have ended (e.g. a recycled worker pool) are closed.
+            alive = []
+            for thread, other in self._connections:
+                if thread.is_alive():
+                    alive.append((thread, other))
+                else:
+                    with suppress(sqlite3.Error):
+                        other.close()
+            alive.append((threading.current_thread(), conn))
+            self._connections = alive
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -507,7 +518,7 @@ class CatalogBackend:
         self._closed = True
         with self._conn_lock:
             connections, self._connections = self._connections, []
-        for conn in connections:
+        for _, conn in connections:
             with suppress(sqlite3.Error):
                 conn.close()
         self._local = threading.local()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import threading
 from datetime import datetime, timedelta
@@ -444,3 +445,26 @@ def test_readers_see_a_writer_from_another_connection(tmp_path: Any) -> None:
     }
     writer.close()
     reader.close()
+
+
+def test_connections_of_finished_threads_are_released(catalog: CatalogBackend) -> None:
+    """A server's worker threads come and go; their SQLite connections must not pile up."""
+    catalog.ingest_products(make_records(20, seed=2))
+    query = DataProductQuery(start="2019-01-01T00:00:00", end="2021-01-01T00:00:00")
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def one_search() -> None:
+        assert len(catalog.search(query)) == 20
+
+    for _ in range(3):
+        t = threading.Thread(target=one_search)
+        t.start()
+        t.join()
+    baseline = open_files()
+    for _ in range(60):
+        t = threading.Thread(target=one_search)
+        t.start()
+        t.join()
+    assert open_files() <= baseline + 4

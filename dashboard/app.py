@@ -31,6 +31,7 @@ from .views.preview import ProductPreview
 from .views.results_table import ResultsTable
 from .views.search_form import EnterToSearch, SearchForm
 from .views.status import SearchStatus
+from .views.style import html
 
 TITLE = "AuroraX data products"
 ACCENT = "#0072b2"  # Okabe-Ito blue: readable on white and on the dark theme's background
@@ -55,34 +56,6 @@ pn.extension("tabulator", notifications=False)
 # the browser contact hosts other than this server, so drop it (the system font is used instead).
 # A subclass cannot do this: Panel resolves the design's bundled files by class name.
 Fast._resources = {**Fast._resources, "font": {}}
-
-
-def _css(dark: bool) -> str:
-    error_bg, error_fg = ("#4a1010", "#ffd9d6") if dark else ("#fdecea", "#611a15")
-    info_bg, info_fg = ("#0d2b45", "#d6ecff") if dark else ("#e8f2fb", "#0b3556")
-    warn_bg, warn_fg = ("#3f3000", "#ffe9a8") if dark else ("#fff4d6", "#5a4300")
-    error_text = "#ff9e96" if dark else "#b00020"
-    return f"""
-    :root {{ --ax-error: {error_text}; }}
-    .ax-alert {{ border-radius: 6px; padding: 8px 12px; margin: 4px 0; }}
-    .ax-alert p {{ margin: 4px 0 0 0; }}
-    .ax-alert-error {{ background: {error_bg}; color: {error_fg}; border-left: 5px solid {error_text}; }}
-    .ax-alert-info {{ background: {info_bg}; color: {info_fg}; border-left: 5px solid {ACCENT}; }}
-    .ax-alert-warn {{ background: {warn_bg}; color: {warn_fg}; border-left: 5px solid #e69f00; }}
-    .ax-field-error {{ color: {error_text}; }}
-    .ax-badge {{ background: {warn_bg}; color: {warn_fg}; padding: 4px 8px; border-radius: 4px; }}
-    .ax-dim {{ opacity: 0.85; }}
-    .ax-h {{ font-size: 1.05em; margin: 10px 0 4px 0; }}
-    .ax-stages {{ margin: 4px 0; padding-left: 1.4em; font-size: 0.9em; }}
-    .ax-status {{ margin: 4px 0; font-weight: 600; }}
-    .ax-meta {{ border-collapse: collapse; font-size: 0.9em; margin: 0; }}
-    .ax-meta caption {{ text-align: left; font-weight: 600; padding: 4px 0; }}
-    .ax-meta th, .ax-meta td {{ text-align: left; padding: 2px 8px; border-bottom: 1px solid #8884;
-                               overflow-wrap: anywhere; }}
-    .ax-full {{ max-width: 100%; height: auto; }}
-    .ax-inert-url {{ font-family: monospace; overflow-wrap: anywhere; }}
-    a {{ color: {"#8cc8ff" if dark else "#0a58a6"}; }}
-    """
 
 
 def _thread_executor(fn: Callable[[], None]) -> None:
@@ -136,7 +109,6 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
         state.executor = _thread_executor
         state.dispatch = _doc_dispatcher(doc)
     images = images if images is not None else _shared_images()
-    dark = pn.config.theme == "dark"
 
     status = SearchStatus(state=state)
     form = SearchForm(state=state)
@@ -145,7 +117,7 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
     preview = ProductPreview(state=state, images=images)
     export = ExportPanel(state=state)
     backend_panel = BackendPanel(state=state)
-    startup = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
+    startup = html("", sizing_mode="stretch_width", visible=False)
 
     tabs = pn.Tabs(
         ("Table", table),
@@ -171,7 +143,6 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
         accent=ACCENT,
         theme_toggle=True,
         sidebar_width=360,
-        raw_css=[_css(dark)],
         main_layout=None,
         font="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
     )
@@ -270,6 +241,9 @@ def _start_permalinks(state: DashboardState) -> None:
     state._permalinks_started = True  # type: ignore[attr-defined]
     params = dict(parse_qsl((location.search or "").lstrip("?")))
     theme = params.get("theme")
+    if not any(params.get(k) for k in ("start", "program", "platform", "instrument_type")):
+        # A first visit starts from the documentation's example rather than an empty, invalid form.
+        state.preset_example_day()
     problems = state.apply_permalink(params)
     if problems:
         state.param.update(error_title="Part of the link could not be used", error="; ".join(problems))

@@ -111,5 +111,7 @@ def img_html(
         limits.append(f"width:{int(width)}px")
     if height:
         limits.append(f"height:{int(height)}px")
-    style = f' style="{";".join([*limits, "object-fit:contain", "display:block"])}"' if limits else ""
+    style = (
+        f' style="{";".join([*limits, "object-fit:contain", "display:block", "background:#000"])}"' if limits else ""
+    )
     return f'<img src="{uri}" alt="{esc(alt)}"{style}{cls}>'

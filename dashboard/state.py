@@ -690,7 +690,11 @@ class DashboardState(param.Parameterized):
                     setattr(self, key, parse_time(str(params[key]), field_name=key))
                 except AuroraXCoreError as exc:
                     problems.append(f"link parameter {key}: {exc}")
+        has_sources = any(k in params for k in ("program", "platform", "instrument_type", "start"))
         for field, key in (("programs", "program"), ("platforms", "platform"), ("instrument_types", "instrument_type")):
+            if not has_sources:
+                # A link without a query (e.g. only ?theme=dark) keeps the current inputs.
+                break
             wanted = split(key)
             allowed = list(self.param[field].objects)
             unknown = [v for v in wanted if v not in allowed]
@@ -701,7 +705,8 @@ class DashboardState(param.Parameterized):
         bad = [t for t in types if t not in DATA_PRODUCT_TYPES]
         if bad:
             problems.append(f"link parameter type: unknown product type {', '.join(bad)}")
-        self.data_product_types = [t for t in types if t in DATA_PRODUCT_TYPES]
+        if has_sources:
+            self.data_product_types = [t for t in types if t in DATA_PRODUCT_TYPES]
         if params.get("filters"):
             try:
                 filters = json.loads(str(params["filters"]))

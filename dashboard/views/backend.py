@@ -12,6 +12,7 @@ from aurorax_core import open_backend
 
 from ..media import esc, http_url
 from ..state import DashboardState, friendly_error
+from .style import html
 
 EMBEDDED = "Embedded catalog"
 REMOTE = "AuroraX API"
@@ -45,8 +46,9 @@ class BackendPanel(pn.viewable.Viewer):
         super().__init__(**params)
         self._embedded_spec = embedded_spec or (lambda: None)
         remote = self.state.backend_name.startswith(("http://", "https://"))
-        self._kind = pn.widgets.RadioButtonGroup(
-            label="Backend", options=[EMBEDDED, REMOTE], value=REMOTE if remote else EMBEDDED, color="default"
+        # Radio inputs (not toggle buttons): which backend is active must be obvious in both themes.
+        self._kind = pn.widgets.RadioBoxGroup(
+            label="Backend", options=[EMBEDDED, REMOTE], value=REMOTE if remote else EMBEDDED, inline=True
         )
         self._url = pn.widgets.TextInput(
             label="AuroraX API URL",
@@ -56,7 +58,7 @@ class BackendPanel(pn.viewable.Viewer):
             visible=remote,
         )
         self._connect = pn.widgets.Button(label="Connect", color="default", sizing_mode="stretch_width")
-        self._status = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
+        self._status = html("", sizing_mode="stretch_width", margin=(0, 10))
         self._kind.param.watch(self._on_kind, "value")
         self._connect.on_click(lambda _e: self.switch())
         self._url.param.watch(lambda _e: self.switch(), "enter_pressed")

@@ -13,6 +13,9 @@ from aurorax_core import AuroraXCoreError
 
 from .. import exports
 from ..state import DashboardState
+from .style import html
+
+_MONO = "textarea { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-size: 12px; }"
 
 
 class ExportPanel(pn.viewable.Viewer):
@@ -52,17 +55,17 @@ class ExportPanel(pn.viewable.Viewer):
             "Query file", "aurorax_query.json", self._query_text, "The query as an aurorax-cli query file"
         )
         self._core_code = pn.widgets.TextAreaInput(
-            label="Python (aurorax_core)", height=230, sizing_mode="stretch_width", disabled=False
+            label="Python (aurorax_core)", height=230, sizing_mode="stretch_width", stylesheets=[_MONO]
         )
         self._pyaurorax_code = pn.widgets.TextAreaInput(
-            label="Python (pyaurorax)", height=230, sizing_mode="stretch_width"
+            label="Python (pyaurorax)", height=230, sizing_mode="stretch_width", stylesheets=[_MONO]
         )
         self._copy_core = pn.widgets.Button(label="Copy aurorax_core code", width=200)
         self._copy_pyaurorax = pn.widgets.Button(label="Copy pyaurorax code", width=200)
         copy = "navigator.clipboard && navigator.clipboard.writeText(src.value);"
         self._copy_core.js_on_click(args={"src": self._core_code}, code=copy)
         self._copy_pyaurorax.js_on_click(args={"src": self._pyaurorax_code}, code=copy)
-        self._message = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._message = html("", sizing_mode="stretch_width")
         state.param.watch(
             self._update_code,
             [
@@ -106,9 +109,9 @@ class ExportPanel(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.pane.HTML("<h2 class='ax-h'>Export the filtered results</h2>", margin=(0, 10)),
-            pn.Row(self._csv, self._json, self._urls, self._query),
-            pn.pane.HTML("<h2 class='ax-h'>Run this search from Python</h2>", margin=(0, 10)),
+            html("<h2 class='ax-h'>Export the filtered results</h2>", margin=(0, 10)),
+            pn.FlexBox(self._csv, self._json, self._urls, self._query, sizing_mode="stretch_width"),
+            html("<h2 class='ax-h'>Run this search from Python</h2>", margin=(0, 10)),
             pn.Row(
                 pn.Column(self._core_code, self._copy_core, sizing_mode="stretch_width"),
                 pn.Column(self._pyaurorax_code, self._copy_pyaurorax, sizing_mode="stretch_width"),

@@ -14,6 +14,7 @@ from ..images import ImageSource, Media
 from ..media import alt_text, esc, img_html, link_html, product_title
 from ..state import DashboardState
 from .player import MoviePlayer
+from .style import html
 
 
 def metadata_html(product: DataProduct) -> str:
@@ -51,10 +52,10 @@ class ProductPreview(pn.viewable.Viewer):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self._header = pn.pane.HTML("", sizing_mode="stretch_width")
-        self._image = pn.pane.HTML("", sizing_mode="stretch_width", visible=False, css_classes=["ax-preview-image"])
+        self._header = html("", sizing_mode="stretch_width")
+        self._image = html("", sizing_mode="stretch_width", visible=False, css_classes=["ax-preview-image"])
         self.player = MoviePlayer(visible=False, sizing_mode="stretch_width")
-        self._meta = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._meta = html("", sizing_mode="stretch_width")
         self._close = pn.widgets.Button(label="Close preview", width=130, description="Close the preview")
         self._close.on_click(lambda _e: setattr(self.state, "selected_index", None))
         self._generation = 0
@@ -117,10 +118,12 @@ class ProductPreview(pn.viewable.Viewer):
                 self.player.param.update(src=movie.uri or "", frames=[], label=label, visible=True)
             elif frames:
                 self.player.param.update(src="", frames=frames, label=label, visible=True)
-        if media.ok:
-            self._image.object = img_html(media.uri, label, css_class="ax-full")
-        elif movie is not None and movie.ok:
+        playing = self.player.visible
+        if playing:
+            # The player shows the movie; its first frame (the still preview) would only repeat it.
             self._image.object = ""
+        elif media.ok:
+            self._image.object = img_html(media.uri, label, css_class="ax-full")
         else:
             reason = media.reason or "unknown reason"
             self._image.object = (

@@ -11,6 +11,7 @@ import param
 from ..images import ImageSource
 from ..media import alt_text, esc, img_html, link_html
 from ..state import DashboardState
+from .style import html
 
 # Shown columns, in order, with their headers. Times are text (YYYY-MM-DD HH:MM:SS) so that the
 # header filters are plain substring filters and sorting stays lexicographic = chronological.
@@ -80,7 +81,7 @@ class ResultsTable(pn.viewable.Viewer):
             min_height=200,
             css_classes=["ax-results"],
         )
-        self._count = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
+        self._count = html("", margin=(0, 10), sizing_mode="stretch_width")
         self._applying = False
         self._link_filters: dict[str, str] = {}
         self._chips = pn.Row(visible=False, sizing_mode="stretch_width")
@@ -192,6 +193,12 @@ class ResultsTable(pn.viewable.Viewer):
         self._load_page_thumbnails()
 
     def _render_count(self) -> None:
+        if self.state.result is None:
+            self._count.object = (
+                '<p class="ax-count" role="status" aria-live="polite">No search yet: choose a time range and '
+                "data sources, then press Search (or Enter in a field).</p>"
+            )
+            return
         total = 0 if self.state.results is None else len(self.state.results)
         shown = len(self.state.view_indices)
         text = f"{total} product{'s' if total != 1 else ''}"

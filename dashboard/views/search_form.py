@@ -13,6 +13,7 @@ from aurorax_core import METADATA_OPERATORS, AuroraXCoreError
 
 from ..media import esc
 from ..state import DashboardState, coerce_filter_value
+from .style import html
 
 _ERROR_STYLE = {"color": "var(--ax-error, #b00020)", "font-size": "0.85em", "margin": "0 10px"}
 
@@ -36,7 +37,7 @@ class FieldError(pn.viewable.Viewer):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self._pane = pn.pane.HTML("", styles=_ERROR_STYLE, sizing_mode="stretch_width", margin=(0, 10))
+        self._pane = html("", styles=_ERROR_STYLE, sizing_mode="stretch_width", margin=(0, 10))
         self.state.param.watch(self._update, "field_errors")
         self._update()
 
@@ -72,7 +73,7 @@ class MetadataFilterBuilder(pn.viewable.Viewer):
             state.param.metadata_filters_logical_operator, label="Combine filters with", color="default"
         )
         self._list = pn.Column(sizing_mode="stretch_width", margin=0)
-        self._message = pn.pane.HTML("", styles=_ERROR_STYLE, visible=False, sizing_mode="stretch_width")
+        self._message = html("", styles=_ERROR_STYLE, visible=False, sizing_mode="stretch_width")
         self._add.on_click(self._on_add)
         self._key.param.watch(self._on_key, "value")
         state.param.watch(self._refresh_keys, ["sources", "programs", "platforms", "instrument_types"])
@@ -85,7 +86,7 @@ class MetadataFilterBuilder(pn.viewable.Viewer):
             self._typed,
             self._add,
             self._message,
-            pn.pane.HTML("<span>Combine filters with</span>", margin=(0, 10)),
+            html("<span>Combine filters with</span>", margin=(0, 10)),
             self._logical,
             self._list,
             FieldError(state=state, field="metadata_filters"),
@@ -136,7 +137,7 @@ class MetadataFilterBuilder(pn.viewable.Viewer):
             text = f"{expression.get('key')} {expression.get('operator')} ({values})"
             remove = pn.widgets.Button(label="Remove ✕", width=90, color="light", description=f"Remove filter {text}")
             remove.on_click(lambda _e, i=index: self.state.remove_metadata_filter(i))
-            rows.append(pn.Row(pn.pane.HTML(f"<code>{esc(text)}</code>", sizing_mode="stretch_width"), remove))
+            rows.append(pn.Row(html(f"<code>{esc(text)}</code>", sizing_mode="stretch_width"), remove))
         self._list.objects = rows
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -193,7 +194,7 @@ class SearchForm(pn.viewable.Viewer):
         self._search.on_click(lambda _e: state.param.trigger("search"))
         state.param.watch(self._busy, ["is_searching"])
         self._layout = pn.Column(
-            pn.pane.HTML("<h2 class='ax-h'>Time range (UTC)</h2>", margin=(0, 10)),
+            html("<h2 class='ax-h'>Time range (UTC)</h2>", margin=(0, 10)),
             self._start,
             FieldError(state=state, field="start"),
             self._end,
@@ -201,7 +202,7 @@ class SearchForm(pn.viewable.Viewer):
             pn.Row(self._prev, self._next, sizing_mode="stretch_width"),
             pn.Row(self._newest, self._week, sizing_mode="stretch_width"),
             self._example,
-            pn.pane.HTML("<h2 class='ax-h'>Data sources</h2>", margin=(0, 10)),
+            html("<h2 class='ax-h'>Data sources</h2>", margin=(0, 10)),
             self._programs,
             FieldError(state=state, field="programs"),
             self._platforms,

@@ -9,6 +9,7 @@ import param
 
 from ..media import esc
 from ..state import DashboardState
+from .style import html
 
 
 class SearchStatus(pn.viewable.Viewer):
@@ -24,8 +25,8 @@ class SearchStatus(pn.viewable.Viewer):
             label="Cancel", color="warning", visible=False, width=90, description="Cancel the running search"
         )
         self._cancel.on_click(lambda _e: state.param.trigger("cancel"))
-        self._stages = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
-        self._alert = pn.pane.HTML("", sizing_mode="stretch_width", visible=False, margin=(5, 10))
+        self._stages = html("", sizing_mode="stretch_width", margin=(0, 10))
+        self._alert = html("", sizing_mode="stretch_width", visible=False, margin=(5, 10))
         state.param.watch(self._render, ["stages", "is_searching", "status", "error", "error_title", "notice"])
         self._render()
 

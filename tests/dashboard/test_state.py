@@ -195,3 +195,10 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_link_without_a_query_keeps_the_inputs(state: DashboardState) -> None:
+    """?theme=dark alone (or an empty link) does not clear the form."""
+    before = state.to_query()
+    assert state.apply_permalink({"theme": "dark"}) == []
+    assert state.to_query() == before

@@ -164,7 +164,7 @@ def test_dead_backend_url_shows_an_alert_and_the_page_stays_usable(page: Page, s
     """Switching to an AuroraX URL where nothing listens explains the failure and keeps the catalog."""
     url, _sessions = serve_dashboard()
     errors = _open(page, url)
-    page.get_by_role("button", name="AuroraX API").click()
+    page.get_by_role("radio", name="AuroraX API").check()
     field = page.get_by_label("AuroraX API URL")
     field.fill("http://127.0.0.1:9")
     page.get_by_role("button", name="Connect").click()

@@ -1,0 +1,45 @@
+"""Page styles. Panel renders every component in its own shadow root, where page-level CSS does
+not reach, so HTML panes get these rules through their ``stylesheets``; colours follow the
+session's theme (``?theme=dark``) with contrast of at least 4.5:1 for text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+
+ACCENT = "#0072b2"  # Okabe-Ito blue: readable on white and on the dark theme's background
+
+
+def css(dark: bool) -> str:
+    error_bg, error_fg = ("#4a1010", "#ffd9d6") if dark else ("#fdecea", "#611a15")
+    info_bg, info_fg = ("#0d2b45", "#d6ecff") if dark else ("#e8f2fb", "#0b3556")
+    warn_bg, warn_fg = ("#3f3000", "#ffe9a8") if dark else ("#fff4d6", "#5a4300")
+    error_text = "#ff9e96" if dark else "#b00020"
+    return f"""
+    :host {{ --ax-error: {error_text}; }}
+    .ax-alert {{ border-radius: 6px; padding: 8px 12px; margin: 4px 0; }}
+    .ax-alert p {{ margin: 4px 0 0 0; }}
+    .ax-alert-error {{ background: {error_bg}; color: {error_fg}; border-left: 5px solid {error_text}; }}
+    .ax-alert-info {{ background: {info_bg}; color: {info_fg}; border-left: 5px solid {ACCENT}; }}
+    .ax-alert-warn {{ background: {warn_bg}; color: {warn_fg}; border-left: 5px solid #e69f00; }}
+    .ax-field-error {{ color: {error_text}; }}
+    .ax-badge {{ background: {warn_bg}; color: {warn_fg}; padding: 4px 8px; border-radius: 4px; }}
+    .ax-dim {{ opacity: 0.85; }}
+    .ax-h {{ font-size: 1.05em; margin: 10px 0 4px 0; }}
+    .ax-stages {{ margin: 4px 0; padding-left: 1.4em; font-size: 0.9em; }}
+    .ax-status {{ margin: 4px 0; font-weight: 600; }}
+    .ax-meta {{ border-collapse: collapse; font-size: 0.9em; margin: 0; }}
+    .ax-meta caption {{ text-align: left; font-weight: 600; padding: 4px 0; }}
+    .ax-meta th, .ax-meta td {{ text-align: left; padding: 2px 8px; border-bottom: 1px solid #8884;
+                               overflow-wrap: anywhere; }}
+    .ax-full {{ max-width: 100%; height: auto; }}
+    .ax-inert-url {{ font-family: monospace; overflow-wrap: anywhere; }}
+    a {{ color: {"#8cc8ff" if dark else "#0a58a6"}; }}
+    """
+
+
+def html(text: str = "", **params: Any) -> pn.pane.HTML:
+    """An HTML pane that carries the dashboard's styles (for the current session's theme)."""
+    sheets = [css(pn.config.theme == "dark"), *params.pop("stylesheets", [])]
+    return pn.pane.HTML(text, stylesheets=sheets, **params)

@@ -5,27 +5,33 @@ Storage (one file, WAL journal so that several processes can read it while one w
 * ``sources``: one row per data source, keyed by its AuroraX ``identifier``, with the full record
   as JSON and the (program, platform, instrument_type) triple as a unique key.
 * ``products``: one row per data product: source id, type code, start/end as integer epoch
-  seconds (UTC), url (UNIQUE: the record's identity), ``sub_type`` (the denormalised value of the
-  record's own ``<type>_type`` metadata key, e.g. ``keogram_type``) and the metadata as JSON text
-  exactly as :func:`json.dumps` writes it (so the AuroraX JSON size of a result can be computed
-  from stored lengths).
+  seconds (UTC), url (unique index: the record's identity), ``sub_type`` (the denormalised value
+  of the record's own ``<type>_type`` metadata key, e.g. ``keogram_type``) and the metadata as
+  JSON text exactly as :func:`json.dumps` writes it (so the AuroraX JSON size of a result is
+  computed exactly from stored lengths). Indexes: ``(source_id, start_s)`` and
+  ``(type, sub_type, start_s)``, chosen by measuring the benchmark queries (bench/bench_catalog.py).
 * ``day_counts`` / ``type_counts``: per-source counts maintained by every write, so that
   availability and stats never scan the products.
 * ``metadata_keys`` / ``metadata_values``: the distinct values of each metadata key (up to
   :data:`MAX_LISTED_VALUES` per key), maintained at ingest for the dashboard's filter builder.
-* ``search_requests``: the last :data:`MAX_TRACKED_REQUESTS` requests made with :meth:`submit`,
-  so that the request lifecycle (status, logs, data, resubmit) works offline.
+* ``search_requests``: the last :data:`MAX_TRACKED_REQUESTS` requests made with :meth:`submit`
+  (query, logs, counts, zlib-compressed result URLs), so that the request lifecycle (status,
+  logs, data, resubmit) works offline. A plain :meth:`search` writes nothing.
 
 Search plan: the data-source constraints resolve to a set of source ids in Python (the source
 table is small and cached), the SQL is then ``source_id IN (...) AND start >= ? AND start <= ?
 AND end <= ?`` on the ``(source_id, start)`` index, narrowed by ``type``/``sub_type`` when the
-query allows it, and every metadata filter is evaluated exactly in Python on the prefiltered
-rows. Results are sorted by start time, then URL.
+query filters on a ``<type>_type`` key (exactly, for plain string values), and the remaining
+metadata filters are evaluated exactly in Python on the prefiltered rows (typed by the source's
+metadata schema). All values are bound parameters. Results are sorted by start time, then URL.
 
 Threads: every thread gets its own SQLite connection (``threading.local``), so ``search()`` and
-the other read methods may be called from many threads at once. Writes are serialised by a lock
-inside the process and by ``BEGIN IMMEDIATE`` across processes; each write call is one
-transaction, so a failure (or a kill) leaves the catalog as it was before the call.
+the other read methods may be called from many threads at once; connections of threads that have
+ended are closed when a new one is opened. Writes are serialised by a lock inside the process
+and by ``BEGIN IMMEDIATE`` across processes; each write call is one transaction, so a failure
+(or a kill) leaves the catalog as it was before the call. An ingest into an empty catalog drops
+the product indexes and builds them at the end of the same transaction (other processes keep
+seeing the committed catalog, indexes included).
 """
 
 from __future__ import annotations
@@ -1748,9 +1754,11 @@ class _IngestState:
         encode_str = encode_basestring_ascii
         # id(data_source) -> source id; valid for this batch only (the batch keeps the objects alive).
         by_object: dict[int, int] = {}
+        converted: list[dict[str, Any]] = []
         for position, record in enumerate(batch):
             if type(record) is not dict:
                 record = self._coerce(record, offset + position)
+                converted.append(record)  # keeps id(data_source) unique for this batch
             url = record.get("url")
             if type(url) is not str or not url or url in seen:
                 self._bad_url(batch, url, offset, position)

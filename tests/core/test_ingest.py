@@ -17,6 +17,7 @@ from aurorax_core import (
     CatalogBackend,
     CatalogError,
     ConflictError,
+    DataProduct,
     DataProductQuery,
     DataSource,
     DuplicateError,
@@ -404,3 +405,13 @@ def test_availability_stats_and_metadata_values(catalog: CatalogBackend) -> None
     assert values["keogram_type"] == keogram_types
     assert values["imaging_start_time"] == []  # too many distinct values to list
     assert set(catalog.metadata_values(["note"])) == {"note"}
+
+
+def test_ingest_dataproduct_objects_keeps_each_source(catalog: CatalogBackend) -> None:
+    """DataProduct inputs are converted one by one; every record must keep its own source."""
+    catalog.ingest_sources(SOURCES)
+    records = make_records(300, seed=17)
+    products = [DataProduct.from_api_dict(r) for r in records]
+    catalog.ingest_products(products, batch_size=64)
+    got = {p.url: p.data_source.identifier for p in catalog.search(EVERYTHING)}
+    assert got == {r["url"]: r["data_source"]["identifier"] for r in records}

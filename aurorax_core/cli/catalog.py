@@ -16,7 +16,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -95,32 +95,31 @@ def _is_source_record(record: Any) -> bool:
     return detect_kind(record) == "sources"
 
 
-def _check_products(path: Path, records: list[Any], seen: dict[str, tuple[Path, int]]) -> None:
+def _check_product(path: Path, index: int, record: Any, seen: dict[str, tuple[Path, int]]) -> None:
     """The checks whose messages should name the file: shape, url, data_source, duplicate URLs.
 
     Raises:
-        RecordValidationError: the first problem found.
+        RecordValidationError: the record has one of these problems.
     """
-    for index, record in enumerate(records):
-        where = f"{path}: record {index}"
-        if not isinstance(record, dict):
-            raise RecordValidationError(f"{where} is not a JSON object: {_short(record)}")
-        url = record.get("url")
-        if not url or not isinstance(url, str):
-            raise RecordValidationError(f"{where} has no 'url' (every data product needs its URL): {_short(record)}")
-        if not record.get("data_source"):
-            raise RecordValidationError(
-                f"{where} ({url}) has no 'data_source'; each record needs "
-                '"data_source": {"program": ..., "platform": ..., "instrument_type": ...}'
-            )
-        if url in seen:
-            other_path, other_index = seen[url]
-            other = "" if other_path == path else f" of {other_path}"
-            raise RecordValidationError(
-                f"{where}: duplicate URL {url} (also record {other_index}{other}); a URL identifies one record, "
-                "remove one of them"
-            )
-        seen[url] = (path, index)
+    where = f"{path}: record {index}"
+    if not isinstance(record, dict):
+        raise RecordValidationError(f"{where} is not a JSON object: {_short(record)}")
+    url = record.get("url")
+    if not url or not isinstance(url, str):
+        raise RecordValidationError(f"{where} has no 'url' (every data product needs its URL): {_short(record)}")
+    if not record.get("data_source"):
+        raise RecordValidationError(
+            f"{where} ({url}) has no 'data_source'; each record needs "
+            '"data_source": {"program": ..., "platform": ..., "instrument_type": ...}'
+        )
+    if url in seen:
+        other_path, other_index = seen[url]
+        other = "" if other_path == path else f" of {other_path}"
+        raise RecordValidationError(
+            f"{where}: duplicate URL {url} (also record {other_index}{other}); a URL identifies one record, "
+            "remove one of them"
+        )
+    seen[url] = (path, index)
 
 
 def _short(value: Any, limit: int = 100) -> str:
@@ -149,21 +148,22 @@ def _catalog_backend(args: argparse.Namespace) -> Any:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from ..ingest import iter_records
+
     _reject_api_url(args)
     started = time.perf_counter()
-    products: list[Any] = []
+    paths = [Path(name) for name in args.files]
     sources: list[Any] = []
-    seen: dict[str, tuple[Path, int]] = {}
-    offsets: list[tuple[int, Path]] = []  # (index of the file's first record in `products`, file)
-    for name in args.files:
-        path = Path(name)
-        records = _load_file(path)
-        if records and all(_is_source_record(r) for r in records):
-            sources.extend(records)
-            continue
-        _check_products(path, records, seen)
-        offsets.append((len(products), path))
-        products.extend(records)
+    product_files: list[Path] = []
+    for path in paths:
+        # Classify every file (and fail on a missing or unreadable one) before writing anything;
+        # the first record decides, as in aurorax_core.ingest.
+        first = next(iter(iter_records(path)), None)
+        if first is not None and _is_source_record(first):
+            sources.extend(_load_file(path))
+        elif first is not None:
+            product_files.append(path)
+    offsets: list[tuple[int, Path]] = []  # (index of the file's first record in the stream, file)
     catalog_path = config.catalog_path(args.catalog)
     existed = catalog_path.exists()
     backend = _catalog_backend(args)
@@ -172,11 +172,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             raise CatalogError(f"catalog {backend.path} is read-only; cannot ingest into it")
         with catalog_errors(backend.path):
             source_summary = backend.ingest_sources(sources) if sources else None
-            with _progress_bar(len(products), "ingest", quiet=args.quiet) as update:
-                try:
-                    summary = backend.ingest_products(products, progress=update) if products else None
-                except RecordValidationError as exc:
-                    raise RecordValidationError(_name_the_file(str(exc), offsets)) from None
+            summary = None
+            if product_files:
+                # Streamed: a file of millions of records is never held in memory at once.
+                stream = _checked_stream(product_files, offsets)
+                with _progress_bar(None, "ingest", quiet=args.quiet) as update:
+                    try:
+                        summary = backend.ingest_products(stream, progress=update)
+                    except RecordValidationError as exc:
+                        raise RecordValidationError(_name_the_file(str(exc), offsets)) from None
         stats = backend.stats()
     except BaseException:
         backend.close()
@@ -206,6 +210,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_stream(paths: list[Path], offsets: list[tuple[int, Path]]) -> Iterator[Any]:
+    """The records of all files, one after the other, each checked by :func:`_check_product`.
+
+    ``offsets`` is filled as files start, so that an error the catalog reports by overall index
+    can be traced back to a file.
+    """
+    from ..ingest import iter_records
+
+    seen: dict[str, tuple[Path, int]] = {}
+    done = 0
+    for path in paths:
+        offsets.append((done, path))
+        for index, record in enumerate(iter_records(path)):
+            _check_product(path, index, record, seen)
+            yield record
+            done += 1
+
+
 def _name_the_file(message: str, offsets: list[tuple[int, Path]]) -> str:
     """Rewrite the catalog's "record N ..." (an index over all files) as "<file>: record n ..."."""
     match = re.match(r"record (\d+)\b", message)
@@ -219,14 +241,14 @@ def _name_the_file(message: str, offsets: list[tuple[int, Path]]) -> str:
 class _progress_bar:  # noqa: N801  (used as a context manager, like open())
     """A tqdm bar on stderr that appears only for runs longer than a second."""
 
-    def __init__(self, total: int, what: str, *, quiet: bool) -> None:
+    def __init__(self, total: int | None, what: str, *, quiet: bool) -> None:
         self.total = total
         self.what = what
         self.quiet = quiet
         self.bar: Any = None
 
     def __enter__(self) -> Callable[[int], None]:
-        if not self.quiet and self.total:
+        if not self.quiet:
             from tqdm import tqdm
 
             self.bar = tqdm(total=self.total, unit="rec", desc=self.what, delay=1.0, file=sys.stderr, leave=False)

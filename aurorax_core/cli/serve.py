@@ -45,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="N",
         help="run searches in N worker processes instead of threads (uses several cores; default 0)",
     )
+    parser.add_argument(
+        "--submit-wait",
+        type=float,
+        default=0.1,
+        metavar="SECONDS",
+        help="how long a search submission may wait for a quick search to finish before answering 202, "
+        "so the client's first status poll finds the data (default 0.1; 0 answers at once)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -58,6 +66,8 @@ def handle(args: argparse.Namespace) -> int:
         raise AuroraXCoreError(f"--workers must be at least 1, got {args.workers}")
     if args.search_processes < 0:
         raise AuroraXCoreError(f"--search-processes must be 0 or more, got {args.search_processes}")
+    if not 0 <= args.submit_wait <= 10:
+        raise AuroraXCoreError(f"--submit-wait must be between 0 and 10 seconds, got {args.submit_wait:g}")
     if args.result_ttl <= 0:
         raise AuroraXCoreError(f"--result-ttl must be positive, got {args.result_ttl:g}")
     catalog = config.catalog_path(args.catalog)
@@ -87,6 +97,7 @@ def handle(args: argparse.Namespace) -> int:
         result_ttl=args.result_ttl,
         workers=args.workers,
         search_processes=args.search_processes,
+        submit_wait=args.submit_wait,
     )
     print("Server stopped.", file=sys.stderr)
     return 0

@@ -82,6 +82,8 @@ def test_serve_rejects_bad_options(small_catalog_path: Path) -> None:
         (["--port", "70000"], "--port"),
         (["--workers", "0"], "--workers"),
         (["--result-ttl", "0"], "--result-ttl"),
+        (["--submit-wait", "-1"], "--submit-wait"),
+        (["--search-processes", "-1"], "--search-processes"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", "aurorax_core", "--catalog", str(small_catalog_path), "serve", *args],

@@ -352,3 +352,41 @@ def test_non_string_times_are_rejected(value):
     """Non-string, non-date values are rejected with the type named."""
     with pytest.raises(RecordValidationError, match="expected a date/time string"):
         parse_time(value)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=8,
+)
+words = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != "")
+
+
+@st.composite
+def api_records(draw: st.DrawFn) -> dict[str, Any]:
+    start = draw(aware_datetimes)
+    end = start + timedelta(seconds=draw(st.integers(min_value=0, max_value=10 * 86400)))
+    return {
+        "data_source": {
+            "identifier": draw(st.integers(min_value=-5, max_value=10**6)),
+            "program": draw(words),
+            "platform": draw(words),
+            "instrument_type": draw(words),
+            "source_type": draw(st.sampled_from(["ground", "leo", "heo", "lunar", "event_list"])),
+            "display_name": draw(st.text(max_size=20)),
+        },
+        "data_product_type": draw(st.sampled_from(DATA_PRODUCT_TYPES)),
+        "start": format_time(start),
+        "end": format_time(min(end, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))),
+        "url": "https://example.org/" + draw(st.text(min_size=1, max_size=30)),
+        "metadata": draw(st.dictionaries(st.text(max_size=10), json_values, max_size=4)),
+    }
+
+
+@relaxed
+@given(api_records())
+def test_record_json_round_trip(record):
+    """Any valid AuroraX record -> DataProduct -> AuroraX JSON (through json text) is the same record."""
+    product = DataProduct.from_api_dict(json.loads(json.dumps(record)))
+    assert json.loads(json.dumps(product.to_api_dict())) == json.loads(json.dumps(record))
+    assert product.start.tzinfo is not None and product.start <= product.end

@@ -151,7 +151,9 @@ class Gallery(pn.viewable.Viewer):
             )
         self.grid.items = [*self.grid.items, *cards]
 
-    def _on_msg(self, msg: Any) -> None:
+    def _on_msg(self, event: Any) -> None:
+        # Panel hands over a DataEvent whose ``data`` is what the browser sent.
+        msg = getattr(event, "data", event)
         if not isinstance(msg, dict):
             return
         if "select" in msg:

@@ -266,5 +266,6 @@ class EnterToSearch(JSComponent):
         self.on_msg(self._on_msg)
 
     def _on_msg(self, msg: Any) -> None:
-        if msg == "search" and not self._state.is_searching:
+        # Panel hands over a DataEvent whose ``data`` is what the browser sent.
+        if getattr(msg, "data", msg) == "search" and not self._state.is_searching:
             self._state.param.trigger("search")

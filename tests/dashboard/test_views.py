@@ -121,3 +121,34 @@ def test_filter_builder_adds_and_removes_conditions(state: DashboardState) -> No
     assert state.metadata_filters == []
     builder._add.clicks += 1  # nothing chosen: a message, no filter
     assert state.metadata_filters == [] and builder._message.visible
+
+
+def test_preview_that_cannot_be_fetched_says_why(state: DashboardState, tmp_path: Path) -> None:
+    """A real (non-demo) record on a host that is not allowed: a readable 'No preview' message."""
+    from dataclasses import replace
+
+    from aurorax_core import ThumbnailService
+    from dashboard.images import ImageSource
+    from dashboard.views.preview import ProductPreview
+
+    state.param.trigger("search")
+    product = state.result.data[0]
+    metadata = {k: v for k, v in product.metadata.items() if k != "demo_synthetic"}
+    unreachable = replace(product, url="http://127.0.0.1:9/keogram.jpg", metadata=metadata)
+    state.set_result(replace(state.result, data=[unreachable, *state.result.data[1:]]))
+    preview = ProductPreview(state=state, images=ImageSource(service=ThumbnailService(cache_dir=tmp_path)))
+    state.selected_index = 0
+    assert "No preview available" in preview._image.object
+    assert "Synthetic" not in preview._header.object
+
+
+def test_failures_read_as_advice() -> None:
+    """Server-side failures, maintenance and timeouts become titled advice, never a traceback."""
+    from aurorax_core import Maintenance, SearchFailed, SearchTimeout
+    from dashboard.state import friendly_error
+
+    title, message = friendly_error(SearchFailed("metadata filter key 'x' is unknown"))
+    assert "failed on the server" in title and "metadata filters" in message
+    assert "maintenance" in friendly_error(Maintenance("503"))[0]
+    assert "Narrow the time range" in friendly_error(SearchTimeout("deadline"))[1]
+    assert "ZeroDivisionError" in friendly_error(ZeroDivisionError("x"))[1]

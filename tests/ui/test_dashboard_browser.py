@@ -197,3 +197,33 @@ def test_remote_mode_shows_the_same_rows_as_the_catalog(
         expect(page.locator(".ax-count")).to_contain_text(f"{len(expected)} product")
     finally:
         stop()
+
+
+def test_enter_searches_and_gallery_loads_lazily_and_opens_previews(page: Page, serve_dashboard: Any) -> None:
+    """Enter in a form field runs the search; the gallery shows loaded thumbnails with alt text,
+    loads more as it scrolls, and a card click (or Enter on it) opens the preview."""
+    url, sessions = serve_dashboard()
+    errors = _open(page, url)
+    page.get_by_role("button", name="Last 7 nights").click()
+    state = sessions[-1].state
+    page.get_by_label("End (UTC)").click()
+    page.keyboard.press("Enter")
+    expect(page.locator(".ax-count")).to_contain_text("products", timeout=20_000)
+    assert state.result is not None and len(state.result) > 24
+    page.get_by_text("Gallery", exact=True).click()
+    cards = page.locator(".ax-card")
+    expect(cards.first).to_be_visible(timeout=20_000)
+    first_img = cards.first.locator("img")
+    assert first_img.evaluate("img => img.complete && img.naturalWidth") > 0
+    assert "TREx" in (first_img.get_attribute("alt") or "")
+    shown = cards.count()
+    assert 0 < shown < len(state.result)
+    cards.nth(shown - 1).scroll_into_view_if_needed()
+    page.mouse.wheel(0, 5000)
+    expect(cards.nth(shown)).to_be_attached(timeout=20_000)
+    cards.nth(3).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#ax-preview-title")).to_be_visible(timeout=20_000)
+    assert state.selected_index == state.view_indices[3]
+    _shot(page, "gallery")
+    assert errors == []

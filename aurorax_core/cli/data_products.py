@@ -69,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=float,
         default=1.0,
         metavar="SECONDS",
-        help="accepted for aurorax-cli compatibility and ignored: searches run to completion without polling",
+        help="accepted for aurorax-cli compatibility and ignored: the search waits for its data with its own "
+        "adaptive polling (AuroraX API) or none at all (catalog)",
     )
     _add_output_options(search)
     search.add_argument("--quiet", action="store_true", help="print nothing but errors")

@@ -649,9 +649,11 @@ def _montage_layout(ctx: _Ctx) -> tuple[np.ndarray, int, int]:
     return times, 12, 64
 
 
-def _montage_image(ctx: _Ctx) -> Image.Image:
+def _montage_image(ctx: _Ctx, render_divisor: int = 1) -> Image.Image:
+    """The montage at its full size; ``render_divisor`` > 1 computes the frames at 1/divisor of the
+    cell size and upsamples them (for thumbnails, which shrink each cell to 20-24 px anyway)."""
     times, cols, cell = _montage_layout(ctx)
-    frames = _frames_array(ctx, times, cell)
+    frames = _frames_array(ctx, times, cell, cell // render_divisor if render_divisor > 1 else None)
     rows = math.ceil(times.size / cols)
     header = 16
     img = Image.new("RGB", (cols * cell, header + rows * cell), (0, 0, 0))
@@ -923,8 +925,37 @@ def _full_image(ctx: _Ctx) -> tuple[Image.Image, Literal["JPEG", "PNG"]]:
     if ptype == "data_availability":
         return _availability_image(ctx), "PNG"
     # average / gridded_data / anything else: one all-sky frame at the middle of the record
-    mid = ctx.product.start + (ctx.product.end - ctx.product.start) / 2
-    return _frame_images(ctx, np.array([mid.timestamp()]), 256)[0], "JPEG"
+    return _frame_images(ctx, np.array([_middle(ctx)]), 256)[0], "JPEG"
+
+
+def _middle(ctx: _Ctx) -> float:
+    return (ctx.product.start + (ctx.product.end - ctx.product.start) / 2).timestamp()
+
+
+def _thumbnail_image(ctx: _Ctx) -> Image.Image:
+    """The thumbnail, computed at (about) thumbnail resolution rather than shrunk from the full image.
+
+    The sky model is smooth at thumbnail scale, so evaluating it on the thumbnail's own grid gives
+    the same picture (mean difference ~1 grey level) for a fraction of the work: keograms are
+    computed at the thumbnail's rows and twice its columns (box-averaged in time, which keeps the
+    anti-aliasing of rays and pulsating speckle a downscale gave), montage frames at half their cell
+    size (a thumbnail cell is 20-24 px), all-sky frames at the thumbnail size itself.
+    """
+    ptype = ctx.product.data_product_type
+    grey = ctx.kind in ("grey", "nir", "spectrograph")
+    if ptype == "keogram":
+        t0, t1 = _keogram_span(ctx)
+        width, height = _keogram_size(ctx.sub_type)
+        tw = min(THUMBNAIL_WIDTH, width)
+        th = max(1, round(height * tw / width))
+        return _as_image(_keogram_array(ctx, t0, t1, 2 * tw, th), grey).reduce((2, 1))
+    if ptype == "montage":
+        return _thumbnail(_montage_image(ctx, render_divisor=2))
+    if ptype == "movie":
+        return _frame_images(ctx, np.array([_poster_time(ctx)]), min(THUMBNAIL_WIDTH, MOVIE_SIZE))[0]
+    if ptype in ("summary_plot", "data_availability"):
+        return _thumbnail(_full_image(ctx)[0])
+    return _frame_images(ctx, np.array([_middle(ctx)]), THUMBNAIL_WIDTH)[0]
 
 
 def render_preview(product: DataProduct, *, size: Literal["full", "thumbnail"] = "full") -> RenderedImage:
@@ -940,10 +971,9 @@ def render_preview(product: DataProduct, *, size: Literal["full", "thumbnail"] =
     if size not in ("full", "thumbnail"):
         raise RenderError(f"size must be 'full' or 'thumbnail', got {size!r}")
     ctx = _context(product)
-    img, fmt = _full_image(ctx)
     if size == "full":
-        return _encode(img, fmt)
-    return _encode(_thumbnail(img), "JPEG", quality=80)
+        return _encode(*_full_image(ctx))
+    return _encode(_thumbnail_image(ctx), "JPEG", quality=80)
 
 
 def _thumbnail(img: Image.Image) -> Image.Image:

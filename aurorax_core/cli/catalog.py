@@ -51,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="add or update data products (or data sources) from JSON files",
         description="Add or update records from AuroraX JSON files: a list of data-product records (what "
         '`data_products search` writes), {"result": [...]}, JSON lines, or a list of data-source records. '
-        "All files are written in one transaction: any bad record and nothing is written. A record whose URL "
-        "is already in the catalog is updated.",
+        "The data products of all the files are written in one transaction: one bad record and nothing is "
+        "written. A record whose URL is already in the catalog is updated.",
     )
     ingest.add_argument("files", nargs="+", metavar="FILE", help="JSON (or JSON-lines) files")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar and no summary")

@@ -1,7 +1,27 @@
 """An AuroraX-compatible HTTP API over the embedded catalog (pyaurorax and aurorax-cli talk to it).
 
-``make_app(catalog, ...)`` builds the tornado application, ``serve_in_thread(path)`` runs it in the
-background (tests, the dashboard), ``run_server(path)`` in the foreground (``aurorax-core serve``).
+Run it::
+
+    aurorax-core --catalog catalog.sqlite serve --port 8080 --api-key SECRET
+
+then ``PyAuroraX(api_base_url="http://127.0.0.1:8080")``, ``aurorax-cli --api-base-url=http://127.0.0.1:8080``
+or ``aurorax-core --api-url http://127.0.0.1:8080 ...``. In Python: ``make_app(catalog, ...)`` builds the
+tornado application, ``serve_in_thread(path)`` runs it in the background and returns
+``(base_url, stop)`` (tests, the dashboard), ``run_server(path)`` runs it in the foreground.
+
+Behaviour worth knowing (PROTOCOL.md §12 is the checklist it follows):
+
+* searches run in a bounded thread pool (``workers``) or in worker processes (``search_processes``);
+  a submission waits up to ``submit_wait`` seconds for a quick search so the client's first status
+  poll already finds the data;
+* finished requests and their encoded results live in a bounded registry: at most ``max_requests``
+  requests and ``max_result_bytes`` of results, each kept ``result_ttl`` seconds; an evicted or
+  expired id answers 404 saying so;
+* writes (upload/delete of data products, data-source add/update/delete, admin request listing)
+  need an ``x-aurorax-api-key`` the operator configured (``--api-key`` or AURORAX_SERVER_API_KEYS):
+  401 without one, 403 with another;
+* bad input gets a 4xx AuroraX error document ``{"error_code", "error_message"}``; bodies over
+  ``max_body_bytes`` (10 MB) get a 413 without being kept in memory.
 """
 
 from .app import ServerState, encode_products, make_app

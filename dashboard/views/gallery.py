@@ -106,6 +106,20 @@ class GalleryGrid(JSComponent):
     ]
 
 
+def _card(index: int, product: Any, uri: str | None) -> dict[str, Any]:
+    source = product.data_source
+    caption = f"{source.display_name or source.platform} · {product.data_product_type}"
+    caption += f" {product.sub_type}" if product.sub_type else ""
+    caption += f" · {product.start:%Y-%m-%d %H:%M}"
+    return {
+        "index": index,
+        "src": uri if uri and is_safe_data_uri(uri) else "",
+        "alt": alt_text(product),
+        "title": product_title(product),
+        "caption": caption,
+    }
+
+
 class Gallery(pn.viewable.Viewer):
     """Thumbnails of ``state.view_products()``; a click opens the preview."""
 
@@ -116,40 +130,47 @@ class Gallery(pn.viewable.Viewer):
         super().__init__(**params)
         self.grid = GalleryGrid(sizing_mode="stretch_width", min_height=150)
         self.grid.on_msg(self._on_msg)
+        self._generation = 0
+        self._loading = False
         self.state.param.watch(self._reset, ["view_indices", "result"])
         self._reset()
 
     def _reset(self, *_: Any) -> None:
+        self._generation += 1
+        self._loading = False
         self.grid.param.update(items=[], total=len(self.state.view_indices))
         self.load_more()
 
     def load_more(self, count: int = BATCH) -> None:
-        """Append the next ``count`` cards (thumbnails are made now, for these only)."""
+        """Append the next ``count`` cards; their thumbnails are made off the event loop."""
         result = self.state.result
-        if result is None:
+        if result is None or self._loading:
             return
         have = len(self.grid.items)
         indices = self.state.view_indices[have : have + count]
         if not indices:
             return
+        self._loading = True
+        generation = self._generation
         products = [result.data[i] for i in indices]
-        uris = self.images.thumbnails(products) if self.images is not None else [None] * len(products)
-        cards = []
-        for i, product, uri in zip(indices, products, uris, strict=True):
-            source = product.data_source
-            caption = f"{source.display_name or source.platform} · {product.data_product_type}"
-            caption += f" {product.sub_type}" if product.sub_type else ""
-            caption += f" · {product.start:%Y-%m-%d %H:%M}"
-            cards.append(
-                {
-                    "index": i,
-                    "src": uri if uri and is_safe_data_uri(uri) else "",
-                    "alt": alt_text(product),
-                    "title": product_title(product),
-                    "caption": caption,
-                }
-            )
-        self.grid.items = [*self.grid.items, *cards]
+        images = self.images
+
+        def work() -> None:
+            try:
+                uris = images.thumbnails(products) if images is not None else [None] * len(products)
+            except Exception:  # placeholders instead of a broken gallery
+                uris = [None] * len(products)
+            cards = [_card(i, p, uri) for i, p, uri in zip(indices, products, uris, strict=True)]
+            self.state.dispatch(lambda: self._append(generation, have, cards))
+
+        self.state.executor(work)
+
+    def _append(self, generation: int, have: int, cards: list[dict[str, Any]]) -> None:
+        if generation != self._generation:
+            return
+        self._loading = False
+        if len(self.grid.items) == have:
+            self.grid.items = [*self.grid.items, *cards]
 
     def _on_msg(self, event: Any) -> None:
         # Panel hands over a DataEvent whose ``data`` is what the browser sent.

@@ -84,6 +84,8 @@ class ResultsTable(pn.viewable.Viewer):
         self._count = html("", margin=(0, 10), sizing_mode="stretch_width")
         self._applying = False
         self._link_filters: dict[str, str] = {}
+        self._generation = 0
+        self._pending: set[int] = set()
         self._chips = pn.Row(visible=False, sizing_mode="stretch_width")
         self.state.param.watch(self._on_results, ["results"])
         self.state.param.watch(self._on_selected, ["selected_index"])
@@ -96,6 +98,8 @@ class ResultsTable(pn.viewable.Viewer):
     # --- state -> table ---------------------------------------------------------------------
 
     def _on_results(self, *_: Any) -> None:
+        self._generation += 1
+        self._pending.clear()
         self._applying = True
         try:
             self.table.param.update(value=table_frame(self.state.results), selection=[], page=1)
@@ -207,23 +211,39 @@ class ResultsTable(pn.viewable.Viewer):
         self._count.object = f'<p class="ax-count" role="status" aria-live="polite">{esc(text)}</p>'
 
     def _load_page_thumbnails(self, *_: Any) -> None:
-        """Fill the thumbnail cells of the visible page only (the rest stay empty until shown)."""
+        """Fill the thumbnail cells of the visible page only, made off the event loop.
+
+        The rows go to the browser first; thumbnails follow as one patch per page.
+        """
         result = self.state.result
         if self.images is None or result is None or self.table.value.empty:
             return
         indices = self.state.view_indices
         first = (max(self.table.page, 1) - 1) * self.table.page_size
         page = [i for i in indices[first : first + self.table.page_size] if i in self.table.value.index]
-        missing = [i for i in page if not self.table.value.at[i, "thumbnail"]]
+        missing = [i for i in page if not self.table.value.at[i, "thumbnail"] and i not in self._pending]
         if not missing:
             return
+        self._pending.update(missing)
+        generation = self._generation
         products = [result.data[i] for i in missing]
-        uris = self.images.thumbnails(products)
-        patch = [
-            (i, img_html(uri, alt_text(p), width=120, height=60))
-            for i, p, uri in zip(missing, products, uris, strict=True)
-        ]
-        self.table.patch({"thumbnail": patch})
+        images = self.images
+
+        def work() -> None:
+            try:
+                uris = images.thumbnails(products)
+            except Exception:  # a failed render leaves the placeholder; never breaks the table
+                uris = [None] * len(products)
+            cells = [img_html(uri, alt_text(p), width=120, height=60) for p, uri in zip(products, uris, strict=True)]
+            self.state.dispatch(lambda: self._apply_thumbnails(generation, missing, cells))
+
+        self.state.executor(work)
+
+    def _apply_thumbnails(self, generation: int, indices: list[int], cells: list[str]) -> None:
+        self._pending.difference_update(indices)
+        if generation != self._generation:
+            return
+        self.table.patch({"thumbnail": list(zip(indices, cells, strict=True))})
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._count, self._chips, self.table, sizing_mode="stretch_width")

@@ -2,9 +2,10 @@
 
 * ``ingest FILE...``: AuroraX records (the ``<request_id>_data.json`` files that ``data_products
   search`` / aurorax-cli write, the data endpoint's ``{"result": [...]}``, or JSON lines), or
-  data-source records. Every file is read and checked first; the data products of all files are
-  then written in ONE transaction (a bad record anywhere: nothing is written). Data-source files
-  are applied just before, in their own transaction.
+  data-source records. Every file is opened and classified first (a missing or unreadable file
+  stops the command before anything is written); the data products of all files are then streamed
+  into the catalog in ONE transaction (a bad record anywhere: nothing is written). Data-source
+  files are applied just before, in their own transaction.
 * ``stats``: records, sources, per-type counts, time span, file size, bytes per record.
 * ``demo``: build the synthetic demo archive.
 """

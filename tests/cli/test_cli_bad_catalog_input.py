@@ -85,10 +85,12 @@ def test_duplicate_urls_across_files(cli: CliRunner, tmp_path: Path):
 
 
 def test_missing_records_file(cli: CliRunner, tmp_path: Path):
-    """A records file that does not exist is named in the error."""
-    cli("--catalog", "c.sqlite", "catalog", "ingest", "nope.json").assert_user_error(
+    """A records file that does not exist is named in the error, and the files before it are not ingested."""
+    write_json(tmp_path / "good.json", sample_records()[:3])
+    cli("--catalog", "c.sqlite", "catalog", "ingest", "good.json", "nope.json").assert_user_error(
         "records file 'nope.json' does not exist"
     )
+    assert not (tmp_path / "c.sqlite").exists()
 
 
 def test_catalog_in_a_missing_or_read_only_directory(cli: CliRunner, tmp_path: Path):

@@ -925,7 +925,7 @@ class CatalogBackend:
         loads = json.loads
         fromts = datetime.fromtimestamp
         new = DataProduct.__new__
-        setattr_ = object.__setattr__
+        set_source, set_type, set_start, set_end, set_url, set_metadata = _PRODUCT_SETTERS
         products: list[DataProduct] = []
         append = products.append
         size = 0
@@ -933,17 +933,28 @@ class CatalogBackend:
         names = _TYPE_NAMES
         watch = cancel is not None or deadline is not None
         meta_cache: dict[str, dict[str, Any]] = {}
+        caching = True
+        misses = 0
+        # Per (source, type): the shared DataSource, the type name and the fixed part of the
+        # record's AuroraX JSON size: {"data_source": DS, "data_product_type": "T", "start": "S",
+        # "end": "E", "url": U, "metadata": M} has 129 fixed characters.
+        kinds: dict[int, tuple[DataSource, str, int]] = {}
         for index, (sid, code, start_s, end_s, url, meta) in enumerate(rows):
             if watch and not index % 4096:
                 _check_stop(cancel, deadline, timeout)
             md = meta_cache.get(meta)
             if md is None:
                 md = loads(meta)
-                # Products of one hour at several sites often carry identical metadata: parse
-                # once, hand out shallow copies (only for flat dicts, so nothing mutable is shared).
-                if len(meta_cache) < 200_000 and all(type(v) in _SCALARS for v in md.values()):
-                    meta_cache[meta] = md
-                    md = md.copy()
+                if caching:
+                    # Products of one hour at several sites often carry identical metadata:
+                    # parse once, hand out shallow copies (flat dicts only, so nothing mutable is
+                    # shared). Stop trying when most strings are unique (e.g. daily products).
+                    misses += 1
+                    if misses > 256 and misses * 2 > index:
+                        caching = False
+                    elif all(type(v) in _SCALARS for v in md.values()):
+                        meta_cache[meta] = md
+                        md = md.copy()
             else:
                 md = md.copy()
             if filters:
@@ -959,17 +970,18 @@ class CatalogBackend:
             end = times.get(end_s)
             if end is None:
                 end = times[end_s] = fromts(end_s, UTC)
+            kind = kinds.get(sid * 16 + code)
+            if kind is None:
+                kind = kinds[sid * 16 + code] = (by_id[sid], names[code], basic_len[sid] + len(names[code]) + 129)
             product = new(DataProduct)
-            setattr_(product, "data_source", by_id[sid])
-            setattr_(product, "data_product_type", names[code])
-            setattr_(product, "start", start)
-            setattr_(product, "end", end)
-            setattr_(product, "url", url)
-            setattr_(product, "metadata", md)
+            set_source(product, kind[0])
+            set_type(product, kind[1])
+            set_start(product, start)
+            set_end(product, end)
+            set_url(product, url)
+            set_metadata(product, md)
             append(product)
-            # {"data_source": DS, "data_product_type": "T", "start": "S", "end": "E", "url": U,
-            #  "metadata": M}: 129 fixed characters + the variable parts.
-            size += basic_len[sid] + len(names[code]) + len(url) + len(meta) + 129
+            size += kind[2] + len(url) + len(meta)
         if products:
             urls = "".join(p.url for p in products)
             if not _JSON_PLAIN_RE.match(urls):
@@ -2011,6 +2023,28 @@ def _apply_counts(conn: sqlite3.Connection, days: Counter[tuple[int, int]], type
 # helpers
 # --------------------------------------------------------------------------------------------
 
+
+def _product_setters() -> tuple[Callable[[Any, Any], None], ...]:
+    """Setters for DataProduct's fields that bypass the frozen dataclass' __setattr__ guard.
+
+    With slots, each field's member descriptor sets it directly: ~3x faster than
+    object.__setattr__, which matters when building 10,000 records.
+    """
+    names = ("data_source", "data_product_type", "start", "end", "url", "metadata")
+    setters: list[Callable[[Any, Any], None]] = []
+    for name in names:
+        descriptor = DataProduct.__dict__.get(name)
+        setter = getattr(descriptor, "__set__", None)
+        if setter is None:
+
+            def setter(obj: Any, value: Any, _name: str = name) -> None:
+                object.__setattr__(obj, _name, value)
+
+        setters.append(setter)
+    return tuple(setters)
+
+
+_PRODUCT_SETTERS: Final = _product_setters()
 
 _gc_lock = threading.Lock()
 _gc_depth = 0

@@ -134,9 +134,14 @@ def test_same_output_and_data_file_as_aurorax_cli(cli: CliRunner, tmp_path: Path
     our_id = our_file.name.removesuffix("_data.json")
     assert _messages(ours.stdout, our_id) == _messages(theirs.stdout, their_id)
 
-    # The same request's status (with the log table and the query), and the sources table: identical text.
-    for args in (["get_status", our_id, "--show-logs", "--show-query"], ["sources", "list"]):
-        group = ["search", "data_products"] if args[0] == "get_status" else ["search"]
+    # The same request's status (with the log table and the query), its logs, the sources table: identical text.
+    for args in (
+        ["get_status", our_id, "--show-logs", "--show-query"],
+        ["get_logs", our_id, "--table-max-width", "60"],  # summaries wrapped into multi-line cells
+        ["sources", "list"],
+    ):
+        is_request = args[0] in ("get_status", "get_logs")
+        group = ["search", "data_products"] if is_request else ["search"]
         theirs = subprocess.run(
             [*aurorax_cli, *group, *args],
             env=isolated_env(tmp_path / "home"),
@@ -146,7 +151,7 @@ def test_same_output_and_data_file_as_aurorax_cli(cli: CliRunner, tmp_path: Path
             stdin=subprocess.DEVNULL,
         )
         assert theirs.returncode == 0, theirs.stdout + theirs.stderr
-        ours_cmd = ["data_products", *args] if args[0] == "get_status" else args
+        ours_cmd = ["data_products", *args] if is_request else args
         ours = cli("--api-url", server_url, *ours_cmd).assert_ok()
         assert ours.stdout == theirs.stdout
 

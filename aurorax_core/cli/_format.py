@@ -33,6 +33,7 @@ EXIT_CODES = (
 
 __all__ = [
     "EXIT_CODES",
+    "bounded_int",
     "catalog_errors",
     "check_catalog_location",
     "command",
@@ -62,6 +63,21 @@ def command(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
         return func(args)
 
     return run
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` for an integer option within [low, high] (a usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
 
 
 def intcomma(value: int | float | None) -> str:

@@ -30,6 +30,7 @@ from ..query import SEARCH_TEMPLATE, DataProductQuery
 from . import _common
 from ._format import (
     EXIT_CODES,
+    bounded_int,
     command,
     data_url,
     format_table,
@@ -78,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     template = commands.add_parser("search_template", help="print a template for a data product search query")
     template.add_argument("--outfile", metavar="FILE", help="save the template to a file")
-    template.add_argument("--indent", type=int, default=2, metavar="N", help="indentation (default: 2)")
+    template.add_argument("--indent", type=bounded_int(0, 32), default=2, metavar="N", help="indentation (default: 2)")
     template.set_defaults(handler=command(cmd_search_template))
 
     describe = commands.add_parser("describe", help='describe a query file in AuroraX\'s "SQL-like" syntax')
@@ -91,7 +92,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument("--show-query", action="store_true", help="show the request's query")
     status.add_argument("--filter-logs", choices=LOG_LEVELS, help="only show logs of this level (with --show-logs)")
     status.add_argument(
-        "--table-max-width", "--max-width", type=int, metavar="N", help="wrap log summaries to fit this table width"
+        "--table-max-width",
+        "--max-width",
+        type=bounded_int(1, 100_000),
+        metavar="N",
+        help="wrap log summaries to fit this table width",
     )
     status.set_defaults(handler=command(cmd_get_status))
 
@@ -99,7 +104,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     logs.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
     logs.add_argument("--filter", "--filter-logs", dest="filter_logs", choices=LOG_LEVELS, help="only this level")
     logs.add_argument(
-        "--table-max-width", "--max-width", type=int, metavar="N", help="wrap log summaries to fit this table width"
+        "--table-max-width",
+        "--max-width",
+        type=bounded_int(1, 100_000),
+        metavar="N",
+        help="wrap log summaries to fit this table width",
     )
     logs.set_defaults(handler=command(cmd_get_logs))
 
@@ -124,7 +133,9 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         choices=("dict", "objects"),
         help="print the data to the terminal in this form instead of saving a file",
     )
-    parser.add_argument("--indent", type=int, default=2, metavar="N", help="JSON indentation (default: 2)")
+    parser.add_argument(
+        "--indent", type=bounded_int(0, 32), default=2, metavar="N", help="JSON indentation (default: 2)"
+    )
     parser.add_argument("--minify", action="store_true", help="write the JSON without indentation")
 
 
@@ -258,8 +269,6 @@ def _check_output_target(args: argparse.Namespace) -> None:
             raise AuroraXCoreError(f"cannot write {outfile!r}: directory {directory!r} does not exist")
         if os.path.isdir(outfile):
             raise AuroraXCoreError(f"cannot write {outfile!r}: it is a directory; give a file name")
-    if getattr(args, "indent", 0) is not None and args.indent < 0:
-        raise AuroraXCoreError(f"--indent must be 0 or more, got {args.indent}")
 
 
 def _output_records(

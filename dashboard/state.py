@@ -518,18 +518,37 @@ class DashboardState(param.Parameterized):
         )
         backend = self.backend
 
+        pending: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            with self._lock:
+                lines = pending[:]
+                pending.clear()
+            for line in lines:
+                self._add_stage(generation, line)
+
         def progress(event: SearchEvent) -> None:
             line = {"stage": event.stage, "message": event.message, "elapsed": time.perf_counter() - started}
-            self.dispatch(lambda: self._add_stage(generation, line))
+            # Stages that arrive together reach the page in one update, not one round trip each.
+            with self._lock:
+                pending.append(line)
+                first = len(pending) == 1
+            if first:
+                self.dispatch(flush)
 
         def work() -> None:
             try:
                 result = backend.search(query, progress=progress, cancel=token)
             except BaseException as exc:  # every failure becomes an alert, never a traceback
                 failure = exc
-                self.dispatch(lambda: self._finish_error(generation, failure))
+                self.dispatch(lambda: (flush(), self._finish_error(generation, failure)))
                 return
-            self.dispatch(lambda: self._finish(generation, result, time.perf_counter() - started))
+
+            def finish() -> None:
+                flush()
+                self._finish(generation, result, time.perf_counter() - started)
+
+            self.dispatch(finish)
 
         self.executor(work)
         return True

@@ -133,6 +133,8 @@ class Gallery(pn.viewable.Viewer):
         self._generation = 0
         self._loading = False
         self.state.param.watch(self._reset, ["view_indices", "result"])
+        # Thumbnails are only made for a gallery someone looks at.
+        self.state.param.watch(lambda *_: self.load_more() if not self.grid.items else None, ["view"])
         self._reset()
 
     def _reset(self, *_: Any) -> None:
@@ -144,7 +146,7 @@ class Gallery(pn.viewable.Viewer):
     def load_more(self, count: int = BATCH) -> None:
         """Append the next ``count`` cards; their thumbnails are made off the event loop."""
         result = self.state.result
-        if result is None or self._loading:
+        if result is None or self._loading or self.state.view != "gallery":
             return
         have = len(self.grid.items)
         indices = self.state.view_indices[have : have + count]

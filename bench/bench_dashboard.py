@@ -1,0 +1,282 @@
+"""Dashboard in Chromium: search-to-first-rows, thumbnails visible, first paint, 10 concurrent sessions.
+
+The app is served in-process (``pn.serve``, 127.0.0.1) over the default demo archive
+(2019-12-01 .. 2020-02-29), built once into ``.bench-data/dashboard/``. Thumbnails use a fresh
+disk cache under the same folder, so "cold" means rendered for the first time. Timings are taken
+in Python around real clicks in Chromium and the DOM condition that ends them (rows in the
+table, loaded <img> elements), medians over several runs. Memory is the server process's RSS
+(this process: the server runs in it). ``quick=True`` does fewer repetitions and 3 sessions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench._harness import Row
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT / ".bench-data" / "dashboard"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _catalog() -> Path:
+    from aurorax_core.demo import build_demo_archive
+
+    path = DATA_DIR / "demo.sqlite"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        build_demo_archive(path)
+    return path
+
+
+def _day(day: datetime) -> tuple[datetime, datetime]:
+    return day, day + timedelta(days=1) - timedelta(seconds=1)
+
+
+def _set_query(template: Any, start: datetime, end: datetime, programs: list[str]) -> None:
+    state = template.state
+    done = threading.Event()
+
+    def apply() -> None:
+        state.param.update(programs=programs, platforms=[], instrument_types=[], data_product_types=[])
+        state.param.update(start=start, end=end)
+        done.set()
+
+    state.dispatch(apply)
+    done.wait(10)
+
+
+_NEW_ROWS = """old => {
+  // Find (once) the shadow roots holding the status line and the table rows; then poll cheaply.
+  const cache = window.__axBench || (window.__axBench = {});
+  const find = (cls) => {
+    const walk = (root) => {
+      if (root.querySelector('.' + cls)) return root;
+      for (const e of root.querySelectorAll('*')) {
+        if (e.shadowRoot) { const r = walk(e.shadowRoot); if (r) return r; }
+      }
+      return null;
+    };
+    return walk(document);
+  };
+  if (!cache.status || !cache.status.isConnected || !cache.status.querySelector('.ax-status')) cache.status = find('ax-status');
+  if (!cache.table || !cache.table.isConnected || !cache.table.querySelector('.tabulator')) cache.table = find('tabulator');
+  const status = cache.status && cache.status.querySelector('.ax-status');
+  const row = cache.table && cache.table.querySelector('.tabulator-row');
+  return !!status && !!row && status.textContent.includes('records') && !status.textContent.includes(old);
+}"""
+
+
+def _search_to_rows(page: Any, template: Any, start: datetime, end: datetime, programs: list[str]) -> float:
+    """Seconds from the click on Search to the new result's first rows in the table."""
+    _set_query(template, start, end, programs)
+    old = template.state.result.request_id if template.state.result is not None else "no request yet"
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.wait_for_function(_NEW_ROWS, arg=old, timeout=60_000, polling=10)
+    return time.perf_counter() - t0
+
+
+_LOADED_IMAGES = """n => {
+  const imgs = [];
+  const walk = (root) => {
+    for (const e of root.querySelectorAll('*')) {
+      if (e.shadowRoot) walk(e.shadowRoot);
+      if (e.tagName === 'IMG' && e.closest && e.closest('.ax-card')) imgs.push(e);
+    }
+  };
+  walk(document);
+  return imgs.filter(i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 0).length >= n;
+}"""
+
+
+def _thumbnails_visible(page: Any, template: Any, start: datetime, end: datetime) -> float:
+    """Seconds from Search (gallery open) until the new result's first 24 thumbnails are loaded."""
+    _set_query(template, start, end, ["trex"])
+    old = template.state.result.request_id if template.state.result is not None else "no request yet"
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.wait_for_function(_NEW_ROWS, arg=old, timeout=60_000, polling=10)
+    page.wait_for_function(_LOADED_IMAGES, arg=24, timeout=60_000, polling=20)
+    return time.perf_counter() - t0
+
+
+def run(quick: bool) -> list[Row]:
+    cache_dir = DATA_DIR / "thumbnail-cache"
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    os.environ["AURORAX_CACHE_DIR"] = str(cache_dir)
+    import panel as pn
+    from playwright.sync_api import sync_playwright
+
+    from aurorax_core import open_backend
+    from dashboard.app import create_app
+
+    catalog = _catalog()
+    sessions: list[Any] = []
+
+    def app() -> Any:
+        template = create_app(open_backend(catalog))
+        sessions.append(template)
+        return template
+
+    port = _free_port()
+    server = pn.serve(app, port=port, address="127.0.0.1", threaded=True, show=False)
+    url = f"http://127.0.0.1:{port}/"
+    repeat = 3 if quick else 7
+    rows: list[Row] = []
+    base = datetime(2020, 1, 1, tzinfo=UTC)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            # First paint and time to a usable form, each in a fresh page.
+            paints, ready = [], []
+            for _ in range(repeat):
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                t0 = time.perf_counter()
+                page.goto(url)
+                page.get_by_role("button", name="Search", exact=True).wait_for(timeout=60_000)
+                ready.append(time.perf_counter() - t0)
+                paints.append(
+                    page.evaluate(
+                        "() => (performance.getEntriesByName('first-contentful-paint')[0] || {startTime: 0}).startTime"
+                    )
+                    / 1000
+                )
+                page.close()
+            rows.append(Row("first contentful paint of the page", statistics.median(paints) * 1000, "ms", 3000))
+            rows.append(Row("page load to a usable search form", statistics.median(ready) * 1000, "ms", None))
+
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(url)
+            page.get_by_role("button", name="Search", exact=True).wait_for(timeout=60_000)
+            template = sessions[-1]
+            night = [
+                _search_to_rows(page, template, *_day(base + timedelta(days=i)), ["trex"]) for i in range(repeat + 1)
+            ][1:]
+            rows.append(
+                Row(
+                    "Search click → first rows, one program one night",
+                    statistics.median(night) * 1000,
+                    "ms",
+                    500,
+                    note=f"trex, {len(template.state.result)} records",
+                )
+            )
+            month = [
+                _search_to_rows(page, template, base, base + timedelta(days=31) - timedelta(seconds=1), ["trex"])
+                for _ in range(repeat)
+            ]
+            rows.append(
+                Row(
+                    "Search click → first rows, one program one month",
+                    statistics.median(month) * 1000,
+                    "ms",
+                    1500,
+                    note=f"trex January 2020, {len(template.state.result)} records",
+                )
+            )
+            big = _search_to_rows(page, template, base, base + timedelta(days=31), ["trex", "themis-asi"])
+            first_row = page.locator(".tabulator-row").first
+            before_text = first_row.inner_text()
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Next Page").click()
+            deadline = time.monotonic() + 30
+            while first_row.inner_text() == before_text and time.monotonic() < deadline:
+                time.sleep(0.005)
+            paging = time.perf_counter() - t0
+            rows.append(
+                Row(
+                    "Search click → first rows, 2 programs one month",
+                    big * 1000,
+                    "ms",
+                    None,
+                    note=f"{len(template.state.result)} records; next page {paging * 1000:.0f} ms",
+                )
+            )
+
+            page.get_by_text("Gallery", exact=True).click()
+            cold = [_thumbnails_visible(page, template, *_day(base + timedelta(days=40 + i))) for i in range(repeat)]
+            warm = [_thumbnails_visible(page, template, *_day(base + timedelta(days=40 + i))) for i in range(repeat)]
+            rows.append(Row("first 24 thumbnails visible, cold", statistics.median(cold) * 1000, "ms", 2000))
+            rows.append(Row("first 24 thumbnails visible, warm", statistics.median(warm) * 1000, "ms", 500))
+            page.close()
+
+            # Concurrent sessions, each holding >= 10,000 results (trex, Dec 2019 - Jan 2020).
+            count = 3 if quick else 10
+            before = _rss_mb()
+            pages = []
+            for _ in range(count):
+                pg = browser.new_page(viewport={"width": 1200, "height": 800})
+                pg.goto(url)
+                pg.get_by_role("button", name="Search", exact=True).wait_for(timeout=60_000)
+                pages.append((pg, sessions[-1]))
+            start, end = datetime(2019, 12, 1, tzinfo=UTC), datetime(2020, 1, 31, 23, 59, 59, tzinfo=UTC)
+            for _pg, tpl in pages:
+                _set_query(tpl, start, end, ["trex"])
+            latencies: list[float] = []
+            lock = threading.Lock()
+            t_all = time.perf_counter()
+            for pg, _tpl in pages:
+                pg.get_by_role("button", name="Search", exact=True).click()
+            # All searches run at once on the server; wait for each page's rows.
+            for pg, tpl in pages:
+                pg.locator(".tabulator-row").first.wait_for(state="visible", timeout=120_000)
+                with lock:
+                    latencies.append(time.perf_counter() - t_all)
+            held = min(len(tpl.state.result or []) for _pg, tpl in pages)
+            after = _rss_mb()
+            rows.append(
+                Row(
+                    f"{count} concurrent sessions: search latency (median)",
+                    statistics.median(latencies) * 1000,
+                    "ms",
+                    None,
+                    note=f"max {max(latencies) * 1000:.0f} ms; each holds {held} results",
+                )
+            )
+            rows.append(
+                Row(
+                    f"{count} concurrent sessions: server memory (RSS)",
+                    after,
+                    "MB",
+                    None,
+                    note=f"+{after - before:.0f} MB for the {count} result sets",
+                )
+            )
+            for pg, _tpl in pages:
+                pg.close()
+            browser.close()
+    finally:
+        server.stop()
+    return rows

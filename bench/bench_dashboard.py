@@ -90,8 +90,9 @@ _NEW_ROWS = """old => {
     };
     return walk(document);
   };
-  if (!cache.status || !cache.status.isConnected || !cache.status.querySelector('.ax-status')) cache.status = find('ax-status');
-  if (!cache.table || !cache.table.isConnected || !cache.table.querySelector('.tabulator')) cache.table = find('tabulator');
+  const stale = (root, cls) => !root || !root.isConnected || !root.querySelector('.' + cls);
+  if (stale(cache.status, 'ax-status')) cache.status = find('ax-status');
+  if (stale(cache.table, 'tabulator')) cache.table = find('tabulator');
   const status = cache.status && cache.status.querySelector('.ax-status');
   const row = cache.table && cache.table.querySelector('.tabulator-row');
   return !!status && !!row && status.textContent.includes('records') && !status.textContent.includes(old);
@@ -250,7 +251,7 @@ def run(quick: bool) -> list[Row]:
             for pg, _tpl in pages:
                 pg.get_by_role("button", name="Search", exact=True).click()
             # All searches run at once on the server; wait for each page's rows.
-            for pg, tpl in pages:
+            for pg, _tpl in pages:
                 pg.locator(".tabulator-row").first.wait_for(state="visible", timeout=120_000)
                 with lock:
                     latencies.append(time.perf_counter() - t_all)

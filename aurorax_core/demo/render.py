@@ -33,6 +33,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -325,7 +326,14 @@ def _nights_for(times: np.ndarray) -> list[tuple[Night, np.ndarray]]:
     return out
 
 
+@lru_cache(maxsize=16)
 def _night(day: Any) -> Night:
+    """The night's model, shared by every product of that night (all sites and product types).
+
+    Deterministic and immutable (a frozen Night; its noise lattice is only read), so caching is safe
+    across threads; it costs ~1 ms to build, mostly the 1 MB noise lattice, so 16 nights bound the
+    cache at ~16 MB while covering a page of results (one or two nights) many times over.
+    """
     # the demo archive's hourly activity sets the night's activity and substorm hour (they agree)
     return make_night(day, auroral_activity(day))
 
@@ -366,8 +374,14 @@ def _tone(x: np.ndarray, x0: float, xmax: float) -> np.ndarray:
     return v * np.sqrt(np.sqrt(v))  # v**1.25: a little more contrast in the faint mid-tones
 
 
-def _compose(kind: Kind, s: dict[str, np.ndarray], mean_axes: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Mix emissions into the instrument's channels; returns float32 (..., 3) in [0, 1]."""
+def _compose(
+    kind: Kind, s: dict[str, np.ndarray], mean_axes: tuple[int, ...], rng: np.random.Generator, grain: float = 1.0
+) -> np.ndarray:
+    """Mix emissions into the instrument's channels; returns float32 (..., 3) in [0, 1].
+
+    ``grain`` scales the sensor noise: a picture computed on a coarser grid than its full-size
+    version (a thumbnail) uses less, as shrinking the full-size picture would have averaged it down.
+    """
     g, r, b, p = s["green"], s["red"], s["blue"], s["pink"]
     air, tw, moon, cloud = s["airglow"], s["twilight"], s["moon"], s["cloud"]
     # What clouds reflect: moon and twilight (bluish-grey), the aurora's own light, faint town glow.
@@ -390,8 +404,8 @@ def _compose(kind: Kind, s: dict[str, np.ndarray], mean_axes: tuple[int, ...], r
             cloud * (1.00 * glow + 0.10 * lit + 0.04),
         ]
         # sensor noise: one float32 field shared by the channels (cheap; it reads as luminance noise)
-        grain = rng.standard_normal(np.broadcast_shapes(*(c.shape for c in chans)), dtype=F) * F(0.02)
-        out = [_tone(c * clear + k + grain, 0.8, 35.0) for c, k in zip(chans, cl, strict=True)]
+        noise = rng.standard_normal(np.broadcast_shapes(*(c.shape for c in chans)), dtype=F) * F(0.02 * grain)
+        out = [_tone(c * clear + k + noise, 0.8, 35.0) for c, k in zip(chans, cl, strict=True)]
         return np.stack(out, axis=-1).astype(F)
     if kind == "grey":
         lum = g + 0.45 * r + 0.6 * b + 0.8 * p + 0.15 * air + 0.8 * tw + 0.9 * moon
@@ -408,7 +422,7 @@ def _compose(kind: Kind, s: dict[str, np.ndarray], mean_axes: tuple[int, ...], r
     else:  # blue
         lum = b + 0.05 * air + 0.6 * tw + 0.6 * moon
         x0, xmax, cl = 0.3, 12.0, cloud * (0.5 * glow + 0.1 * lit + 0.01)
-    v = _tone(lum * clear + cl + rng.standard_normal(lum.shape, dtype=F) * F(0.015 * x0), x0, xmax)
+    v = _tone(lum * clear + cl + rng.standard_normal(lum.shape, dtype=F) * F(0.015 * x0 * grain), x0, xmax)
     if kind == "red":  # 630.0 nm: red, bright cores going towards pink-white
         return np.stack([v**0.9, 0.30 * v**2.2, 0.25 * v**2.4], axis=-1).astype(F)
     if kind == "blue":  # 427.8 nm
@@ -439,8 +453,10 @@ def _column_times(t0: datetime, t1: datetime, width: int) -> np.ndarray:
     return t0.timestamp() + (np.arange(width, dtype=np.float64) + 0.5) * span / width
 
 
-def _keogram_array(ctx: _Ctx, t0: datetime, t1: datetime, width: int, height: int) -> np.ndarray:
-    """(height, width, 3) uint8: the sky along the meridian, one column per time step, white = no data."""
+def _keogram_array(ctx: _Ctx, t0: datetime, t1: datetime, width: int, height: int, grain: float = 1.0) -> np.ndarray:
+    """(height, width, 3) uint8: the sky along the meridian, one column per time step, white = no data.
+
+    ``grain``: sensor-noise scale (see :func:`_compose`)."""
     times = _column_times(t0, t1, width)
     imaging = _imaging_mask(ctx, times)
     out = np.full((height, width, 3), 255, dtype=np.uint8)
@@ -458,7 +474,7 @@ def _keogram_array(ctx: _Ctx, t0: datetime, t1: datetime, width: int, height: in
         t_h = _hours_since(night.midnight, times[cols])[None, :]
         cover = None if clouds is None else clouds[cols][None, :]
         s = sky_model.sky(night, ctx.site, t_h, view, cover)
-        out[:, cols] = _to_u8(_compose(kind, s, (0,), rng))
+        out[:, cols] = _to_u8(_compose(kind, s, (0,), rng, grain))
     return out
 
 
@@ -564,11 +580,14 @@ def _fisheye(size: int) -> tuple[View, np.ndarray]:
     return View(zen.astype(F)[None], az.astype(F)[None]), edge.astype(F)
 
 
-def _frames_array(ctx: _Ctx, times: np.ndarray, size: int, render_size: int | None = None) -> np.ndarray:
+def _frames_array(
+    ctx: _Ctx, times: np.ndarray, size: int, render_size: int | None = None, grain: float = 1.0
+) -> np.ndarray:
     """(n, size, size, 3) uint8 all-sky frames at POSIX ``times`` (white where not imaging).
 
     ``render_size`` < ``size`` computes the sky on a coarser grid and upsamples (movies: the sky is
-    smooth at that scale, and it makes a 64-frame movie 4x cheaper).
+    smooth at that scale, and it makes a 64-frame movie 4x cheaper). ``grain``: sensor-noise scale
+    (see :func:`_compose`).
     """
     n = times.size
     final = size
@@ -582,14 +601,16 @@ def _frames_array(ctx: _Ctx, times: np.ndarray, size: int, render_size: int | No
     clouds = _cloud_cover(ctx.site, times)
     for night, mask in _nights_for(times):
         idx = np.nonzero(mask & imaging)[0]
-        # chunks keep the working set small (and the peak memory of a movie bounded)
-        for start in range(0, idx.size, 12):
-            chunk = idx[start : start + 12]
+        # chunks keep the working set small (and the peak memory of a movie bounded); thumbnail-sized
+        # frames go in fewer, larger chunks, as the per-call overhead of the sky model dominates there
+        per_chunk = 12 if size >= 64 else 100_000 // (size * size)
+        for start in range(0, idx.size, per_chunk):
+            chunk = idx[start : start + per_chunk]
             t_h = _hours_since(night.midnight, times[chunk])[:, None, None]
             cover = None if clouds is None else clouds[chunk][:, None, None]
             s = sky_model.sky(night, ctx.site, t_h, view, cover)
             _add_stars(s, stars, times[chunk], ctx.site, size)
-            img = _compose(kind, s, (1, 2), rng) * edge[None, :, :, None]
+            img = _compose(kind, s, (1, 2), rng, grain) * edge[None, :, :, None]
             out[chunk] = _to_u8(img)
     if final != size:
         return np.stack([np.asarray(Image.fromarray(f).resize((final, final), Image.Resampling.BICUBIC)) for f in out])
@@ -613,15 +634,17 @@ def _add_stars(
     ra, dec, mag = stars
     d = (times - datetime(2000, 1, 1, 12, tzinfo=UTC).timestamp()) / 86400.0
     air = np.broadcast_to(s["airglow"], (times.size, size, size)).copy()
-    for i, di in enumerate(d):
-        alt, az = sky_model._radec_to_altaz(ra, dec, np.full_like(ra, di), site.lat, site.lon)
-        up = alt > 5.0
-        r = (90.0 - alt[up]) / 89.5 * 0.96
-        azr = np.radians(az[up])
-        x = ((-np.sin(azr) * r + 1.0) * 0.5 * size).astype(np.int64)
-        y = ((-np.cos(azr) * r + 1.0) * 0.5 * size).astype(np.int64)
-        ok = (x >= 0) & (x < size) & (y >= 0) & (y < size)
-        np.add.at(air[i], (y[ok], x[ok]), (mag[up][ok] * 6.0).astype(F))
+    # every frame's star positions at once (frames x stars), then one scatter-add
+    alt, az = sky_model._radec_to_altaz(ra[None, :], dec[None, :], d[:, None], site.lat, site.lon)
+    frame = np.broadcast_to(np.arange(times.size)[:, None], alt.shape)
+    up = alt > 5.0
+    r = (90.0 - alt[up]) / 89.5 * 0.96
+    azr = np.radians(az[up])
+    x = ((-np.sin(azr) * r + 1.0) * 0.5 * size).astype(np.int64)
+    y = ((-np.cos(azr) * r + 1.0) * 0.5 * size).astype(np.int64)
+    ok = (x >= 0) & (x < size) & (y >= 0) & (y < size)
+    light = np.broadcast_to(mag[None, :], alt.shape)[up][ok] * 6.0
+    np.add.at(air, (frame[up][ok], y[ok], x[ok]), light.astype(F))
     s["airglow"] = air
 
 
@@ -649,29 +672,76 @@ def _montage_layout(ctx: _Ctx) -> tuple[np.ndarray, int, int]:
     return times, 12, 64
 
 
-def _montage_image(ctx: _Ctx, render_divisor: int = 1) -> Image.Image:
-    """The montage at its full size; ``render_divisor`` > 1 computes the frames at 1/divisor of the
-    cell size and upsamples them (for thumbnails, which shrink each cell to 20-24 px anyway)."""
+_MONTAGE_HEADER = 16
+
+
+def _montage_image(ctx: _Ctx) -> Image.Image:
+    """The montage at its full size: frames in a grid under a title line, UT labels on the frames."""
     times, cols, cell = _montage_layout(ctx)
-    frames = _frames_array(ctx, times, cell, cell // render_divisor if render_divisor > 1 else None)
+    frames = _frames_array(ctx, times, cell)
     rows = math.ceil(times.size / cols)
-    header = 16
-    img = Image.new("RGB", (cols * cell, header + rows * cell), (0, 0, 0))
-    draw = ImageDraw.Draw(img)
+    img = Image.new("RGB", (cols * cell, _MONTAGE_HEADER + rows * cell), (0, 0, 0))
+    for i, frame in enumerate(frames):
+        img.paste(Image.fromarray(frame), ((i % cols) * cell, _MONTAGE_HEADER + (i // cols) * cell))
+    _montage_text(ImageDraw.Draw(img), ctx, times, cols, cell, _white_frames(frames), img.size)
+    return img
+
+
+def _white_frames(frames: np.ndarray) -> list[bool]:
+    """Which frames are blank (not imaging): their centre pixel is white."""
+    c = frames.shape[1] // 2
+    return [bool(v) for v in (frames[:, c, c].min(axis=-1) == 255)]
+
+
+def _montage_text(
+    draw: ImageDraw.ImageDraw,
+    ctx: _Ctx,
+    times: np.ndarray,
+    cols: int,
+    cell: int,
+    white: list[bool],
+    size: tuple[int, int],
+) -> None:
+    """The montage's UT labels, title and synthetic mark, in full-size coordinates."""
     font = _font(9)
-    for i, (frame, t) in enumerate(zip(frames, times, strict=True)):
-        x, y = (i % cols) * cell, header + (i // cols) * cell
-        img.paste(Image.fromarray(frame), (x, y))
-        white = bool(frame[cell // 2, cell // 2].min() == 255)
+    for i, t in enumerate(times):
+        x, y = (i % cols) * cell, _MONTAGE_HEADER + (i // cols) * cell
         label = datetime.fromtimestamp(float(t), tz=UTC).strftime("%H:%M")
-        draw.text((x + 2, y + cell - 11), label, fill=(90, 90, 90) if white else (235, 235, 235), font=font)
+        draw.text((x + 2, y + cell - 11), label, fill=(90, 90, 90) if white[i] else (235, 235, 235), font=font)
     src = ctx.product.data_source
     day = f"{ctx.product.start:%Y-%m-%d}"
     when = f"{day}  {ctx.product.start:%H} UT" if "hourly" in ctx.sub_type else day
     title = f"{src.display_name or src.platform}  {when}  {ctx.sub_type or 'montage'} montage"
     draw.text((3, 2), title, fill=(230, 230, 230), font=_font(11))
-    _mark(draw, img.size, (255, 190, 60))
-    return img
+    _mark(draw, size, (255, 190, 60))
+
+
+def _montage_thumbnail(ctx: _Ctx) -> Image.Image:
+    """The montage's thumbnail, built at half the full size and then shrunk to the thumbnail width.
+
+    Frames are computed at half the cell size and tiled with numpy (a thumbnail cell is 20-24 px, so
+    more resolution would be averaged away); the text is drawn at full size on a transparent layer
+    and box-averaged to half size with its alpha, so it blends as a 2x downscale of the full-size
+    montage would.
+    """
+    times, cols, cell = _montage_layout(ctx)
+    half = cell // 2
+    # sensor noise as the full-size frames have it after shrinking: half the cell, half the grain
+    frames = _frames_array(ctx, times, half, grain=0.5)
+    rows = math.ceil(times.size / cols)
+    grid = np.zeros((rows * cols, half, half, 3), dtype=np.uint8)
+    grid[: times.size] = frames
+    grid = grid.reshape(rows, cols, half, half, 3).transpose(0, 2, 1, 3, 4).reshape(rows * half, cols * half, 3)
+    size = (cols * cell, _MONTAGE_HEADER + rows * cell)
+    canvas = np.zeros((size[1] // 2, size[0] // 2, 3), dtype=np.uint8)
+    canvas[_MONTAGE_HEADER // 2 :] = grid
+    img = Image.fromarray(canvas)
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    _montage_text(ImageDraw.Draw(layer), ctx, times, cols, cell, _white_frames(frames), size)
+    # Pillow resizes RGBA premultiplied, so the half-size text blends like a 2x downscale would
+    layer = layer.resize(img.size, Image.Resampling.BOX)
+    img.paste(layer, mask=layer)
+    return _thumbnail(img)
 
 
 def _mark(draw: ImageDraw.ImageDraw, size: tuple[int, int], fill: tuple[int, int, int]) -> None:
@@ -694,8 +764,10 @@ def _movie_times(ctx: _Ctx, count: int) -> np.ndarray:
     return t0.timestamp() + (np.arange(count) + 0.5) * span / count
 
 
-def _frame_images(ctx: _Ctx, times: np.ndarray, size: int, render_size: int | None = None) -> list[Image.Image]:
-    frames = _frames_array(ctx, times, size, render_size)
+def _frame_images(
+    ctx: _Ctx, times: np.ndarray, size: int, render_size: int | None = None, grain: float = 1.0
+) -> list[Image.Image]:
+    frames = _frames_array(ctx, times, size, render_size, grain)
     font = _font(max(10, size // 26))
     small = _font(max(8, size // 34))
     code = ctx.site.name
@@ -936,10 +1008,10 @@ def _thumbnail_image(ctx: _Ctx) -> Image.Image:
     """The thumbnail, computed at (about) thumbnail resolution rather than shrunk from the full image.
 
     The sky model is smooth at thumbnail scale, so evaluating it on the thumbnail's own grid gives
-    the same picture (mean difference ~1 grey level) for a fraction of the work: keograms are
-    computed at the thumbnail's rows and twice its columns (box-averaged in time, which keeps the
-    anti-aliasing of rays and pulsating speckle a downscale gave), montage frames at half their cell
-    size (a thumbnail cell is 20-24 px), all-sky frames at the thumbnail size itself.
+    the same picture (mean difference below 1 grey level) for a fraction of the work: keograms on
+    the thumbnail's own pixels, montage frames at half their cell size (a thumbnail cell is 20-24
+    px), all-sky frames at the thumbnail size. The sensor noise is scaled down as shrinking the
+    full-size picture would have averaged it.
     """
     ptype = ctx.product.data_product_type
     grey = ctx.kind in ("grey", "nir", "spectrograph")
@@ -948,14 +1020,17 @@ def _thumbnail_image(ctx: _Ctx) -> Image.Image:
         width, height = _keogram_size(ctx.sub_type)
         tw = min(THUMBNAIL_WIDTH, width)
         th = max(1, round(height * tw / width))
-        return _as_image(_keogram_array(ctx, t0, t1, 2 * tw, th), grey).reduce((2, 1))
+        # shrinking k x k pixels into one averages their sensor noise down by k
+        grain = math.sqrt(tw * th / (width * height))
+        return _as_image(_keogram_array(ctx, t0, t1, tw, th, grain), grey)
     if ptype == "montage":
-        return _thumbnail(_montage_image(ctx, render_divisor=2))
+        return _montage_thumbnail(ctx)
     if ptype == "movie":
-        return _frame_images(ctx, np.array([_poster_time(ctx)]), min(THUMBNAIL_WIDTH, MOVIE_SIZE))[0]
+        size = min(THUMBNAIL_WIDTH, MOVIE_SIZE)
+        return _frame_images(ctx, np.array([_poster_time(ctx)]), size, grain=size / MOVIE_SIZE)[0]
     if ptype in ("summary_plot", "data_availability"):
         return _thumbnail(_full_image(ctx)[0])
-    return _frame_images(ctx, np.array([_middle(ctx)]), THUMBNAIL_WIDTH)[0]
+    return _frame_images(ctx, np.array([_middle(ctx)]), THUMBNAIL_WIDTH, grain=THUMBNAIL_WIDTH / 256)[0]
 
 
 def render_preview(product: DataProduct, *, size: Literal["full", "thumbnail"] = "full") -> RenderedImage:

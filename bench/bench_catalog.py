@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aurorax_core import CatalogBackend, DataProductQuery, MetadataFilterExpression
+from aurorax_core import CatalogBackend, CatalogError, DataProductQuery, MetadataFilterExpression
 
 from ._harness import Row, measure
 from ._synthetic import generate, ground_sources, imaging_nights
@@ -32,7 +32,10 @@ def _build(path: Path, years: int) -> CatalogBackend:
     """Open the benchmark catalog, building it first when missing (progress on stderr)."""
     marker = Path(f"{path}.complete")
     if path.exists() and marker.exists():
-        return CatalogBackend(path)
+        try:
+            return CatalogBackend(path)
+        except CatalogError as exc:  # e.g. built by an older schema: rebuild
+            print(f"  rebuilding {path}: {exc}", file=sys.stderr)
     _remove(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     catalog = CatalogBackend(path)

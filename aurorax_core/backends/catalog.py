@@ -5,11 +5,12 @@ Storage (one file, WAL journal so that several processes can read it while one w
 * ``sources``: one row per data source, keyed by its AuroraX ``identifier``, with the full record
   as JSON and the (program, platform, instrument_type) triple as a unique key.
 * ``products``: one row per data product: source id, type code, start/end as integer epoch
-  seconds (UTC), url (unique index: the record's identity), ``sub_type`` (the denormalised value
-  of the record's own ``<type>_type`` metadata key, e.g. ``keogram_type``) and the metadata as
+  seconds (UTC), url (unique index: the record's identity), ``sub_code`` (the denormalised value
+  of the record's own ``<type>_type`` metadata key, e.g. ``keogram_type = daily``, as a code of
+  the small ``sub_types`` table of (type, text) pairs) and the metadata as
   JSON text exactly as :func:`json.dumps` writes it (so the AuroraX JSON size of a result is
   computed exactly from stored lengths). Indexes: ``(source_id, start_s)`` and
-  ``(type, sub_type, start_s)``, chosen by measuring the benchmark queries (bench/bench_catalog.py).
+  ``(sub_code, start_s)``, chosen by measuring the benchmark queries (bench/bench_catalog.py).
 * ``day_counts`` / ``type_counts``: per-source counts maintained by every write, so that
   availability and stats never scan the products.
 * ``metadata_keys`` / ``metadata_values``: the distinct values of each metadata key (up to
@@ -20,7 +21,7 @@ Storage (one file, WAL journal so that several processes can read it while one w
 
 Search plan: the data-source constraints resolve to a set of source ids in Python (the source
 table is small and cached), the SQL is then ``source_id IN (...) AND start >= ? AND start <= ?
-AND end <= ?`` on the ``(source_id, start)`` index, narrowed by ``type``/``sub_type`` when the
+AND end <= ?`` on the ``(source_id, start)`` index, narrowed by ``sub_code IN (...)`` when the
 query filters on a ``<type>_type`` key (exactly, for plain string values), and the remaining
 metadata filters are evaluated exactly in Python on the prefiltered rows (typed by the source's
 metadata schema). All values are bound parameters. Results are sorted by start time, then URL.
@@ -85,7 +86,7 @@ from .base import (
     ProgressCallback,
 )
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 1: development catalogs with a text sub_type column
 APPLICATION_ID: Final = 0x41555258  # "AURX": marks an SQLite file as an aurorax-core catalog
 MAX_TRACKED_REQUESTS: Final = 200
 MAX_LISTED_VALUES: Final = 100
@@ -121,9 +122,7 @@ _START_URL: Final = itemgetter(2, 4)
 _PRODUCT_INDEXES: Final[dict[str, str]] = {
     "products_url": "CREATE UNIQUE INDEX IF NOT EXISTS products_url ON products (url)",
     "products_source_start": "CREATE INDEX IF NOT EXISTS products_source_start ON products (source_id, start_s)",
-    "products_type_sub_start": (
-        "CREATE INDEX IF NOT EXISTS products_type_sub_start ON products (type, sub_type, start_s)"
-    ),
+    "products_sub_start": "CREATE INDEX IF NOT EXISTS products_sub_start ON products (sub_code, start_s)",
 }
 
 _SCHEMA: Final[tuple[str, ...]] = (
@@ -146,10 +145,12 @@ _SCHEMA: Final[tuple[str, ...]] = (
         start_s INTEGER NOT NULL,
         end_s INTEGER NOT NULL CHECK (end_s >= start_s),
         url TEXT NOT NULL,
-        sub_type TEXT,
+        sub_code INTEGER,
         metadata TEXT NOT NULL
     )""",
     *_PRODUCT_INDEXES.values(),
+    """CREATE TABLE IF NOT EXISTS sub_types (
+        code INTEGER PRIMARY KEY, type INTEGER NOT NULL, value TEXT NOT NULL, UNIQUE (type, value))""",
     """CREATE TABLE IF NOT EXISTS day_counts (
         source_id INTEGER NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (source_id, day)) WITHOUT ROWID""",
@@ -358,6 +359,8 @@ class _SourceCache:
     data_types: dict[int, dict[str, str]]
     cross_keys: frozenset[str]
     basic_json_len: dict[int, int] = field(default_factory=dict)
+    # type code -> {sub-type text -> sub_code}
+    sub_codes: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def select(
         self, programs: Sequence[str], platforms: Sequence[str], instrument_types: Sequence[str]
@@ -554,6 +557,11 @@ class CatalogBackend:
                 "path or remove it"
             ) from None
         if app_id == APPLICATION_ID:
+            if version < SCHEMA_VERSION:
+                raise CatalogError(
+                    f"catalog {path} was written by an older development version of aurorax-core (schema version "
+                    f"{version}); rebuild it (remove the file, or pass another --catalog path and ingest again)"
+                )
             if version > SCHEMA_VERSION:
                 raise CatalogError(
                     f"catalog {path} was written by a newer aurorax-core (schema version {version}; this version "
@@ -625,7 +633,10 @@ class CatalogBackend:
             basic_len[identifier] = len(json.dumps(source.to_api_dict("basic_info")))
         row = conn.execute("SELECT value FROM catalog_meta WHERE key = 'cross_keys'").fetchone()
         cross = frozenset(json.loads(row[0])) if row else frozenset()
-        return _SourceCache(generation, by_id, by_key, data_types, cross, basic_len)
+        sub_codes: dict[int, dict[str, int]] = {}
+        for code, kind, value in conn.execute("SELECT code, type, value FROM sub_types"):
+            sub_codes.setdefault(kind, {})[value] = code
+        return _SourceCache(generation, by_id, by_key, data_types, cross, basic_len, sub_codes)
 
     # --- data sources --------------------------------------------------------------------------
 
@@ -806,25 +817,13 @@ class CatalogBackend:
         needs_python = bool(query.metadata_filters)
         push = self._pushdown(query, cache, source_ids)
         if push is not None:
-            conditions, exact = push
-            clauses = []
-            for code, operator, values in conditions:
-                if type_codes is not None and code not in type_codes:
-                    if query.metadata_filters_logical_operator == "AND":
-                        return None  # this expression needs a type the query excludes
-                    continue
-                params.append(code)
-                if operator == "exists":
-                    clauses.append("(type = ? AND sub_type IS NOT NULL)")
-                else:
-                    clauses.append(
-                        f"(type = ? AND sub_type IS NOT NULL AND sub_type {operator} ({','.join('?' * len(values))}))"
-                    )
-                    params.extend(values)
-            if not clauses:
+            codes, exact = push
+            if type_codes is not None:
+                codes = {c for c in codes if c[0] in type_codes}
+            if not codes:
                 return None
-            joiner = " OR " if query.metadata_filters_logical_operator == "OR" else " AND "
-            where.append(clauses[0] if len(clauses) == 1 else "(" + joiner.join(clauses) + ")")
+            where.append(f"sub_code IN ({','.join('?' * len(codes))})")
+            params.extend(sorted(sub for _, sub in codes))
             needs_python = not exact
         sql = "SELECT source_id, type, start_s, end_s, url, metadata FROM products WHERE " + " AND ".join(where)
         return sql, params, needs_python
@@ -832,44 +831,56 @@ class CatalogBackend:
     @staticmethod
     def _pushdown(
         query: DataProductQuery, cache: _SourceCache, source_ids: list[int] | None
-    ) -> tuple[list[tuple[int, str, list[str]]], bool] | None:
-        """SQL conditions derived from ``<type>_type`` metadata filters, and whether they are exact.
+    ) -> tuple[set[tuple[int, int]], bool] | None:
+        """The (type, sub_code) pairs a matching record must have, and whether that is exact.
 
-        A record has the key ``keogram_type`` only if it is a keogram with a non-null
-        ``sub_type`` (unless the catalog holds "cross" keys, e.g. a montage carrying
-        ``keogram_type``, which disables this for that key). ``=``/``in``/``!=``/``not in`` with
-        plain (non-numeric) strings, on a key that no selected source types as numeric or bool,
-        compare the text exactly as ``sub_type`` stores it: such a condition is exact. Otherwise
-        the condition is only necessary and the Python filter decides.
+        A record has the key ``keogram_type`` only if it is a keogram with a ``sub_code``
+        (unless the catalog holds "cross" keys, e.g. a montage carrying ``keogram_type``, which
+        disables this for that key). ``=``/``in``/``!=``/``not in`` with plain (non-numeric)
+        strings, on a key that no selected source types as numeric or bool, compare the text
+        exactly as the sub_types table stores it: such a condition is exact. Otherwise the
+        condition is only necessary and the Python filter decides. AND intersects the sets, OR
+        unites them.
         """
         exprs = query.metadata_filters
         if not exprs:
             return None
-        conditions: list[tuple[int, str, list[str]]] = []
+        result: set[tuple[int, int]] | None = None
         exact = True
+        any_condition = False
+        is_or = query.metadata_filters_logical_operator == "OR"
         sids = cache.by_id if source_ids is None else source_ids
         for expr in exprs:
-            code = _SUB_TYPE_KEYS.get(expr.key)
-            if code is None or expr.key in cache.cross_keys:
-                if query.metadata_filters_logical_operator == "OR":
+            kind = _SUB_TYPE_KEYS.get(expr.key)
+            if kind is None or expr.key in cache.cross_keys:
+                if is_or:
                     return None  # one unconstrained alternative: no necessary condition
                 exact = False
                 continue
-            operator = "exists"
-            values: list[str] = []
+            known = cache.sub_codes.get(kind, {})
+            allowed = set(known.values())
             if expr.operator in ("=", "in", "!=", "not in") and all(
                 type(v) is str and _as_number(v) is None for v in expr.values
             ):
                 modes = {_mode_for(cache.data_types.get(sid, {}).get(expr.key)) for sid in sids}
                 if modes <= {"auto", "string"}:
-                    operator = "IN" if expr.operator in ("=", "in") else "NOT IN"
-                    values = list(expr.values)
-            if operator == "exists":
+                    named = {known[v] for v in expr.values if v in known}
+                    allowed = named if expr.operator in ("=", "in") else allowed - named
+                else:
+                    exact = False
+            else:
                 exact = False
-            conditions.append((code, operator, values))
-        if not conditions:
+            pairs = {(kind, code) for code in allowed}
+            any_condition = True
+            if result is None:
+                result = pairs
+            elif is_or:
+                result |= pairs
+            else:
+                result &= pairs
+        if not any_condition or result is None:
             return None
-        return conditions, exact
+        return result, exact
 
     def _execute(
         self, query: DataProductQuery, cancel: CancelToken | None, deadline: float | None, timeout: float | None
@@ -1619,7 +1630,7 @@ class CatalogBackend:
             if state.bulk:
                 state.build_indexes(first_new_id)
             state.finish()
-        if state.sources_added or state.cross_changed:
+        if state.sources_added or state.cross_changed or state.sub_codes_added:
             with self._cache_lock:
                 self._cache = None
         return IngestSummary(
@@ -1651,6 +1662,12 @@ class _IngestState:
         self.overflow: set[str] = {k for (k,) in conn.execute("SELECT key FROM metadata_keys WHERE overflow = 1")}
         self.new_values: dict[str, set[Any]] = {}
         self.bulk = False
+        self.sub_codes: dict[tuple[int, str], int] = {
+            (kind, value): code for code, kind, value in conn.execute("SELECT code, type, value FROM sub_types")
+        }
+        self.next_sub_code = max(self.sub_codes.values(), default=0) + 1
+        self.new_sub_codes: list[tuple[int, int, str]] = []
+        self.sub_codes_added = False
         self.shapes: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
 
     # -- sources
@@ -1764,6 +1781,7 @@ class _IngestState:
         shapes = self.shapes
         new_values = self.new_values
         encode_str = encode_basestring_ascii
+        sub_codes = self.sub_codes
         # id(data_source) -> source id; valid for this batch only (the batch keeps the objects alive).
         by_object: dict[int, int] = {}
         converted: list[dict[str, Any]] = []
@@ -1823,7 +1841,13 @@ class _IngestState:
                 item = md[key]
                 new_values[key].add(item if type(item) is str else ("\x00json", dumps(item, sort_keys=True)))
             sub = md.get(_OWN_KEYS[code], _MISSING)
-            append((sid, code, start, end, url, None if sub is _MISSING else _as_text(sub), text))
+            if sub is not _MISSING:
+                sub = sub_codes.get((code, sub if type(sub) is str else _as_text(sub)))
+                if sub is None:
+                    sub = self._new_sub_code(code, md[_OWN_KEYS[code]])
+            else:
+                sub = None
+            append((sid, code, start, end, url, sub, text))
         # Keys with too many distinct values (free-form ones) are not listed.
         grown = [key for key, values in new_values.items() if len(values) > MAX_LISTED_VALUES]
         if grown:
@@ -1880,6 +1904,15 @@ class _IngestState:
         self.shapes[shape] = plan = (tracked, template)
         return plan
 
+    def _new_sub_code(self, code: int, value: Any) -> int:
+        text = _as_text(value)
+        known = self.sub_codes.get((code, text))
+        if known is None:
+            known = self.sub_codes[(code, text)] = self.next_sub_code
+            self.next_sub_code += 1
+            self.new_sub_codes.append((known, code, text))
+        return known
+
     def _cross(self, key: str) -> None:
         if key not in self.cross_keys:
             self.cross_keys.add(key)
@@ -1894,6 +1927,10 @@ class _IngestState:
                 self.backend._insert_source(conn, source)
             self.sources_added += len(self.new_sources)
             self.new_sources = []
+        if self.new_sub_codes:
+            conn.executemany("INSERT INTO sub_types (code, type, value) VALUES (?, ?, ?)", self.new_sub_codes)
+            self.new_sub_codes = []
+            self.sub_codes_added = True
         days = self.days
         types = self.types
         days.update([(row[0], row[2] // _DAY) for row in rows])
@@ -1901,7 +1938,7 @@ class _IngestState:
         if self.bulk:
             # No URL index yet: duplicates across batches are found when it is built.
             conn.executemany(
-                "INSERT INTO products (source_id, type, start_s, end_s, url, sub_type, metadata) "
+                "INSERT INTO products (source_id, type, start_s, end_s, url, sub_code, metadata) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
@@ -1912,7 +1949,7 @@ class _IngestState:
         # Insert first: on a growing archive almost every URL is new, and this avoids looking
         # each one up. URLs that exist already are skipped here and updated below.
         conn.executemany(
-            "INSERT INTO products (source_id, type, start_s, end_s, url, sub_type, metadata) "
+            "INSERT INTO products (source_id, type, start_s, end_s, url, sub_code, metadata) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO NOTHING",
             rows,
         )
@@ -1942,7 +1979,7 @@ class _IngestState:
                 days[(old[1], old[3] // _DAY)] -= 1
                 types[(old[1], old[2])] -= 1
             conn.executemany(
-                "UPDATE products SET source_id = ?, type = ?, start_s = ?, end_s = ?, sub_type = ?, metadata = ? "
+                "UPDATE products SET source_id = ?, type = ?, start_s = ?, end_s = ?, sub_code = ?, metadata = ? "
                 "WHERE id = ?",
                 updates,
             )
@@ -1995,11 +2032,11 @@ class _IngestState:
                 "INSERT OR REPLACE INTO catalog_meta (key, value) VALUES ('cross_keys', ?)",
                 (json.dumps(sorted(self.cross_keys)),),
             )
-        if self.sources_added or self.cross_changed:
+        if self.sources_added or self.cross_changed or self.sub_codes_added:
             CatalogBackend._bump_generation(conn)
         if self.inserted + self.updated >= 10_000:
             # Fresh statistics let the planner choose between the (source, start) and the
-            # (type, sub_type, start) indexes; analysis_limit keeps this to a fraction of a second.
+            # (sub_code, start) indexes; analysis_limit keeps this to a fraction of a second.
             conn.execute("PRAGMA analysis_limit = 2000")
             conn.execute("ANALYZE")
 

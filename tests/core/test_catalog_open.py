@@ -67,6 +67,15 @@ def test_catalog_written_by_a_newer_version(tmp_path: Path) -> None:
         CatalogBackend(path)
 
 
+def test_catalog_from_an_older_development_schema(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    CatalogBackend(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 1")
+    with pytest.raises(CatalogError, match=r"older development version .*schema version 1.*rebuild it"):
+        CatalogBackend(path)
+
+
 def test_empty_file_becomes_a_catalog(tmp_path: Path) -> None:
     path = tmp_path / "empty.sqlite"
     path.touch()

@@ -183,7 +183,7 @@ def test_bulk_load_into_an_empty_catalog_rebuilds_the_indexes(catalog: CatalogBa
             }
 
     expected = indexes()
-    assert {"products_url", "products_source_start", "products_type_sub_start"} <= expected
+    assert {"products_url", "products_source_start", "products_sub_start"} <= expected
     records = make_records(500, seed=3)
     catalog.ingest_products(records, batch_size=100)
     assert indexes() == expected

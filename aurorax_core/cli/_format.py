@@ -188,12 +188,27 @@ def timestamp_text(value: Any) -> str:
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and os.replace: never a half-written file.
 
+    Only regular files are replaced. A path that exists but is not a regular file (``/dev/null``,
+    ``/dev/stdout``, a FIFO) is written to directly, as a stream: replacing it would swap a device
+    node for a plain file. A symbolic link is written through: its target is replaced.
+
     Raises:
         AuroraXCoreError: the directory does not exist or is not writable, or the disk is full.
     """
+    try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            with open(path, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            return
+    except OSError as exc:
+        raise AuroraXCoreError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise AuroraXCoreError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
+    if path.is_dir():
+        raise AuroraXCoreError(f"cannot write {str(path)!r}: it is a directory; give a file name")
     tmp_name: Path | None = None
     try:
         # open(..., "x") rather than mkstemp: the file gets the usual umask permissions, not 0600.
@@ -287,6 +302,9 @@ def check_catalog_location(path: Path, *, explicit: bool) -> None:
     """
     if path.is_dir():
         raise CatalogError(f"catalog {str(path)!r} is a directory; give a file name such as {path / 'catalog.sqlite'}")
+    if path.exists() and not path.is_file():
+        # e.g. /dev/null: SQLite (and the demo builder, which replaces the file) must not touch it.
+        raise CatalogError(f"catalog {str(path)!r} is not a regular file; give a catalog file name")
     if path.exists():
         return
     directory = path.parent

@@ -247,3 +247,30 @@ def test_catalog_from_environment(cli: CliRunner, work: Path):
     run = cli("catalog", "stats", env={"AURORAX_CATALOG": str(work / "catalog.sqlite")}).assert_ok()
     assert re.search(r"^Records:\s+53$", run.stdout, re.M)
     assert "demo" not in run.stderr
+
+
+def test_outfile_that_is_a_stream_or_a_link(cli: CliRunner, work: Path):
+    """--outfile on a FIFO writes into it (the FIFO stays a FIFO); on a symlink it replaces the link's target."""
+    import os
+    import stat
+    import threading
+
+    shutil.copy(EXAMPLES / "example1.json", work / "q.json")
+    base = ("--catalog", "catalog.sqlite", "data_products", "search", "q.json", "--quiet")
+    fifo = work / "pipe.json"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    run = cli(*base, "--outfile", "pipe.json").assert_ok()
+    reader.join(timeout=60)
+    assert received, f"nothing arrived through the FIFO\n{run.describe()}"
+    assert len(json.loads(received[0])) == 2, received[0][:300]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+    (work / "target.json").write_text("old")
+    (work / "link.json").symlink_to("target.json")
+    cli(*base, "--outfile", "link.json").assert_ok()
+    assert (work / "link.json").is_symlink()
+    assert len(json.loads((work / "target.json").read_text())) == 2
+    cli("--catalog", "/dev/null", "sources", "list").assert_user_error("is not a regular file")

@@ -43,17 +43,20 @@ DEMO_END = date(2020, 1, 31)
 
 
 def demo_catalog() -> Path:
-    """A demo catalog for January 2020 under .bench-data/ (built once, reused)."""
+    """A demo catalog for January 2020 under .bench-data/ (built once, reused; rebuilt when stale)."""
+    from aurorax_core.backends.catalog import CatalogBackend
     from aurorax_core.demo import build_demo_archive
+    from aurorax_core.errors import CatalogError
 
     path = BENCH_DATA / f"server-bench-{DEMO_START:%Y%m%d}-{DEMO_END:%Y%m%d}.sqlite"
+    if path.exists():
+        try:
+            CatalogBackend(path, readonly=True).close()
+        except CatalogError:  # written by an older schema version: build it again
+            path.unlink()
     if not path.exists():
         BENCH_DATA.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".building")
-        if tmp.exists():
-            tmp.unlink()
-        build_demo_archive(tmp, DEMO_START, DEMO_END)
-        tmp.rename(path)
+        build_demo_archive(path, DEMO_START, DEMO_END)  # builds aside and moves into place atomically
     return path
 
 

@@ -105,6 +105,47 @@ def test_thumbnail_is_240_wide_small_jpeg_keeping_aspect() -> None:
     assert pixels(thumb).shape == (thumb.height, 240, 3)
 
 
+# Thumbnails are computed at thumbnail resolution (not shrunk from the full image): they must still show
+# the same picture a user sees when opening the full-size preview.
+THUMBNAIL_CASES = {
+    "daily keogram, true colour": daily_keogram("rgb"),
+    "daily keogram, REGO red": daily_keogram("rego"),
+    "hourly keogram, THEMIS greyscale": record(
+        "themis", "keogram", "hourly", "2020-01-05T05:00:00", "2020-01-05T05:59:00"
+    ),
+    "hires daily keogram": record("rgb", "keogram", "daily_hires", "2020-01-05T00:00:00", "2020-01-05T23:59:00"),
+    "hourly montage (substorm)": record("rgb", "montage", "hourly", "2020-01-05T05:00:00", "2020-01-05T05:59:00"),
+    "daily montage": record("themis", "montage", "daily", "2020-01-05T00:00:00", "2020-01-05T23:59:00"),
+    "movie poster": record("rgb", "movie", "real-time daily", "2020-01-05T00:00:00", "2020-01-05T23:59:00"),
+    "average frame": record("themis", "average", "hourly", "2020-01-05T05:00:00", "2020-01-05T05:59:00"),
+}
+
+
+@pytest.mark.parametrize("name", list(THUMBNAIL_CASES))
+def test_thumbnail_shows_the_same_picture_as_the_full_preview(name: str) -> None:
+    product = THUMBNAIL_CASES[name]
+    full = render_preview(product)
+    thumb = render_preview(product, size="thumbnail")
+    assert thumb.content_type == "image/jpeg" and thumb.width == 240
+    assert thumb.height == round(full.height * 240 / full.width)
+    with Image.open(io.BytesIO(full.data)) as big, Image.open(io.BytesIO(thumb.data)) as small:
+        assert small.mode == big.mode  # greyscale products keep greyscale thumbnails
+        shrunk = np.asarray(big.convert("RGB").resize((thumb.width, thumb.height), Image.Resampling.LANCZOS), float)
+    px = pixels(thumb).astype(float)
+    # the same structure (where the aurora, the moon, the no-data white are) and the same brightness
+    assert np.corrcoef(px.ravel(), shrunk.ravel())[0, 1] > 0.94, name
+    assert np.abs(px - shrunk).mean() < 8.0, name
+    assert abs(px.mean() - shrunk.mean()) < 3.0, name
+
+
+def test_thumbnails_are_deterministic_across_threads() -> None:
+    products = list(THUMBNAIL_CASES.values())
+    expected = [render_preview(p, size="thumbnail").data for p in products]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda p: render_preview(p, size="thumbnail").data, products + products))
+    assert results == expected + expected
+
+
 # --- the keogram standard: white where there is no data -----------------------------------------------
 
 

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -415,3 +416,37 @@ def test_ingest_dataproduct_objects_keeps_each_source(catalog: CatalogBackend) -
     catalog.ingest_products(products, batch_size=64)
     got = {p.url: p.data_source.identifier for p in catalog.search(EVERYTHING)}
     assert got == {r["url"]: r["data_source"]["identifier"] for r in records}
+
+
+def test_concurrent_writers_from_threads(catalog: CatalogBackend) -> None:
+    """The server uploads from several threads at once: every write lands, counts stay right."""
+    source = catalog.add_source(DataSource(None, "test-program", "test-platform", "test-instrument", "ground", "T"))
+    errors: list[BaseException] = []
+
+    def upload(worker: int) -> None:
+        try:
+            for chunk in range(5):
+                records = [
+                    {
+                        "data_product_type": "keogram",
+                        "start": f"2020-01-0{1 + worker}T{chunk:02d}:00:00",
+                        "end": f"2020-01-0{1 + worker}T{chunk:02d}:59:00",
+                        "url": f"w{worker}-c{chunk}-{i}.jpg",
+                        "metadata": {"keogram_type": "hourly"},
+                    }
+                    for i in range(20)
+                ]
+                catalog.upload_products(source.identifier, records)
+                assert len(catalog.search(EVERYTHING)) >= 20
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert len(_urls(catalog)) == 400 and catalog.stats()["records"] == 400
+    days = catalog.availability("2020-01-01", "2020-01-09")[0].available_data_products
+    assert days == {f"2020-01-0{d}": 100 for d in range(1, 5)}

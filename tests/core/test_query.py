@@ -423,6 +423,22 @@ def test_query_times_from_any_zone_are_utc(start, offset_minutes, suffix):
     assert DataProductQuery(start=local.isoformat(), end=local.isoformat()).start == instant
 
 
+@relaxed
+@given(times, st.integers(min_value=1904, max_value=2096).map(lambda y: y - y % 4))
+def test_zero_length_and_leap_day_queries(instant, leap_year):
+    """end == start is a valid query for any instant; Feb 29 of a leap year is a valid bound, of other years not."""
+    query = DataProductQuery(start=instant, end=instant)
+    assert query.start == query.end == instant.replace(tzinfo=UTC)
+    assert DataProductQuery.from_api_payload(query.to_api_payload()) == query
+    if leap_year % 100 == 0 and leap_year % 400 != 0:
+        leap_year += 4  # 2100-style century years are not leap years
+    day = f"{leap_year}-02-29"
+    leap = DataProductQuery(start=f"{day}T00:00:00", end=f"{day}T23:59:59")
+    assert leap.to_api_payload()["start"] == f"{day}T00:00:00"
+    with pytest.raises(QueryValidationError, match="not a valid date/time"):
+        DataProductQuery(start=f"{leap_year + 1}-02-29T00:00:00", end=f"{leap_year + 1}-03-01T00:00:00")
+
+
 # --- describe -----------------------------------------------------------------------------------
 
 

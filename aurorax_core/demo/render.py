@@ -406,7 +406,7 @@ def _compose(
         # sensor noise: one float32 field shared by the channels (cheap; it reads as luminance noise)
         noise = rng.standard_normal(np.broadcast_shapes(*(c.shape for c in chans)), dtype=F) * F(0.02 * grain)
         out = [_tone(c * clear + k + noise, 0.8, 35.0) for c, k in zip(chans, cl, strict=True)]
-        return np.stack(out, axis=-1).astype(F)
+        return np.stack(out, axis=-1).astype(F, copy=False)
     if kind == "grey":
         lum = g + 0.45 * r + 0.6 * b + 0.8 * p + 0.15 * air + 0.8 * tw + 0.9 * moon
         x0, xmax, cl = 1.0, 45.0, cloud * (0.9 * glow + 0.3 * lit + 0.05)
@@ -424,14 +424,17 @@ def _compose(
         x0, xmax, cl = 0.3, 12.0, cloud * (0.5 * glow + 0.1 * lit + 0.01)
     v = _tone(lum * clear + cl + rng.standard_normal(lum.shape, dtype=F) * F(0.015 * x0 * grain), x0, xmax)
     if kind == "red":  # 630.0 nm: red, bright cores going towards pink-white
-        return np.stack([v**0.9, 0.30 * v**2.2, 0.25 * v**2.4], axis=-1).astype(F)
+        return np.stack([v**0.9, 0.30 * v**2.2, 0.25 * v**2.4], axis=-1).astype(F, copy=False)
     if kind == "blue":  # 427.8 nm
-        return np.stack([0.25 * v**2.2, 0.55 * v**1.5, v**0.9], axis=-1).astype(F)
-    return np.repeat(v[..., None], 3, axis=-1).astype(F)
+        return np.stack([0.25 * v**2.2, 0.55 * v**1.5, v**0.9], axis=-1).astype(F, copy=False)
+    return np.repeat(v[..., None], 3, axis=-1).astype(F, copy=False)
 
 
 def _to_u8(x: np.ndarray) -> np.ndarray:
-    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    y = np.clip(x, 0.0, 1.0)
+    y *= 255.0
+    y += 0.5
+    return y.astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -474,7 +477,9 @@ def _keogram_array(ctx: _Ctx, t0: datetime, t1: datetime, width: int, height: in
         t_h = _hours_since(night.midnight, times[cols])[None, :]
         cover = None if clouds is None else clouds[cols][None, :]
         s = sky_model.sky(night, ctx.site, t_h, view, cover)
-        out[:, cols] = _to_u8(_compose(kind, s, (0,), rng, grain))
+        # the imaged columns of a night are one run: a slice assigns in place, no fancy indexing
+        run = slice(int(cols[0]), int(cols[-1]) + 1) if cols[-1] - cols[0] + 1 == cols.size else cols
+        out[:, run] = _to_u8(_compose(kind, s, (0,), rng, grain))
     return out
 
 

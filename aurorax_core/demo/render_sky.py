@@ -550,7 +550,7 @@ def aurora(
         reg.add(red, idx, 0.02 * puls)
 
     blue = 0.3 * green + blue_extra + 0.5 * pink
-    return {"green": green, "red": red, "blue": blue.astype(F), "pink": pink, "hbeta": h_beta.astype(F)}
+    return {"green": green, "red": red, "blue": blue.astype(F, copy=False), "pink": pink, "hbeta": h_beta.astype(F)}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -659,5 +659,5 @@ def _clouds(
     cx = F(site.lon * 111.2 * math.cos(math.radians(site.lat))) + reach * np.sin(az_r).astype(F) - night.wind[0] * t32
     cy = F(site.lat * 111.2) + reach * np.cos(az_r).astype(F) - night.wind[1] * t32
     field = nz.fbm(cx / 30.0 + 500.0, cy / 30.0 + 500.0)
-    out["cloud"] = (smoothstep(0.0, 0.22, field - (1.0 - cover) + 0.08) * (cover > 0.01)).astype(F)
+    out["cloud"] = (smoothstep(0.0, 0.22, field - (1.0 - cover) + 0.08) * (cover > 0.01)).astype(F, copy=False)
     return out

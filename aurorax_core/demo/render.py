@@ -1,10 +1,13 @@
 """Deterministic preview images and movies for records of the generated demo archive.
 
 Every demo record (``metadata["demo_synthetic"] is True``) points at a URL that does not exist; its
-preview is rendered here instead, from the record alone: same record -> same bytes, no network, no
-global state, safe to call from many threads.
+preview is rendered here instead, from the record alone: same record -> same bytes, no network, safe
+to call from many threads. The only state kept between calls is a small memo of per-night models
+(deterministic, immutable, at most 16 nights of ~1 MB), which every product of a night shares.
 
-* ``render_preview(product, size="full"|"thumbnail") -> RenderedImage`` (JPEG, or PNG for summary plots)
+* ``render_preview(product, size="full"|"thumbnail") -> RenderedImage`` (JPEG, or PNG for summary plots).
+  Thumbnails (240 px wide) are computed at thumbnail resolution, not shrunk from the full image:
+  the same picture for a fraction of the work (a cold dashboard page of 24 needs them fast).
 * ``render_movie(product) -> RenderedMovie`` (WebM/VP8 through imageio-ffmpeg's bundled ffmpeg; animated
   WebP through Pillow when ffmpeg is unavailable)
 * ``render_movie_frames(product, count=48) -> list[RenderedImage]``

@@ -468,3 +468,11 @@ def test_connections_of_finished_threads_are_released(catalog: CatalogBackend) -
         t.start()
         t.join()
     assert open_files() <= baseline + 4
+
+
+def test_describe_is_the_aurorax_description(catalog: CatalogBackend) -> None:
+    query = DataProductQuery(start="2020-02-01T00:00:00", end="2020-02-01T23:59:59", programs=["trex"])
+    assert catalog.describe(query) == (
+        "Find data_products for ((program in (trex) filtered by metadata ()) AND  data_product_metadata_filters []) "
+        "AND data_product start >= 2020-02-01T00:00 UTC AND data_product end <= 2020-02-01T23:59:59 UTC AND"
+    )

@@ -54,7 +54,7 @@ class ProductPreview(pn.viewable.Viewer):
         super().__init__(**params)
         self._header = html("", sizing_mode="stretch_width")
         self._image = html("", sizing_mode="stretch_width", visible=False, css_classes=["ax-preview-image"])
-        self.player = MoviePlayer(visible=False, sizing_mode="stretch_width")
+        self.player = MoviePlayer(visible=False, width=500)
         self._meta = html("", sizing_mode="stretch_width")
         self._close = pn.widgets.Button(label="Close preview", width=130, description="Close the preview")
         self._close.on_click(lambda _e: setattr(self.state, "selected_index", None))

@@ -45,6 +45,7 @@ class BackendPanel(pn.viewable.Viewer):
     def __init__(self, embedded_spec: Callable[[], Any] | None = None, **params: Any) -> None:
         super().__init__(**params)
         self._embedded_spec = embedded_spec or (lambda: None)
+        self._syncing = False
         remote = self.state.backend_name.startswith(("http://", "https://"))
         # Radio inputs (not toggle buttons): which backend is active must be obvious in both themes.
         self._kind = pn.widgets.RadioBoxGroup(
@@ -67,8 +68,22 @@ class BackendPanel(pn.viewable.Viewer):
 
     def _on_kind(self, *_: Any) -> None:
         self._url.visible = self._kind.value == REMOTE
-        if self._kind.value == EMBEDDED:
+        if self._kind.value == EMBEDDED and not self._syncing:
             self.switch()
+
+    def _sync_choice(self) -> None:
+        """Show the backend actually in use (e.g. one preset by AURORAX_API_URL)."""
+        name = self.state.backend_name
+        if not name:
+            return
+        remote = name.startswith(("http://", "https://"))
+        self._syncing = True
+        try:
+            self._kind.value = REMOTE if remote else EMBEDDED
+            if remote:
+                self._url.value = name
+        finally:
+            self._syncing = False
 
     def _render(self, *_: Any, message: str = "", error: bool = False) -> None:
         if message:
@@ -76,6 +91,7 @@ class BackendPanel(pn.viewable.Viewer):
             role = "alert" if error else "status"
             self._status.object = f'<div class="{cls}" role="{role}">{message}</div>'
             return
+        self._sync_choice()
         self._status.object = f'<p class="ax-dim" role="status">Using {esc(self.state.backend_name or "—")}</p>'
 
     def switch(self) -> None:

@@ -152,3 +152,41 @@ def test_failures_read_as_advice() -> None:
     assert "maintenance" in friendly_error(Maintenance("503"))[0]
     assert "Narrow the time range" in friendly_error(SearchTimeout("deadline"))[1]
     assert "ZeroDivisionError" in friendly_error(ZeroDivisionError("x"))[1]
+
+
+def test_misbehaving_api_url_is_refused_and_the_old_backend_kept(state: DashboardState) -> None:
+    """A URL that answers with a web page instead of AuroraX JSON: an alert, and the catalog stays in use."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from dashboard.views.backend import REMOTE, BackendPanel
+
+    class NotAurorax(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><script>alert(1)</script>not an API</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotAurorax)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        before = state.backend
+        panel = BackendPanel(state=state)
+        panel._kind.value = REMOTE
+        panel._url.value = f"http://127.0.0.1:{server.server_address[1]}"
+        panel.switch()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert state.backend is before
+    assert 'role="alert"' in panel._status.object and "Still using catalog" in panel._status.object
+    assert "<script>" not in panel._status.object
+    panel._url.value = "javascript:alert(1)"
+    panel.switch()
+    assert "is not an http(s) URL" in panel._status.object

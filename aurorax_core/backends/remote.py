@@ -74,6 +74,7 @@ from .base import (
     CancelToken,
     ProgressCallback,
 )
+from .catalog import _gc_paused
 
 logger = logging.getLogger("aurorax_core.remote")
 
@@ -85,7 +86,10 @@ SOURCES_PATH: Final = "api/v1/data_sources"
 SOURCES_SEARCH_PATH: Final = "api/v1/data_sources/search"
 AVAILABILITY_PATH: Final = "api/v1/availability/data_products"
 UPLOAD_CHUNK: Final = 500
-_READ_CHUNK: Final = 256 * 1024
+# Each read1 is one socket read (bounded by the read timeout); on a fast link the socket holds
+# megabytes, so 1 MB reads take a 12 MB result in ~13 calls: ~half the CPU of 256 KB reads (fewer
+# urllib3 buffer round trips). 4 MB reads were slower again (large allocations).
+_READ_CHUNK: Final = 1024 * 1024
 # Cancelling after a failure must not itself hang: the DELETE gets its own short budget.
 _CLEANUP_TIMEOUT: Final = 3.0
 # One more try when a connection cannot be made (never sent, so safe for any method). Each try gets
@@ -611,7 +615,6 @@ class RemoteBackend:
                 not_found=f"the result of search request {request_id} is no longer on {self._base_url} "
                 "(it may have expired); run the search again",
             )
-            body = self._json(reply, what)
             if cancel is not None and cancel.cancelled:
                 raise SearchCancelled(f"the search {request_id} was cancelled")
         except _DeadlineExceeded:
@@ -631,7 +634,11 @@ class RemoteBackend:
             # Ctrl-C in a terminal: do not leave the search running on the server.
             self._cleanup_cancel(request_id)
             raise
-        data = _wire.parse_data_products(body, where=f"GET {data_url}")
+        # Decoding and building records allocate ~10 objects per record, all of which stay alive:
+        # the collections those allocations would trigger find nothing (~15% of this step).
+        with _gc_paused():
+            body = self._json(reply, what)
+            data = _wire.parse_data_products(body, where=f"GET {data_url}")
         # Sorted by (start, url) in two stable passes with C-level keys: no tuple per record.
         data.sort(key=_BY_URL)
         data.sort(key=_BY_START)

@@ -118,7 +118,7 @@ def run(quick: bool) -> list[Row]:
     stats = catalog.stats()
     rows: list[Row] = []
 
-    def bench(name: str, queries: list[DataProductQuery], target: float) -> None:
+    def bench(name: str, queries: list[DataProductQuery], target: float | None) -> None:
         counts: list[int] = []
         cycle = iter(queries * (repeat + 5))
 
@@ -185,6 +185,22 @@ def run(quick: bool) -> list[Row]:
             )
         )
     bench("search: all ground sources, one year, keogram_type = daily", year_queries, 200.0)
+
+    site_year = []
+    for _ in range(repeat):
+        s = rng.choice(sources)
+        year = rng.randrange(FIRST_YEAR, FIRST_YEAR + years)
+        site_year.append(
+            DataProductQuery(
+                start=datetime(year, 1, 1, tzinfo=UTC),
+                end=datetime(year, 12, 31, 23, 59, 59, tzinfo=UTC),
+                programs=[s["program"]],
+                platforms=[s["platform"]],
+                instrument_types=[s["instrument_type"]],
+                metadata_filters=[daily],
+            )
+        )
+    bench("search: one site, one year, keogram_type = daily (index choice)", site_year, None)
 
     n = 100_000 if quick else 500_000
     (bulk, bulk_cpu), (incremental, incremental_cpu), (again, again_cpu) = _ingest_rates(n)

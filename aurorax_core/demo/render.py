@@ -589,13 +589,20 @@ def _fisheye(size: int) -> tuple[View, np.ndarray]:
 
 
 def _frames_array(
-    ctx: _Ctx, times: np.ndarray, size: int, render_size: int | None = None, grain: float = 1.0
+    ctx: _Ctx,
+    times: np.ndarray,
+    size: int,
+    render_size: int | None = None,
+    grain: float = 1.0,
+    disc: bool = False,
 ) -> np.ndarray:
     """(n, size, size, 3) uint8 all-sky frames at POSIX ``times`` (white where not imaging).
 
     ``render_size`` < ``size`` computes the sky on a coarser grid and upsamples (movies: the sky is
     smooth at that scale, and it makes a 64-frame movie 4x cheaper). ``grain``: sensor-noise scale
-    (see :func:`_compose`).
+    (see :func:`_compose`). ``disc`` evaluates the sky only inside the fisheye circle (thumbnails:
+    the black corners are a quarter of the square; the frame means that tint clouds are then taken
+    over the sky alone, a shade different from the full-size frames, which keep their exact bytes).
     """
     n = times.size
     final = size
@@ -603,6 +610,13 @@ def _frames_array(
     out = np.full((n, size, size, 3), 255, dtype=np.uint8)
     imaging = _imaging_mask(ctx, times)
     view, edge = _fisheye(size)
+    pixel_index = None
+    if disc:
+        inside = edge > 0.0
+        view = View(view.zenith[0][inside][None, None, :], view.azimuth[0][inside][None, None, :])
+        edge = edge[inside]
+        pixel_index = np.full((size, size), -1, dtype=np.int64)
+        pixel_index[inside] = np.arange(edge.size)
     rng = np.random.default_rng(ctx.seed ^ 0x5EED)
     kind: Kind = "rgb" if ctx.kind == "spectrograph" else ctx.kind
     stars = _star_field(ctx)
@@ -617,9 +631,15 @@ def _frames_array(
             t_h = _hours_since(night.midnight, times[chunk])[:, None, None]
             cover = None if clouds is None else clouds[chunk][:, None, None]
             s = sky_model.sky(night, ctx.site, t_h, view, cover)
-            _add_stars(s, stars, times[chunk], ctx.site, size)
-            img = _compose(kind, s, (1, 2), rng, grain) * edge[None, :, :, None]
-            out[chunk] = _to_u8(img)
+            _add_stars(s, stars, times[chunk], ctx.site, size, pixel_index)
+            if pixel_index is None:
+                out[chunk] = _to_u8(_compose(kind, s, (1, 2), rng, grain) * edge[None, :, :, None])
+            else:
+                block = np.zeros((chunk.size, size, size, 3), dtype=np.uint8)
+                block[:, pixel_index >= 0] = _to_u8(_compose(kind, s, (1, 2), rng, grain) * edge[None, None, :, None])[
+                    :, 0
+                ]
+                out[chunk] = block
     if final != size:
         return np.stack([np.asarray(Image.fromarray(f).resize((final, final), Image.Resampling.BICUBIC)) for f in out])
     return out
@@ -636,12 +656,20 @@ def _star_field(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _add_stars(
-    s: dict[str, np.ndarray], stars: tuple[np.ndarray, np.ndarray, np.ndarray], times: np.ndarray, site: Site, size: int
+    s: dict[str, np.ndarray],
+    stars: tuple[np.ndarray, np.ndarray, np.ndarray],
+    times: np.ndarray,
+    site: Site,
+    size: int,
+    pixel_index: np.ndarray | None = None,
 ) -> None:
-    """Stars rotate about the celestial pole with sidereal time; they add to the airglow map."""
+    """Stars rotate about the celestial pole with sidereal time; they add to the airglow map.
+
+    ``pixel_index`` (size x size, -1 outside): the sky was computed for these pixels only, as a
+    (frames, 1, pixels) list (see ``disc`` in :func:`_frames_array`); None: on the whole square.
+    """
     ra, dec, mag = stars
     d = (times - datetime(2000, 1, 1, 12, tzinfo=UTC).timestamp()) / 86400.0
-    air = np.broadcast_to(s["airglow"], (times.size, size, size)).copy()
     # every frame's star positions at once (frames x stars), then one scatter-add
     alt, az = sky_model._radec_to_altaz(ra[None, :], dec[None, :], d[:, None], site.lat, site.lon)
     frame = np.broadcast_to(np.arange(times.size)[:, None], alt.shape)
@@ -651,8 +679,15 @@ def _add_stars(
     x = ((-np.sin(azr) * r + 1.0) * 0.5 * size).astype(np.int64)
     y = ((-np.cos(azr) * r + 1.0) * 0.5 * size).astype(np.int64)
     ok = (x >= 0) & (x < size) & (y >= 0) & (y < size)
-    light = np.broadcast_to(mag[None, :], alt.shape)[up][ok] * 6.0
-    np.add.at(air, (frame[up][ok], y[ok], x[ok]), light.astype(F))
+    light = (np.broadcast_to(mag[None, :], alt.shape)[up][ok] * 6.0).astype(F)
+    if pixel_index is None:
+        air = np.broadcast_to(s["airglow"], (times.size, size, size)).copy()
+        np.add.at(air, (frame[up][ok], y[ok], x[ok]), light)
+    else:
+        air = np.broadcast_to(s["airglow"], (times.size, 1, int(pixel_index.max()) + 1)).copy()
+        pix = pixel_index[y[ok], x[ok]]
+        seen = pix >= 0
+        np.add.at(air, (frame[up][ok][seen], 0, pix[seen]), light[seen])
     s["airglow"] = air
 
 
@@ -735,7 +770,7 @@ def _montage_thumbnail(ctx: _Ctx) -> Image.Image:
     times, cols, cell = _montage_layout(ctx)
     half = cell // 2
     # sensor noise as the full-size frames have it after shrinking: half the cell, half the grain
-    frames = _frames_array(ctx, times, half, grain=0.5)
+    frames = _frames_array(ctx, times, half, grain=0.5, disc=True)
     rows = math.ceil(times.size / cols)
     grid = np.zeros((rows * cols, half, half, 3), dtype=np.uint8)
     grid[: times.size] = frames
@@ -773,9 +808,9 @@ def _movie_times(ctx: _Ctx, count: int) -> np.ndarray:
 
 
 def _frame_images(
-    ctx: _Ctx, times: np.ndarray, size: int, render_size: int | None = None, grain: float = 1.0
+    ctx: _Ctx, times: np.ndarray, size: int, render_size: int | None = None, grain: float = 1.0, disc: bool = False
 ) -> list[Image.Image]:
-    frames = _frames_array(ctx, times, size, render_size, grain)
+    frames = _frames_array(ctx, times, size, render_size, grain, disc)
     font = _font(max(10, size // 26))
     small = _font(max(8, size // 34))
     code = ctx.site.name
@@ -1035,10 +1070,10 @@ def _thumbnail_image(ctx: _Ctx) -> Image.Image:
         return _montage_thumbnail(ctx)
     if ptype == "movie":
         size = min(THUMBNAIL_WIDTH, MOVIE_SIZE)
-        return _frame_images(ctx, np.array([_poster_time(ctx)]), size, grain=size / MOVIE_SIZE)[0]
+        return _frame_images(ctx, np.array([_poster_time(ctx)]), size, grain=size / MOVIE_SIZE, disc=True)[0]
     if ptype in ("summary_plot", "data_availability"):
         return _thumbnail(_full_image(ctx)[0])
-    return _frame_images(ctx, np.array([_middle(ctx)]), THUMBNAIL_WIDTH, grain=THUMBNAIL_WIDTH / 256)[0]
+    return _frame_images(ctx, np.array([_middle(ctx)]), THUMBNAIL_WIDTH, grain=THUMBNAIL_WIDTH / 256, disc=True)[0]
 
 
 def render_preview(product: DataProduct, *, size: Literal["full", "thumbnail"] = "full") -> RenderedImage:

@@ -1662,13 +1662,14 @@ class _IngestState:
         self.overflow: set[str] = {k for (k,) in conn.execute("SELECT key FROM metadata_keys WHERE overflow = 1")}
         self.new_values: dict[str, set[Any]] = {}
         self.bulk = False
-        self.sub_codes: dict[tuple[int, str], int] = {
-            (kind, value): code for code, kind, value in conn.execute("SELECT code, type, value FROM sub_types")
-        }
-        self.next_sub_code = max(self.sub_codes.values(), default=0) + 1
+        # type code -> {sub-type text -> sub_code}
+        self.sub_codes: dict[int, dict[str, int]] = {kind: {} for kind in _TYPE_NAMES}
+        for code, kind, value in conn.execute("SELECT code, type, value FROM sub_types"):
+            self.sub_codes.setdefault(kind, {})[value] = code
+        self.next_sub_code = max((c for d in self.sub_codes.values() for c in d.values()), default=0) + 1
         self.new_sub_codes: list[tuple[int, int, str]] = []
         self.sub_codes_added = False
-        self.shapes: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
+        self.shapes: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, ...], Any, str | None, dict[str, int]]] = {}
 
     # -- sources
 
@@ -1781,7 +1782,6 @@ class _IngestState:
         shapes = self.shapes
         new_values = self.new_values
         encode_str = encode_basestring_ascii
-        sub_codes = self.sub_codes
         # id(data_source) -> source id; valid for this batch only (the batch keeps the objects alive).
         by_object: dict[int, int] = {}
         converted: list[dict[str, Any]] = []
@@ -1790,9 +1790,12 @@ class _IngestState:
                 record = self._coerce(record, offset + position)
                 converted.append(record)  # keeps id(data_source) unique for this batch
             url = record.get("url")
-            if type(url) is not str or not url or url in seen:
+            if type(url) is not str or not url:
                 self._bad_url(batch, url, offset, position)
+            before = len(seen)
             seen.add(url)
+            if len(seen) == before:
+                self._bad_url(batch, url, offset, position)
             ds = record.get("data_source")
             sid = by_object.get(id(ds))
             if sid is None:
@@ -1825,7 +1828,7 @@ class _IngestState:
             plan = shapes.get(shape)
             if plan is None:
                 plan = self._shape(shape)
-            tracked, template = plan
+            tracked, template, own, subs = plan
             try:
                 # Same text as json.dumps(md), several times faster: the keys are pre-encoded
                 # per key layout and the C string encoder raises TypeError for non-strings.
@@ -1840,13 +1843,13 @@ class _IngestState:
             for key in tracked:
                 item = md[key]
                 new_values[key].add(item if type(item) is str else ("\x00json", dumps(item, sort_keys=True)))
-            sub = md.get(_OWN_KEYS[code], _MISSING)
-            if sub is not _MISSING:
-                sub = sub_codes.get((code, sub if type(sub) is str else _as_text(sub)))
-                if sub is None:
-                    sub = self._new_sub_code(code, md[_OWN_KEYS[code]])
-            else:
+            if own is None:
                 sub = None
+            else:
+                sub = md[own]
+                sub = subs.get(sub) if type(sub) is str else None
+                if sub is None:
+                    sub = self._new_sub_code(code, md[own])
             append((sid, code, start, end, url, sub, text))
         # Keys with too many distinct values (free-form ones) are not listed.
         grown = [key for key, values in new_values.items() if len(values) > MAX_LISTED_VALUES]
@@ -1887,9 +1890,10 @@ class _IngestState:
             f"record {index} ({url}): duplicate URL, also record {offset + first}; a URL identifies one data product"
         )
 
-    def _shape(self, shape: tuple[int, tuple[str, ...]]) -> tuple[tuple[str, ...], str]:
+    def _shape(self, shape: tuple[int, tuple[str, ...]]) -> tuple[tuple[str, ...], Any, str | None, dict[str, int]]:
         """For records of this type with these metadata keys: the keys whose values are collected,
-        and a %-template producing json.dumps' text from the encoded values."""
+        a %-template producing json.dumps' text from the encoded values, the record's own
+        ``<type>_type`` key if present, and that type's sub-type codes."""
         code, keys = shape
         own = _OWN_KEYS[code]
         for key in keys:
@@ -1901,14 +1905,15 @@ class _IngestState:
         template: Any = None  # non-string keys: json.dumps handles them
         if all(type(k) is str for k in keys):
             template = "{" + ", ".join(encode_basestring_ascii(k).replace("%", "%%") + ": %s" for k in keys) + "}"
-        self.shapes[shape] = plan = (tracked, template)
+        plan = (tracked, template, own if own in keys else None, self.sub_codes[code])
+        self.shapes[shape] = plan
         return plan
 
     def _new_sub_code(self, code: int, value: Any) -> int:
         text = _as_text(value)
-        known = self.sub_codes.get((code, text))
+        known = self.sub_codes[code].get(text)
         if known is None:
-            known = self.sub_codes[(code, text)] = self.next_sub_code
+            known = self.sub_codes[code][text] = self.next_sub_code
             self.next_sub_code += 1
             self.new_sub_codes.append((known, code, text))
         return known

@@ -53,7 +53,14 @@ def _free_port() -> int:
 def _catalog() -> Path:
     from aurorax_core.demo import build_demo_archive
 
+    from aurorax_core import CatalogError, open_backend
+
     path = DATA_DIR / "demo.sqlite"
+    if path.exists():
+        try:
+            open_backend(path).close()
+        except CatalogError:  # written by an older schema version: rebuild
+            path.unlink()
     if not path.exists():
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         build_demo_archive(path)

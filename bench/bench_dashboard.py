@@ -51,9 +51,8 @@ def _free_port() -> int:
 
 
 def _catalog() -> Path:
-    from aurorax_core.demo import build_demo_archive
-
     from aurorax_core import CatalogError, open_backend
+    from aurorax_core.demo import build_demo_archive
 
     path = DATA_DIR / "demo.sqlite"
     if path.exists():

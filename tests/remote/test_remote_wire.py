@@ -77,6 +77,53 @@ def test_data_envelope_parses_every_real_record_like_the_model_does() -> None:
     assert len(gill) == 2 and gill[0].data_source is gill[1].data_source
 
 
+def _record(index: int, **changes: Any) -> dict[str, Any]:
+    record = copy.deepcopy(REAL_RECORDS[index % len(REAL_RECORDS)])
+    record["url"] = f"{record['url']}?n={index}"
+    record.update(changes)
+    return record
+
+
+def test_records_after_the_first_of_their_kind_are_checked_too() -> None:
+    """Later records reuse cached sources and times, but a change in any of them is still seen."""
+    first = _record(0)
+    renamed = copy.deepcopy(first["data_source"])
+    renamed["display_name"] = "renamed by the server"
+    records = [
+        first,
+        _record(1, data_source=renamed, start=first["start"], end=first["end"]),
+        _record(2, data_source=copy.deepcopy(first["data_source"]), start=first["start"], end=first["end"]),
+        _record(3, start=first["start"] + "Z", end=first["end"]),
+        {k: v for k, v in _record(4, start=first["start"], end=first["end"]).items() if k != "metadata"},
+        _record(5, start=first["start"], end=first["end"], metadata=None),
+    ]
+    products = _wire.parse_data_products({"result": records}, where=WHERE)
+    assert products == [DataProduct.from_api_dict(r) for r in records]
+    assert products[1].data_source.display_name == "renamed by the server"
+    assert products[2].data_source.display_name == first["data_source"]["display_name"]
+    assert products[4].metadata == {} and products[5].metadata == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"start": "2020-01-02T00:00:00", "end": "2020-01-01T00:00:00"}, "is before start"),
+        ({"data_product_type": "hologram"}, "unknown data_product_type"),
+        ({"data_product_type": ["keogram"]}, "unknown data_product_type"),
+        ({"url": ""}, "has no 'url'"),
+        ({"metadata": ["a"]}, "metadata is not a JSON object"),
+        ({"start": ["2020-01-01T00:00:00"]}, "expected a date/time string"),
+        # an offset without seconds has the fixed length but is not the fixed format
+        ({"start": "2020-01-01T05:00-03"}, "cannot parse"),
+    ],
+)
+def test_a_bad_record_after_good_ones_is_named(change: dict[str, Any], message: str) -> None:
+    good = [_record(0, start="2020-01-01T00:00:00", end="2020-01-02T00:00:00") for _ in range(3)]
+    bad = _record(3, **{"start": "2020-01-01T00:00:00", "end": "2020-01-02T00:00:00", **change})
+    with pytest.raises(MalformedResponse, match=rf"result\[3\].*{message}"):
+        _wire.parse_data_products({"result": [*good, bad]}, where=WHERE)
+
+
 def test_response_format_records_keep_their_subset_of_keys() -> None:
     subset = [{"url": r["url"], "start": r["start"]} for r in REAL_RECORDS]
     assert _wire.result_list({"result": subset}, where=WHERE) == subset
@@ -90,13 +137,27 @@ def test_response_format_records_keep_their_subset_of_keys() -> None:
         ("2022-01-14T01:38:31.43241Z", datetime(2022, 1, 14, 1, 38, 31, 432410, tzinfo=UTC)),
         ("2024-11-27T21:41:14.35348", datetime(2024, 11, 27, 21, 41, 14, 353480, tzinfo=UTC)),
         ("2020-01-01T01:00:00+01:00", datetime(2020, 1, 1, tzinfo=UTC)),
+        ("2020-01-01T01:00+01:00", datetime(2020, 1, 1, tzinfo=UTC)),
     ],
 )
 def test_wire_times(text: str, expected: datetime) -> None:
     assert _wire.parse_wire_time(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2020-13-01T00:00:00", "2020-01-01T25:00:00", "yesterday", "", None, 5])
+@pytest.mark.parametrize(
+    "text",
+    # 19 characters like the fixed format, but an offset (was once read as UTC, an hour off)
+    [
+        "2020-13-01T00:00:00",
+        "2020-01-01T25:00:00",
+        "yesterday",
+        "",
+        None,
+        5,
+        "2020-01-01T05:00-03",
+        "2020-01-01T05:00+01",
+    ],
+)
 def test_bad_wire_times_are_record_errors(text: object) -> None:
     from aurorax_core import RecordValidationError
 

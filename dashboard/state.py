@@ -539,6 +539,8 @@ class DashboardState(param.Parameterized):
         def work() -> None:
             try:
                 result = backend.search(query, progress=progress, cancel=token)
+                # Built here, in the worker, so that large results do not stall the page's event loop.
+                frame = products_to_dataframe(result.data)
             except BaseException as exc:  # every failure becomes an alert, never a traceback
                 failure = exc
                 self.dispatch(lambda: (flush(), self._finish_error(generation, failure)))
@@ -546,7 +548,7 @@ class DashboardState(param.Parameterized):
 
             def finish() -> None:
                 flush()
-                self._finish(generation, result, time.perf_counter() - started)
+                self._finish(generation, result, time.perf_counter() - started, frame)
 
             self.dispatch(finish)
 
@@ -590,15 +592,16 @@ class DashboardState(param.Parameterized):
             stages=[*self.stages, {"stage": "error", "message": title, "elapsed": None}],
         )
 
-    def _finish(self, generation: int, result: SearchResult, elapsed: float) -> None:
+    def _finish(self, generation: int, result: SearchResult, elapsed: float, frame: Any = None) -> None:
         if not self._current(generation):
             return
         self._token = None
-        self.set_result(result, elapsed=elapsed)
+        self.set_result(result, elapsed=elapsed, frame=frame)
 
-    def set_result(self, result: SearchResult, *, elapsed: float | None = None) -> None:
+    def set_result(self, result: SearchResult, *, elapsed: float | None = None, frame: Any = None) -> None:
         """Show ``result``: the table frame, status line, and the permalink's pending selection."""
-        frame = products_to_dataframe(result.data)
+        if frame is None:
+            frame = products_to_dataframe(result.data)
         count = len(result.data)
         took = result.elapsed_s or elapsed or 0.0
         notice = "" if count else self._no_results_advice(result.query)

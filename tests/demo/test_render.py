@@ -358,3 +358,26 @@ def test_other_product_types_and_odd_metadata_still_render(
     product = DataProduct(src, ptype, _t("2020-01-05T06:00:00"), _t("2020-01-05T06:59:00"), f"u://{ptype}", metadata)
     image = render_preview(product)
     assert image.content_type == content_type and pixels(image).std() > 5
+
+
+# --- process-wide malloc tuning: once, and never over the operator's own setting ------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, "True"), ({"MALLOC_TOP_PAD_": "131072"}, "False"), ({"GLIBC_TUNABLES": "glibc.malloc.top_pad=0"}, "False")],
+)
+def test_malloc_padding_is_set_only_where_the_operator_did_not_tune_malloc(env: dict[str, str], expected: str) -> None:
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    if platform.libc_ver()[0] != "glibc":
+        expected = "False"
+    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_TOP_PAD_", "GLIBC_TUNABLES")}
+    code = "from aurorax_core.demo.render import _keep_scratch_memory as k; print(k(), k())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == [expected, expected]

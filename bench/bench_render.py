@@ -14,7 +14,9 @@ cache per run, as a dashboard session opening the page cold would. Records are T
 2020-01-05 (an active night in the demo weather: substorm at ~04:40 UT, pulsating aurora after),
 with the demo archive's imaging window, so the figures include the busiest parts of the model.
 Each call renders from scratch: the renderer caches only the per-night model (built in ~1 ms, so
-the figures hardly depend on it); the thumbnail service caches the images above it.
+the figures hardly depend on it); the thumbnail service caches the images above it. The renderer
+sets glibc's M_TOP_PAD at its first call (see ``render._keep_scratch_memory``); with
+``MALLOC_TOP_PAD_=131072`` in the environment these figures show the glibc defaults instead.
 The note gives the CPU time per call too (``time.process_time``): on a shared, loaded machine the
 wall-clock median includes waiting for a core, the CPU time is what the renderer itself costs.
 

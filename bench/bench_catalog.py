@@ -202,6 +202,10 @@ def run(quick: bool) -> list[Row]:
         )
     bench("search: one site, one year, keogram_type = daily (index choice)", site_year, None)
 
+    year = FIRST_YEAR + years // 2
+    timing = measure(lambda: catalog.availability(f"{year}-01-01", f"{year}-12-31"), repeat=repeat, warmup=1)
+    rows.append(Row("availability: all sources, one year (per-day counts)", timing["median"], "ms"))
+
     n = 100_000 if quick else 500_000
     (bulk, bulk_cpu), (incremental, incremental_cpu), (again, again_cpu) = _ingest_rates(n)
     for name, rate, cpu_rate, target in (

@@ -1038,6 +1038,7 @@ class CatalogBackend:
         d0, d1 = (first - epoch).days, (last - epoch).days
         by_id = {s.identifier: s for s in sources}
         counts: dict[int, dict[str, int]] = {}
+        labels: dict[int, str] = {}  # day number -> "YYYY-MM-DD", shared by all sources
         conn = self._conn()
         ids = sorted(i for i in by_id if i is not None)
         for chunk in _chunks(ids, 500):
@@ -1046,7 +1047,10 @@ class CatalogBackend:
                 "AND day >= ? AND day <= ? AND n > 0 ORDER BY source_id, day"
             )
             for sid, day, n in conn.execute(sql, [*chunk, d0, d1]):
-                counts.setdefault(sid, {})[(epoch + timedelta(days=day)).isoformat()] = n
+                label = labels.get(day)
+                if label is None:
+                    label = labels[day] = (epoch + timedelta(days=day)).isoformat()
+                counts.setdefault(sid, {})[label] = n
         return [Availability(by_id[sid], counts[sid]) for sid in ids if sid in counts]
 
     def stats(self) -> dict[str, Any]:

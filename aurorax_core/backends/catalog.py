@@ -1532,6 +1532,8 @@ class CatalogBackend:
         program/platform/instrument_type). The URL is the identity: an existing URL is updated.
         Records are validated and written in batches of ``batch_size``; ``progress`` is called
         after each batch with the number of records done. Any error rolls the whole call back.
+        A URL given twice in one call is an error, except when that URL was already in the
+        catalog before the call and the copies fall in different batches (then the last wins).
 
         Raises:
             RecordValidationError: a record is invalid (the message names its index and URL), or

@@ -60,8 +60,11 @@ __all__ = [
 THUMBNAIL_WIDTH = 240
 SYNTHETIC_MARK = "SYNTHETIC DEMO"
 
-# glibc's malloc padding kept at the top of each heap (M_TOP_PAD); see _keep_scratch_memory().
+# glibc malloc settings applied at the first render; see _keep_scratch_memory().
 _MALLOC_TOP_PAD = 16 * 1024 * 1024
+_MALLOC_MMAP_THRESHOLD = 8 * 1024 * 1024
+_MALLOC_TRIM_THRESHOLD = 32 * 1024 * 1024
+_MALLOC_ENV = ("MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX")
 
 
 class RenderError(AuroraXCoreError):
@@ -306,18 +309,21 @@ def _context(product: DataProduct) -> _Ctx:
 
 @lru_cache(maxsize=1)
 def _keep_scratch_memory() -> bool:
-    """Let glibc keep 16 MB of freed memory per heap instead of handing it back after every render.
+    """Let glibc keep freed numpy temporaries for the next render instead of returning them at once.
 
     A render allocates and frees ~20 MB of numpy temporaries. With glibc's defaults the freed top of
-    the heap is returned to the system at once and faulted back in, page by page, by the next
-    render: about 40% of a daily keogram's CPU time (15 of ~38 ms) was the kernel doing that.
-    M_TOP_PAD = 16 MB keeps that much at the top of each malloc arena (one per rendering thread, so
-    the process may hold up to 16 MB more per thread; +50 MB peak RSS for a cold page of 24 with 6
-    threads) and brings a daily keogram to ~23 ms CPU. Process-wide, so it is done once, lazily, at
-    the first render; only on glibc; and not if the operator tuned it (MALLOC_TOP_PAD_ or a
+    the heap is handed back to the system and faulted back in, page by page, by the next render:
+    about 40% of a daily keogram's CPU time (15 of ~38 ms) was the kernel doing that. Keeping 16 MB
+    at the top of each malloc arena (M_TOP_PAD) removes it. Setting it switches off glibc's
+    adaptive thresholds, so they are set too: M_MMAP_THRESHOLD = 8 MB (at the fixed 128 kB default
+    every frame-sized array would be a fresh mmap: a movie's kernel time went up 6x) and
+    M_TRIM_THRESHOLD = 32 MB (the rendering threads' arenas otherwise shrink after every render).
+    Cost: up to 16-32 MB more kept per arena (one per rendering thread; +50 MB peak RSS for a cold
+    page of 24 with 6 threads). Process-wide, so it is done once, lazily, at the first render;
+    only on glibc; and never over the operator's own malloc tuning (MALLOC_* variables or a
     glibc.malloc tunable in GLIBC_TUNABLES). Returns True when it was applied.
     """
-    if "MALLOC_TOP_PAD_" in os.environ or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
+    if any(name in os.environ for name in _MALLOC_ENV) or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     try:
         import ctypes
@@ -325,8 +331,16 @@ def _keep_scratch_memory() -> bool:
 
         if platform.libc_ver()[0] != "glibc":
             return False
-        m_top_pad = -2  # from malloc.h
-        return bool(ctypes.CDLL("libc.so.6").mallopt(m_top_pad, _MALLOC_TOP_PAD))
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # from malloc.h
+        return all(
+            libc.mallopt(option, value)
+            for option, value in (
+                (m_mmap_threshold, _MALLOC_MMAP_THRESHOLD),
+                (m_trim_threshold, _MALLOC_TRIM_THRESHOLD),
+                (m_top_pad, _MALLOC_TOP_PAD),
+            )
+        )
     except (OSError, AttributeError, ValueError):  # no libc.so.6 / no mallopt: keep the defaults
         return False
 

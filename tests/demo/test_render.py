@@ -365,7 +365,12 @@ def test_other_product_types_and_odd_metadata_still_render(
 
 @pytest.mark.parametrize(
     ("env", "expected"),
-    [({}, "True"), ({"MALLOC_TOP_PAD_": "131072"}, "False"), ({"GLIBC_TUNABLES": "glibc.malloc.top_pad=0"}, "False")],
+    [
+        ({}, "True"),
+        ({"MALLOC_TOP_PAD_": "131072"}, "False"),
+        ({"MALLOC_ARENA_MAX": "2"}, "False"),
+        ({"GLIBC_TUNABLES": "glibc.malloc.top_pad=0"}, "False"),
+    ],
 )
 def test_malloc_padding_is_set_only_where_the_operator_did_not_tune_malloc(env: dict[str, str], expected: str) -> None:
     import os
@@ -375,7 +380,7 @@ def test_malloc_padding_is_set_only_where_the_operator_did_not_tune_malloc(env: 
 
     if platform.libc_ver()[0] != "glibc":
         expected = "False"
-    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_TOP_PAD_", "GLIBC_TUNABLES")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     code = "from aurorax_core.demo.render import _keep_scratch_memory as k; print(k(), k())"
     out = subprocess.run(
         [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=60, check=True

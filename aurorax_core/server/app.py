@@ -612,6 +612,11 @@ class RequestStatusHandler(BaseHandler):
 class RequestDataHandler(BaseHandler):
     """``GET`` the result; ``POST`` it with a response-format tree."""
 
+    def compute_etag(self) -> str | None:
+        # No ETag: tornado would SHA-1 every body (~25 ms for a 22 MB result, on the path of
+        # every search) for a header no AuroraX client uses; a result never changes anyway.
+        return None
+
     async def get(self, request_id: str) -> None:
         entry = self._ready(request_id)
         fmt = parse_source_format(self.arg("data_source_record_format"))

@@ -195,6 +195,11 @@ class SearchForm(pn.viewable.Viewer):
         state.param.watch(self._busy, ["is_searching"])
         self._layout = pn.Column(
             html("<h2 class='ax-h'>Time range (UTC)</h2>", margin=(0, 10)),
+            html(
+                "<p class='ax-dim' style='font-size:0.85em;margin:0'>Pick in the calendar (Esc closes it), or use "
+                "the day buttons and presets below. Enter searches.</p>",
+                margin=(0, 10),
+            ),
             self._start,
             FieldError(state=state, field="start"),
             self._end,

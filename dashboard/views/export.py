@@ -15,7 +15,10 @@ from .. import exports
 from ..state import DashboardState
 from .style import html
 
-_MONO = "textarea { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-size: 12px; }"
+_MONO = (
+    "textarea { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-size: 12px; "
+    "white-space: pre; overflow-wrap: normal; overflow-x: auto; }"
+)
 
 
 class ExportPanel(pn.viewable.Viewer):
@@ -112,10 +115,7 @@ class ExportPanel(pn.viewable.Viewer):
             html("<h2 class='ax-h'>Export the filtered results</h2>", margin=(0, 10)),
             pn.FlexBox(self._csv, self._json, self._urls, self._query, sizing_mode="stretch_width"),
             html("<h2 class='ax-h'>Run this search from Python</h2>", margin=(0, 10)),
-            pn.Row(
-                pn.Column(self._core_code, self._copy_core, sizing_mode="stretch_width"),
-                pn.Column(self._pyaurorax_code, self._copy_pyaurorax, sizing_mode="stretch_width"),
-                sizing_mode="stretch_width",
-            ),
+            pn.Column(self._core_code, self._copy_core, sizing_mode="stretch_width"),
+            pn.Column(self._pyaurorax_code, self._copy_pyaurorax, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

@@ -354,21 +354,18 @@ class DashboardState(param.Parameterized):
 
     def preset_newest_night(self) -> bool:
         """Set the range to the newest day with data; False (with a notice) when none is known."""
-        day = self.newest_day()
-        if day is None:
-            self.notice = "The backend did not report any day with data for the selected sources."
-            return False
-        self.param.update(dict(zip(("start", "end"), day_range(day), strict=True)))
-        return True
+        return self.apply_nights(self.newest_day(), 1)
 
     def preset_last_nights(self, nights: int = 7) -> bool:
         """The ``nights`` days ending with the newest day with data."""
-        day = self.newest_day()
+        return self.apply_nights(self.newest_day(), nights)
+
+    def apply_nights(self, day: date | None, nights: int) -> bool:
+        """The ``nights`` UTC days ending with ``day`` (found by :meth:`newest_day`, maybe off the loop)."""
         if day is None:
             self.notice = "The backend did not report any day with data for the selected sources."
             return False
-        start = day_range(day - timedelta(days=nights - 1))[0]
-        self.param.update(start=start, end=day_range(day)[1])
+        self.param.update(start=day_range(day - timedelta(days=nights - 1))[0], end=day_range(day)[1])
         return True
 
     def preset_example_day(self) -> None:
@@ -541,6 +538,8 @@ class DashboardState(param.Parameterized):
                 result = backend.search(query, progress=progress, cancel=token)
                 # Built here, in the worker, so that large results do not stall the page's event loop.
                 frame = products_to_dataframe(result.data)
+                # The advice may ask the backend for its newest day: also off the event loop.
+                advice = "" if result.data else self._no_results_advice(result.query)
             except BaseException as exc:  # every failure becomes an alert, never a traceback
                 failure = exc
                 self.dispatch(lambda: (flush(), self._finish_error(generation, failure)))
@@ -548,7 +547,7 @@ class DashboardState(param.Parameterized):
 
             def finish() -> None:
                 flush()
-                self._finish(generation, result, time.perf_counter() - started, frame)
+                self._finish(generation, result, time.perf_counter() - started, frame, advice)
 
             self.dispatch(finish)
 
@@ -592,19 +591,23 @@ class DashboardState(param.Parameterized):
             stages=[*self.stages, {"stage": "error", "message": title, "elapsed": None}],
         )
 
-    def _finish(self, generation: int, result: SearchResult, elapsed: float, frame: Any = None) -> None:
+    def _finish(
+        self, generation: int, result: SearchResult, elapsed: float, frame: Any = None, advice: str | None = None
+    ) -> None:
         if not self._current(generation):
             return
         self._token = None
-        self.set_result(result, elapsed=elapsed, frame=frame)
+        self.set_result(result, elapsed=elapsed, frame=frame, advice=advice)
 
-    def set_result(self, result: SearchResult, *, elapsed: float | None = None, frame: Any = None) -> None:
+    def set_result(
+        self, result: SearchResult, *, elapsed: float | None = None, frame: Any = None, advice: str | None = None
+    ) -> None:
         """Show ``result``: the table frame, status line, and the permalink's pending selection."""
         if frame is None:
             frame = products_to_dataframe(result.data)
         count = len(result.data)
         took = result.elapsed_s or elapsed or 0.0
-        notice = "" if count else self._no_results_advice(result.query)
+        notice = "" if count else (advice or self._no_results_advice(result.query))
         selected = None
         if self.pending_selection:
             selected = next((i for i, p in enumerate(result.data) if p.url == self.pending_selection), None)

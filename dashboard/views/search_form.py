@@ -171,8 +171,8 @@ class SearchForm(pn.viewable.Viewer):
         self._next = pn.widgets.Button(label="+1 day ▶", description="Move the range one day later")
         for button in (self._newest, self._week, self._example, self._prev, self._next):
             button.sizing_mode = "stretch_width"
-        self._newest.on_click(lambda _e: state.preset_newest_night())
-        self._week.on_click(lambda _e: state.preset_last_nights(7))
+        self._newest.on_click(lambda _e: self._nights(1))
+        self._week.on_click(lambda _e: self._nights(7))
         self._example.on_click(lambda _e: state.preset_example_day())
         self._prev.on_click(lambda _e: state.step_days(-1))
         self._next.on_click(lambda _e: state.step_days(1))
@@ -220,6 +220,19 @@ class SearchForm(pn.viewable.Viewer):
             sizing_mode="stretch_width",
             css_classes=["ax-search-form"],
         )
+
+    def _nights(self, nights: int) -> None:
+        # Asking a remote backend for its newest day is an HTTP call: keep it off the event loop.
+        state = self.state
+
+        def work() -> None:
+            try:
+                day = state.newest_day()
+            except Exception:  # newest_day reports problems as None; this is a last guard
+                day = None
+            state.dispatch(lambda: state.apply_nights(day, nights))
+
+        state.executor(work)
 
     def _set_time(self, name: str, value: datetime | None) -> None:
         if value is None:

@@ -635,10 +635,13 @@ class RemoteBackend:
             self._cleanup_cancel(request_id)
             raise
         # Decoding and building records allocate ~10 objects per record, all of which stay alive:
-        # the collections those allocations would trigger find nothing (~15% of this step).
+        # the collections those allocations would trigger find nothing (~15% of this step). The
+        # decoded JSON is dropped before the collector resumes: its first collection then scans
+        # only the products (~6 instead of ~18 ms for 21,814 records).
         with _gc_paused():
             body = self._json(reply, what)
             data = _wire.parse_data_products(body, where=f"GET {data_url}")
+            del body
         # Sorted by (start, url) in two stable passes with C-level keys: no tuple per record.
         data.sort(key=_BY_URL)
         data.sort(key=_BY_START)

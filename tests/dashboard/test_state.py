@@ -131,9 +131,11 @@ def test_cancel_really_cancels_and_late_answers_are_ignored(state: DashboardStat
         def search(self, query, *, progress=None, cancel=None, timeout=None):  # type: ignore[no-untyped-def]
             started.set()
             release.wait(5)
+            seen_cancel.append(cancel is not None and cancel.cancelled)
             return real_search(query, progress=progress, cancel=cancel, timeout=timeout)
 
     worker: list[threading.Thread] = []
+    seen_cancel: list[bool] = []
     state.backend = Slow()
     state.executor = lambda fn: worker.append(threading.Thread(target=fn)) or worker[-1].start()
     state.param.trigger("search")
@@ -142,7 +144,8 @@ def test_cancel_really_cancels_and_late_answers_are_ignored(state: DashboardStat
     assert not state.is_searching and "cancelled" in state.status.lower()
     release.set()
     worker[0].join(10)
-    assert state.result is None
+    assert seen_cancel == [True]  # the backend got the cancelled token (the catalog then stops)
+    assert state.result is None and "cancelled" in state.status.lower()
 
 
 def test_selection_and_permalink_round_trip(state: DashboardState, demo_catalog_path: Path) -> None:

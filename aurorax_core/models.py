@@ -7,7 +7,7 @@ Inside the library every datetime is timezone-aware UTC. On the wire (AuroraX JS
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any, Final, Literal
 
@@ -172,6 +172,10 @@ class DataSource:
             data_product_metadata_schema=data.get("data_product_metadata_schema"),
             stats=data.get("stats"),
         )
+
+
+# Every field of an AuroraX data-source record (what writes may set, what formats select from).
+DATA_SOURCE_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(DataSource))
 
 
 @dataclass(frozen=True, slots=True)

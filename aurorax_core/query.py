@@ -6,6 +6,7 @@ format of ``aurorax-cli data_products search QUERY.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -316,22 +317,9 @@ class DataProductQuery:
 
     def replace(self, **changes: Any) -> DataProductQuery:
         """A copy with some fields changed (validated again)."""
-        fields = {
-            name: getattr(self, name)
-            for name in (
-                "start",
-                "end",
-                "programs",
-                "platforms",
-                "instrument_types",
-                "data_product_types",
-                "metadata_filters",
-                "metadata_filters_logical_operator",
-                "request_id",
-            )
-        }
-        fields.update(changes)
-        return DataProductQuery(**fields)
+        current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        current.update(changes)
+        return DataProductQuery(**current)
 
     def describe(self) -> str:
         """A human-readable description in the style of AuroraX's describe endpoint."""

@@ -69,7 +69,7 @@ from ..errors import (
     SearchFailed,
     SearchTimeout,
 )
-from ..models import DATA_PRODUCT_TYPES, DataProduct, DataSource, format_time, parse_time
+from ..models import DATA_PRODUCT_TYPES, DATA_SOURCE_FIELDS, DataProduct, DataSource, format_time, parse_time
 from ..progress import emit, natural_size
 from ..query import DataProductQuery, MetadataFilterExpression
 from ..results import LogEntry, SearchResult
@@ -1434,18 +1434,7 @@ class CatalogBackend:
             NotFound: no such source. DuplicateError: the new triple belongs to another source.
             RecordValidationError: an unknown field. CatalogError: the catalog cannot be written.
         """
-        allowed = {
-            "program",
-            "platform",
-            "instrument_type",
-            "source_type",
-            "display_name",
-            "metadata",
-            "owner",
-            "maintainers",
-            "ephemeris_metadata_schema",
-            "data_product_metadata_schema",
-        }
+        allowed = set(DATA_SOURCE_FIELDS) - {"identifier", "stats"}
         unknown = sorted(set(changes) - allowed - {"identifier", "stats"})
         if unknown:
             raise RecordValidationError(f"unknown data source field(s) {', '.join(unknown)}")

@@ -38,7 +38,7 @@ from ..errors import (
     RecordValidationError,
     SearchCancelled,
 )
-from ..models import DataProduct, DataSource, parse_time
+from ..models import DATA_SOURCE_FIELDS, DataProduct, DataSource, parse_time
 from ..query import DataProductQuery
 from .registry import RequestLimitReached, RequestRegistry, SearchEntry
 from .wire import (
@@ -63,23 +63,8 @@ _HOST_RE: Final = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](
 _UPLOAD_KEYS: Final = frozenset(
     {"program", "platform", "instrument_type", "start", "end", "url", "data_product_type", "metadata", "data_source"}
 )
-_SOURCE_WRITE_KEYS: Final = frozenset(
-    {
-        "identifier",
-        "program",
-        "platform",
-        "instrument_type",
-        "source_type",
-        "display_name",
-        "metadata",
-        "owner",
-        "maintainers",
-        "ephemeris_metadata_schema",
-        "data_product_metadata_schema",
-        "stats",
-        "format",
-    }
-)
+# A data-source body may carry any DataSource field, plus the "format" pyaurorax echoes.
+_SOURCE_WRITE_KEYS: Final = frozenset(DATA_SOURCE_FIELDS) | {"format"}
 _STATS_KEYS: Final = (
     "ephemeris_count",
     "data_product_count",

@@ -125,6 +125,9 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
         ("Export", export),
         sizing_mode="stretch_width",
         dynamic=False,
+        # The results keep at least 600 px (thumbnail, name, type, sub-type and start without
+        # scrolling); the preview wraps below them when the window is too narrow for both.
+        styles={"flex": "1 1 600px", "min-width": "0"},
     )
 
     def on_tab(*_: Any) -> None:
@@ -134,11 +137,17 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
     state.param.watch(lambda *_: setattr(tabs, "active", 1 if state.view == "gallery" else tabs.active), "view")
 
     template = pn.template.FastListTemplate(
-        site="AuroraX",
+        # No separate site name: "AuroraX - AuroraX data products" said the same thing twice.
+        site="",
         title=TITLE,
         sidebar=[backend_panel, form, EnterToSearch(state=state)],
         main=[
-            pn.Column(startup, status, pn.Row(tabs, preview, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+            pn.Column(
+                startup,
+                status,
+                pn.FlexBox(tabs, preview, flex_wrap="wrap", align_items="flex-start", sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            )
         ],
         accent=ACCENT,
         theme_toggle=True,

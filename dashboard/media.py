@@ -16,6 +16,14 @@ from aurorax_core import DataProduct, format_time
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 VIDEO_TYPES = frozenset({"video/mp4", "video/webm"})
+# Inline frame for letterboxed images (thumbnails): visible on white and on the dark theme.
+FRAME_STYLE = (
+    "object-fit:contain",
+    "display:block",
+    "box-sizing:border-box",
+    "border:1px solid #8a8a8a",
+    "background:#2b2b2b",
+)
 
 _TYPE_NAMES = {
     "keogram": "Keogram",
@@ -111,7 +119,7 @@ def img_html(
         limits.append(f"width:{int(width)}px")
     if height:
         limits.append(f"height:{int(height)}px")
-    style = (
-        f' style="{";".join([*limits, "object-fit:contain", "display:block", "background:#000"])}"' if limits else ""
-    )
+    # A thin mid-grey frame on a dark-grey backdrop: keograms have white no-data columns (the
+    # UCalgary standard) that would otherwise merge with the light theme's white page and look cropped.
+    style = f' style="{";".join([*limits, *FRAME_STYLE])}"' if limits else ""
     return f'<img src="{uri}" alt="{esc(alt)}"{style}{cls}>'

@@ -97,7 +97,8 @@ class GalleryGrid(JSComponent):
                    border: 1px solid var(--panel-border-color, #8a8a8a); border-radius: 6px; }
         .ax-card:hover { border-color: #0072b2; }
         .ax-card:focus-visible { outline: 3px solid #0072b2; outline-offset: 2px; }
-        .ax-card img { width: 100%; height: 110px; object-fit: contain; background: #000; }
+        .ax-card img { width: 100%; height: 110px; object-fit: contain; background: #2b2b2b;
+                      box-sizing: border-box; border: 1px solid #8a8a8a; }
         .ax-noimg { display: block; height: 110px; line-height: 110px; text-align: center; opacity: 0.75; }
         .ax-caption { font-size: 0.8em; text-align: left; margin-top: 4px; overflow-wrap: anywhere; }
         .ax-sentinel { height: 1px; }

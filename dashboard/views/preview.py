@@ -7,6 +7,7 @@ from typing import Any
 
 import panel as pn
 import param
+from panel.custom import JSComponent
 
 from aurorax_core import DataProduct, format_time
 
@@ -44,6 +45,25 @@ def synthetic_badge(synthetic: bool) -> str:
     )
 
 
+class ScrollIntoView(JSComponent):
+    """Scrolls the preview into view when ``token`` changes and it is off-screen (e.g. when the
+    window is narrow and the preview sits below the table)."""
+
+    token = param.Integer(default=0)
+
+    _esm = """
+export function render({ model, el }) {
+  el.style.height = "1px";
+  model.on("token", () => {
+    const box = el.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight - 120) {
+      el.scrollIntoView({ block: "start" });
+    }
+  });
+}
+"""
+
+
 class ProductPreview(pn.viewable.Viewer):
     """Shows ``state.selected``; fetches its preview off the event loop."""
 
@@ -54,20 +74,26 @@ class ProductPreview(pn.viewable.Viewer):
         super().__init__(**params)
         self._header = html("", sizing_mode="stretch_width")
         self._image = html("", sizing_mode="stretch_width", visible=False, css_classes=["ax-preview-image"])
-        self.player = MoviePlayer(visible=False, width=500)
+        self.player = MoviePlayer(visible=False, sizing_mode="stretch_width", max_width=900)
         self._meta = html("", sizing_mode="stretch_width")
         self._close = pn.widgets.Button(label="Close preview", width=130, description="Close the preview")
         self._close.on_click(lambda _e: setattr(self.state, "selected_index", None))
         self._generation = 0
+        self._scroll = ScrollIntoView(height=1, sizing_mode="stretch_width", margin=0)
         self._layout = pn.Column(
+            self._scroll,
             self._header,
             self._image,
             self.player,
             self._meta,
             self._close,
-            width=520,
             visible=False,
             css_classes=["ax-preview"],
+            sizing_mode="stretch_width",
+            # In the app's wrapping row: beside the table when there is room for both (the table
+            # keeps >= 600 px, the preview takes about a third), else below it at full width.
+            styles={"flex": "0.6 1 380px", "min-width": "0"},
+            margin=(0, 0, 0, 16),
         )
         self.state.param.watch(self._on_selected, ["selected_index", "result"])
         self._on_selected()
@@ -81,6 +107,7 @@ class ProductPreview(pn.viewable.Viewer):
             self.player.param.update(src="", frames=[], visible=False)
             return
         self._layout.visible = True
+        self._scroll.token += 1
         self._header.object = (
             f'<h2 class="ax-h" id="ax-preview-title">{esc(product_title(product))}</h2>'
             f"{synthetic_badge(product.is_synthetic)}"

@@ -15,16 +15,17 @@ from .style import html
 
 # Shown columns, in order, with their headers. Times are text (YYYY-MM-DD HH:MM:SS) so that the
 # header filters are plain substring filters and sorting stays lexicographic = chronological.
+# What tells products apart comes first, so it stays in view on narrow screens.
 COLUMNS: dict[str, str] = {
     "thumbnail": "Thumbnail",
     "display_name": "Display name",
-    "program": "Program",
-    "platform": "Platform",
-    "instrument_type": "Instrument type",
     "data_product_type": "Product type",
     "sub_type": "Sub-type",
     "start": "Start (UTC)",
     "end": "End (UTC)",
+    "program": "Program",
+    "platform": "Platform",
+    "instrument_type": "Instrument type",
     "imaging_start_time": "Imaging start (UTC)",
     "imaging_end_time": "Imaging end (UTC)",
     "link": "Original",
@@ -49,7 +50,7 @@ def table_frame(results: pd.DataFrame | None) -> pd.DataFrame:
     for name in ("start", "end", "imaging_start_time", "imaging_end_time"):
         frame[name] = _text_times(results[name])
     frame["link"] = [link_html(url, "open ↗") for url in results["url"]]
-    return frame
+    return frame[list(COLUMNS)]
 
 
 class ResultsTable(pn.viewable.Viewer):

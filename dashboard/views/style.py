@@ -33,7 +33,10 @@ def css(dark: bool) -> str:
     .ax-meta caption {{ text-align: left; font-weight: 600; padding: 4px 0; }}
     .ax-meta th, .ax-meta td {{ text-align: left; padding: 2px 8px; border-bottom: 1px solid #8884;
                                overflow-wrap: anywhere; }}
-    .ax-full {{ max-width: 100%; height: auto; }}
+    /* Previews fill the preview column, keep their aspect ratio, and sit in a visible frame on a
+       neutral backdrop (white no-data columns of keograms would vanish into a white page). */
+    .ax-full {{ display: block; width: 100%; height: auto; box-sizing: border-box;
+               border: 1px solid #8a8a8a; background: #2b2b2b; padding: 2px; }}
     .ax-inert-url {{ font-family: monospace; overflow-wrap: anywhere; }}
     a {{ color: {"#8cc8ff" if dark else "#0a58a6"}; }}
     """

@@ -190,3 +190,21 @@ def test_misbehaving_api_url_is_refused_and_the_old_backend_kept(state: Dashboar
     panel._url.value = "javascript:alert(1)"
     panel.switch()
     assert "is not an http(s) URL" in panel._status.object
+
+
+def test_thumbnails_and_previews_are_framed_and_the_title_is_not_repeated(backend: object) -> None:
+    """White no-data columns of keograms stay visible: images sit in a bordered, dark-grey frame;
+    the page header says the title once."""
+    from dashboard.app import TITLE, create_app
+    from dashboard.views.results_table import COLUMNS
+    from dashboard.views.style import css
+
+    thumb = img_html("data:image/png;base64,AAAA", "x", width=120, height=60)
+    assert "border:1px solid" in thumb and "background:#2b2b2b" in thumb
+    for dark in (False, True):
+        rule = css(dark).split(".ax-full")[1].split("}")[0]
+        assert "width: 100%" in rule and "border: 1px solid" in rule
+    template = create_app(backend)
+    assert template.title == TITLE and not template.site
+    # The columns that tell products apart come first (they stay in view on narrow screens).
+    assert list(COLUMNS)[:5] == ["thumbnail", "display_name", "data_product_type", "sub_type", "start"]

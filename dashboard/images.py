@@ -105,6 +105,11 @@ class ImageSource(param.Parameterized):
     def thumbnail(self, product: DataProduct) -> Media:
         return self._get("thumbnail", product, _THUMBS)
 
+    def cached_thumbnail(self, product: DataProduct) -> str | None:
+        """The thumbnail's data: URI when it is already in memory, else None (never renders)."""
+        media = _THUMBS.get(("thumbnail", product.url))
+        return media.uri if media is not None else None
+
     def thumbnails(self, products: Sequence[DataProduct]) -> list[str | None]:
         """Thumbnail data: URIs (None where none could be made), in order."""
         return [self.thumbnail(p).uri for p in products]

@@ -191,6 +191,11 @@ class DashboardState(param.Parameterized):
     def __init__(self, backend: Any = None, **params: Any) -> None:
         self.executor: Runner = _call_now
         self.dispatch: Runner = _call_now
+        # name -> fn(result, frame): per-result values that views need (e.g. the table's display
+        # frame). A search computes them in its worker thread, so that nothing proportional to the
+        # result size runs on the session's event loop (shared by all sessions of the server).
+        self.result_views: dict[str, Callable[[SearchResult, Any], Any]] = {}
+        self.prepared: dict[str, Any] = {}
         self._token: CancelToken | None = None
         self._generation = 0
         self._lock = threading.Lock()
@@ -538,6 +543,7 @@ class DashboardState(param.Parameterized):
                 result = backend.search(query, progress=progress, cancel=token)
                 # Built here, in the worker, so that large results do not stall the page's event loop.
                 frame = products_to_dataframe(result.data)
+                prepared = self.prepare_views(result, frame)
                 # The advice may ask the backend for its newest day: also off the event loop.
                 advice = "" if result.data else self._no_results_advice(result.query)
             except BaseException as exc:  # every failure becomes an alert, never a traceback
@@ -547,7 +553,7 @@ class DashboardState(param.Parameterized):
 
             def finish() -> None:
                 flush()
-                self._finish(generation, result, time.perf_counter() - started, frame, advice)
+                self._finish(generation, result, time.perf_counter() - started, frame, advice, prepared)
 
             self.dispatch(finish)
 
@@ -591,20 +597,45 @@ class DashboardState(param.Parameterized):
             stages=[*self.stages, {"stage": "error", "message": title, "elapsed": None}],
         )
 
+    def prepare_views(self, result: SearchResult, frame: Any) -> dict[str, Any]:
+        """Run the registered ``result_views`` builders (meant for the worker thread).
+
+        Raises:
+            Exception: whatever a builder raises (the search then reports it as failed).
+        """
+        return {name: build(result, frame) for name, build in list(self.result_views.items())}
+
     def _finish(
-        self, generation: int, result: SearchResult, elapsed: float, frame: Any = None, advice: str | None = None
+        self,
+        generation: int,
+        result: SearchResult,
+        elapsed: float,
+        frame: Any = None,
+        advice: str | None = None,
+        prepared: dict[str, Any] | None = None,
     ) -> None:
         if not self._current(generation):
             return
         self._token = None
-        self.set_result(result, elapsed=elapsed, frame=frame, advice=advice)
+        self.set_result(result, elapsed=elapsed, frame=frame, advice=advice, prepared=prepared)
 
     def set_result(
-        self, result: SearchResult, *, elapsed: float | None = None, frame: Any = None, advice: str | None = None
+        self,
+        result: SearchResult,
+        *,
+        elapsed: float | None = None,
+        frame: Any = None,
+        advice: str | None = None,
+        prepared: dict[str, Any] | None = None,
     ) -> None:
-        """Show ``result``: the table frame, status line, and the permalink's pending selection."""
+        """Show ``result``: the table frame, status line, and the permalink's pending selection.
+
+        ``prepared`` holds the ``result_views`` values already built for this result (in a worker);
+        without it they are built here.
+        """
         if frame is None:
             frame = products_to_dataframe(result.data)
+        self.prepared = prepared if prepared is not None else self.prepare_views(result, frame)
         count = len(result.data)
         took = result.elapsed_s or elapsed or 0.0
         notice = "" if count else (advice or self._no_results_advice(result.query))

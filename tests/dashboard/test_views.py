@@ -208,3 +208,70 @@ def test_thumbnails_and_previews_are_framed_and_the_title_is_not_repeated(backen
     assert template.title == TITLE and not template.site
     # The columns that tell products apart come first (they stay in view on narrow screens).
     assert list(COLUMNS)[:5] == ["thumbnail", "display_name", "data_product_type", "sub_type", "start"]
+
+
+def test_link_cells_match_link_html_for_hostile_urls() -> None:
+    """The vectorised link column renders exactly what link_html renders, unsafe URLs included."""
+    from dashboard.views.results_table import link_cells
+
+    urls = [
+        "https://data.phys.ucalgary.ca/a/b.jpg?x=1&y='2'",
+        "HTTP://Example.org",
+        "  https://spaced.example/  ",
+        'https://x.example/"><script>alert(1)</script>',
+        "javascript:alert(1)",
+        "data:text/html,<b>x</b>",
+        "https://",
+        "https://bad\x01host/",
+        "http://[::1/broken",
+        "http://[::1]:8080/ok.png",
+        "ftp://example.org/file",
+        "",
+    ]
+    got = list(link_cells(pd.Series(urls, dtype=object)))
+    assert got == [link_html(u, "open ↗") for u in urls]
+
+
+def test_search_builds_the_table_frame_in_the_worker_and_sends_warm_thumbnails_with_the_rows(
+    state: DashboardState, tmp_path: Path
+) -> None:
+    """Nothing proportional to the result size runs on the event loop; thumbnails already in memory
+    are in the first page's cells when the rows are set (no second round trip)."""
+    import threading
+
+    from aurorax_core import ThumbnailService
+    from dashboard.images import ImageSource
+
+    loop: list[str] = []
+    workers: list[threading.Thread] = []
+
+    def executor(fn):  # type: ignore[no-untyped-def]
+        thread = threading.Thread(target=fn)
+        workers.append(thread)
+        thread.start()
+
+    def dispatch(fn):  # type: ignore[no-untyped-def]
+        loop.append(threading.current_thread().name)
+        fn()
+
+    images = ImageSource(service=ThumbnailService(cache_dir=tmp_path))
+    table = ResultsTable(state=state, images=images)
+    state.executor, state.dispatch = executor, dispatch
+    built_in: list[str] = []
+    build = state.result_views["table"]
+    state.result_views["table"] = lambda r, f: (built_in.append(threading.current_thread().name), build(r, f))[1]
+
+    def search() -> None:
+        assert state.run_search()
+        while workers:
+            workers.pop(0).join(30)
+
+    search()
+    assert built_in and built_in[0] != threading.main_thread().name
+    assert table.table.value is state.prepared["table"]
+    assert all(table.table.value["thumbnail"].iloc[:5] != "")  # made by the page-thumbnail worker
+    # The same search again: thumbnails are warm, so the rows arrive with them.
+    cells: list[str] = []
+    table.table.param.watch(lambda e: cells.extend(e.new["thumbnail"].iloc[: table.table.page_size]), "value")
+    search()
+    assert cells and all(c.startswith("<img") for c in cells)

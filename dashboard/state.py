@@ -191,6 +191,9 @@ class DashboardState(param.Parameterized):
     def __init__(self, backend: Any = None, **params: Any) -> None:
         self.executor: Runner = _call_now
         self.dispatch: Runner = _call_now
+        # Searches (and the frames built from their results) may go to a bounded pool instead:
+        # with many sessions searching at once, CPU-bound threads sharing the GIL all finish late.
+        self.search_executor: Runner | None = None
         # name -> fn(result, frame): per-result values that views need (e.g. the table's display
         # frame). A search computes them in its worker thread, so that nothing proportional to the
         # result size runs on the session's event loop (shared by all sessions of the server).
@@ -557,7 +560,7 @@ class DashboardState(param.Parameterized):
 
             self.dispatch(finish)
 
-        self.executor(work)
+        (self.search_executor or self.executor)(work)
         return True
 
     def cancel_search(self) -> None:

@@ -227,3 +227,51 @@ def test_enter_searches_and_gallery_loads_lazily_and_opens_previews(page: Page, 
     assert state.selected_index == state.view_indices[3]
     _shot(page, "gallery")
     assert errors == []
+
+
+_LAYOUT_JS = """() => {
+  const out = {};
+  const walk = (root) => {
+    for (const e of root.querySelectorAll('*')) {
+      if (e.shadowRoot) walk(e.shadowRoot);
+      if (e.classList && e.classList.contains('tabulator')) {
+        const box = e.getBoundingClientRect();
+        out.table = [box.left, box.right];
+        out.columns = [...e.querySelectorAll('.tabulator-col')].map(c => {
+          const r = c.getBoundingClientRect();
+          return [c.getAttribute('tabulator-field'), r.left, r.right];
+        });
+      }
+      if (e.tagName === 'IMG' && e.classList.contains('ax-full')) {
+        const r = e.getBoundingClientRect();
+        out.image = [r.width, r.height, e.naturalWidth, e.naturalHeight, getComputedStyle(e).borderTopWidth];
+      }
+    }
+  };
+  walk(document);
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+def test_preview_keeps_the_key_columns_in_view_and_shows_a_framed_keogram(
+    page: Page, serve_dashboard: Any, size: tuple[int, int]
+) -> None:
+    """With a keogram preview open, the table still shows thumbnail, name, type, sub-type and start
+    without scrolling; the keogram fills the preview's width, keeps its aspect and has a frame."""
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    url, sessions = serve_dashboard()
+    _open(page, url)
+    _example_search(page)
+    state = sessions[-1].state
+    keogram = next(i for i in state.view_indices if state.result.data[i].data_product_type == "keogram")
+    page.locator(".tabulator-row").nth(state.view_indices.index(keogram)).click()
+    expect(page.locator(".ax-preview img.ax-full")).to_be_visible(timeout=20_000)
+    page.wait_for_function("() => true")
+    info = page.evaluate(_LAYOUT_JS)
+    left, right = info["table"]
+    visible = [name for name, a, b in info["columns"] if name and a >= left - 1 and b <= right + 1]
+    assert {"thumbnail", "display_name", "data_product_type", "sub_type", "start"} <= set(visible), visible
+    width, height, natural_w, natural_h, border = info["image"]
+    assert width >= 360 and border == "1px"
+    assert abs(width / height - natural_w / natural_h) < 0.1

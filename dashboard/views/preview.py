@@ -55,10 +55,13 @@ class ScrollIntoView(JSComponent):
 export function render({ model, el }) {
   el.style.height = "1px";
   model.on("token", () => {
-    const box = el.getBoundingClientRect();
-    if (box.top < 0 || box.top > window.innerHeight - 120) {
-      el.scrollIntoView({ block: "start" });
-    }
+    // After the preview has been laid out (it is made visible in the same update).
+    setTimeout(() => {
+      const box = el.getBoundingClientRect();
+      if (box.top < 0 || box.top > window.innerHeight - 200) {
+        el.scrollIntoView({ block: "start" });
+      }
+    }, 150);
   });
 }
 """

@@ -31,11 +31,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _save(page: Any, out: Path, name: str) -> None:
+def _save(page: Any, out: Path, name: str, settle_ms: int = 600) -> None:
     from PIL import Image
 
     path = out / f"dashboard-{name}.png"
-    page.wait_for_timeout(400)
+    page.mouse.move(1, 1)  # no hover tooltips in the pictures
+    page.wait_for_timeout(settle_ms)
     page.screenshot(path=str(path))
     with Image.open(path) as img:
         small = img.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
@@ -128,11 +129,12 @@ def shoot_first_run(out: Path, size: tuple[int, int]) -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 for theme in ("light", "dark"):
+                    # A new file per theme: the first build finishes while the screenshot is taken.
+                    os.environ["AURORAX_CATALOG"] = str(Path(tmp) / f"new-demo-{theme}.sqlite")
                     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
                     page.goto(f"http://127.0.0.1:{port}/" + ("" if theme == "light" else f"?theme={theme}"))
                     page.get_by_text("Building the demo archive", exact=False).first.wait_for(timeout=60_000)
-                    page.wait_for_timeout(1500)
-                    _save(page, out, f"first-run-{theme}")
+                    _save(page, out, f"first-run-{theme}", settle_ms=0)  # the build takes a few seconds
                     page.close()
                 browser.close()
         finally:
@@ -147,8 +149,12 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=800)
     parser.add_argument("--themes", default="light,dark")
-    parser.add_argument("--first-run", action="store_true", help="also the first-run build progress")
+    parser.add_argument("--first-run", action="store_true", help="only the first-run build progress")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.first_run:
+        shoot_first_run(args.out, (args.width, args.height))
+        return 0
     import panel as pn
 
     from aurorax_core import open_backend
@@ -171,8 +177,6 @@ def main() -> int:
             shoot(f"http://127.0.0.1:{port}/", sessions, args.out, theme, (args.width, args.height))
     finally:
         server.stop()
-    if args.first_run:
-        shoot_first_run(args.out, (args.width, args.height))
     return 0
 
 

@@ -266,8 +266,7 @@ class ResultsTable(pn.viewable.Viewer):
         page = self._page_rows()
         # Links are cheap: made here, for the shown page only (not for every row of a big result).
         links = [(i, link_html(result.data[i].url, "open ↗")) for i in page if not self.table.value.at[i, "link"]]
-        if links:
-            self.table.patch({"link": links})
+        self._patch_cells("link", links)
         if self.images is None:
             return
         missing = [i for i in page if not self.table.value.at[i, "thumbnail"] and i not in self._pending]
@@ -292,7 +291,25 @@ class ResultsTable(pn.viewable.Viewer):
         self._pending.difference_update(indices)
         if generation != self._generation:
             return
-        self.table.patch({"thumbnail": list(zip(indices, cells, strict=True))})
+        self._patch_cells("thumbnail", list(zip(indices, cells, strict=True)))
+
+    def _patch_cells(self, column: str, items: list[tuple[int, str]]) -> None:
+        """Set cells of the shown page.
+
+        Panel 1.9's ``Tabulator.patch`` forwards absolute row positions to the browser's data
+        source, which with remote pagination holds only the current page: any patch past the first
+        page fails with "Out-of bounds index". Past page 1 the frame is updated in place and the
+        page re-sent instead (a trigger keeps the selection: the index does not change).
+        """
+        if not items:
+            return
+        if self.table.page <= 1:
+            self.table.patch({column: items})
+            return
+        frame = self.table.value
+        for index, cell in items:
+            frame.at[index, column] = cell
+        self.table.param.trigger("value")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._count, self._chips, self.table, sizing_mode="stretch_width")

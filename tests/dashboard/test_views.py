@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from bokeh.models import ColumnDataSource
 
 from aurorax_core import DataProduct, DataProductQuery, DataSource, parse_time
 from dashboard import exports
@@ -277,3 +278,21 @@ def test_search_builds_the_table_frame_in_the_worker_and_sends_warm_thumbnails_w
     table.table.param.watch(lambda e: cells.extend(e.new["thumbnail"].iloc[: table.table.page_size]), "value")
     search()
     assert cells and all(c.startswith("<img") for c in cells)
+
+
+def test_later_pages_of_a_rendered_table_get_their_links_and_thumbnails(state: DashboardState) -> None:
+    """Turning to page 2 of a table shown in a page fills that page's links and thumbnails
+    (Panel's patch cannot address rows past the first page of a remotely paginated table)."""
+    table = ResultsTable(state=state, images=None)
+    state.param.trigger("search")
+    model = table.table.get_root()  # a rendered table: the browser's data source exists
+    size = table.table.page_size
+    assert len(table.table.value) > size
+    table.table.page = 2
+    source = model.select_one({"type": ColumnDataSource})
+    shown_links = list(source.data["link"])
+    assert len(shown_links) == min(size, len(table.table.value) - size)
+    assert all(link.startswith("<a href=") for link in shown_links)
+    index = table.table.value.index[size]
+    table._apply_thumbnails(table._generation, [index], ['<img alt="x" src="data:image/jpeg;base64,AA==">'])
+    assert source.data["thumbnail"][0].startswith("<img")

@@ -11,8 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+# Debian's Chromium (Playwright's own browser download is blocked here) with the flags that stop it
+# reaching for hosts this network refuses (shared/testing/BROWSER.md).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 DEMO_FIXTURE_START = date(2019, 12, 31)
 DEMO_FIXTURE_END = date(2020, 1, 2)
@@ -38,3 +53,9 @@ def demo_catalog(demo_catalog_path: Path) -> Iterator[object]:
         yield backend
     finally:
         backend.close()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright launches the system Chromium for every browser test."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

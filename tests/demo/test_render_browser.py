@@ -13,23 +13,6 @@ from aurorax_core.models import DataProduct, DataSource
 
 pytestmark = pytest.mark.ui
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's Chromium (Playwright's own download is blocked here); same flags as tests/ui."""
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
-
 
 def test_demo_movie_plays_in_chromium(page: Any) -> None:
     src = DataSource(103, "trex", "gillam", "RGB ASI", "ground", "TREx RGB GILL")

@@ -228,7 +228,7 @@ def _clear(args: argparse.Namespace) -> int:
         return 0
     try:
         removed = ThumbnailService(path).clear_cache()
-    except OSError as exc:  # pragma: no cover - clear_cache suppresses per-file errors
+    except OSError as exc:  # clear_cache skips files it cannot remove; this is the folder itself
         raise AuroraXCoreError(f"cannot clear {path}: {exc}") from None
     print(f"Removed {removed} cached entr{'y' if removed == 1 else 'ies'} from {path}.")
     return 0

@@ -3,12 +3,15 @@
 The public API is exactly what ``__all__`` lists; the dashboard imports nothing else.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .backends.base import Availability, Backend, CancelToken, SearchEvent
 from .backends.catalog import CatalogBackend, IngestSummary
-from .backends.remote import RemoteBackend
 from .client import build_query, describe, open_backend, run_query, search
 from .config import default_catalog_path
-from .demo import DemoBuildProgress, ensure_demo_catalog
 from .errors import (
     AuroraXCoreError,
     BackendConfigurationError,
@@ -34,7 +37,35 @@ from .ingest import ingest_file, ingest_records, ingest_sources
 from .models import DATA_PRODUCT_TYPES, SYNTHETIC_METADATA_KEY, DataProduct, DataSource, format_time, parse_time
 from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, MetadataFilterExpression
 from .results import DATAFRAME_COLUMNS, LogEntry, SearchResult, products_to_dataframe
-from .thumbnails import DEFAULT_ALLOWED_HOSTS, Preview, ThumbnailService
+
+if TYPE_CHECKING:
+    from .backends.remote import RemoteBackend
+    from .demo import DemoBuildProgress, ensure_demo_catalog
+    from .thumbnails import DEFAULT_ALLOWED_HOSTS, Preview, ThumbnailService
+
+# Imported on first use: requests, numpy and Pillow cost ~150 ms, which every CLI command and a
+# plain catalog search would otherwise pay at start-up.
+_LAZY = {
+    "RemoteBackend": ".backends.remote",
+    "DemoBuildProgress": ".demo",
+    "ensure_demo_catalog": ".demo",
+    "DEFAULT_ALLOWED_HOSTS": ".thumbnails",
+    "Preview": ".thumbnails",
+    "ThumbnailService": ".thumbnails",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aurorax_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __version__ = "0.1.0"
 

@@ -1604,7 +1604,9 @@ class CatalogBackend:
         started = time.perf_counter()
         if batch_size < 1:
             raise RecordValidationError(f"batch_size must be at least 1, got {batch_size}")
-        with self._write() as conn:
+        # The collector is paused: everything allocated is live (the rows), and its collections
+        # over the caller's records cost ~2.5% of an ingest and find nothing.
+        with self._write() as conn, _gc_paused():
             # A large page cache keeps the hot parts of the URL index in memory during big ingests.
             conn.execute("PRAGMA cache_size=-262144")
             cache = self._sources(conn)
@@ -1981,9 +1983,13 @@ class _IngestState:
                 updates.append((row[0], row[1], row[2], row[3], row[5], row[6], old[0]))
                 days[(old[1], old[3] // _DAY)] -= 1
                 types[(old[1], old[2])] -= 1
+            # A row that already holds exactly these values is left alone: re-ingesting the same
+            # records then rewrites neither the row nor its (source_id, start_s) and
+            # (sub_code, start_s) index entries, which SQLite would otherwise delete and re-insert.
             conn.executemany(
-                "UPDATE products SET source_id = ?, type = ?, start_s = ?, end_s = ?, sub_code = ?, metadata = ? "
-                "WHERE id = ?",
+                "UPDATE products SET source_id = ?1, type = ?2, start_s = ?3, end_s = ?4, sub_code = ?5, "
+                "metadata = ?6 WHERE id = ?7 AND NOT (source_id = ?1 AND type = ?2 AND start_s = ?3 "
+                "AND end_s = ?4 AND sub_code IS ?5 AND metadata = ?6)",
                 updates,
             )
         self.inserted += inserted

@@ -1960,15 +1960,16 @@ class _IngestState:
         )
         inserted = conn.total_changes - before
         updates = []
+        updated = 0
         if inserted != len(rows):
-            existing: dict[str, tuple[int, int, int, int]] = {}
+            existing: dict[str, tuple[Any, ...]] = {}
             for chunk in _chunks([r[4] for r in rows], 500):
                 sql = (
-                    "SELECT url, id, source_id, type, start_s FROM products "
+                    "SELECT url, id, source_id, type, start_s, end_s, sub_code, metadata FROM products "
                     f"WHERE url IN ({','.join('?' * len(chunk))})"
                 )
-                for url, rid, sid, code, start_s in conn.execute(sql, chunk):
-                    existing[url] = (rid, sid, code, start_s)
+                for url, *old in conn.execute(sql, chunk):
+                    existing[url] = tuple(old)
             for position, row in enumerate(rows):
                 old = existing.get(row[4])
                 if old is None:
@@ -1980,20 +1981,22 @@ class _IngestState:
                         f"record {offset + position} ({row[4]}): duplicate URL, already given earlier in this ingest; "
                         "a URL identifies one data product"
                     )
-                updates.append((row[0], row[1], row[2], row[3], row[5], row[6], old[0]))
+                updated += 1
+                # The counts above took every row as new: take the old one off.
                 days[(old[1], old[3] // _DAY)] -= 1
                 types[(old[1], old[2])] -= 1
-            # A row that already holds exactly these values is left alone: re-ingesting the same
-            # records then rewrites neither the row nor its (source_id, start_s) and
-            # (sub_code, start_s) index entries, which SQLite would otherwise delete and re-insert.
+                if old[1:] != (row[0], row[1], row[2], row[3], row[5], row[6]):
+                    updates.append((row[0], row[1], row[2], row[3], row[5], row[6], old[0]))
+            # Only rows whose values change are written: re-ingesting the same records then
+            # rewrites neither the rows nor their (source_id, start_s) and (sub_code, start_s)
+            # index entries, which SQLite would otherwise delete and re-insert.
             conn.executemany(
-                "UPDATE products SET source_id = ?1, type = ?2, start_s = ?3, end_s = ?4, sub_code = ?5, "
-                "metadata = ?6 WHERE id = ?7 AND NOT (source_id = ?1 AND type = ?2 AND start_s = ?3 "
-                "AND end_s = ?4 AND sub_code IS ?5 AND metadata = ?6)",
+                "UPDATE products SET source_id = ?, type = ?, start_s = ?, end_s = ?, sub_code = ?, metadata = ? "
+                "WHERE id = ?",
                 updates,
             )
         self.inserted += inserted
-        self.updated += len(updates)
+        self.updated += updated
 
     def build_indexes(self, first_new_id: int) -> None:
         """Create the product indexes after a bulk load (URL uniqueness first)."""

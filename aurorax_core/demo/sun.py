@@ -38,36 +38,8 @@ def julian_day(when: datetime) -> float:
 
 def _sun_terms(jd: float) -> tuple[float, float]:
     """(declination in degrees, equation of time in minutes) at Julian day ``jd``."""
-    t = (jd - _J2000) / 36525.0
-    l0 = (280.46646 + t * (36000.76983 + t * 0.0003032)) % 360.0
-    m = 357.52911 + t * (35999.05029 - 0.0001537 * t)
-    e = 0.016708634 - t * (0.000042037 + 0.0000001267 * t)
-    m_rad = m * _DEG
-    c = (
-        math.sin(m_rad) * (1.914602 - t * (0.004817 + 0.000014 * t))
-        + math.sin(2 * m_rad) * (0.019993 - 0.000101 * t)
-        + math.sin(3 * m_rad) * 0.000289
-    )
-    true_long = l0 + c
-    omega = (125.04 - 1934.136 * t) * _DEG
-    apparent_long = (true_long - 0.00569 - 0.00478 * math.sin(omega)) * _DEG
-    eps0 = 23.0 + (26.0 + (21.448 - t * (46.815 + t * (0.00059 - t * 0.001813))) / 60.0) / 60.0
-    eps = (eps0 + 0.00256 * math.cos(omega)) * _DEG
-    declination = math.asin(math.sin(eps) * math.sin(apparent_long)) / _DEG
-    y = math.tan(eps / 2.0) ** 2
-    l0_rad = l0 * _DEG
-    eot = (
-        4.0
-        * (
-            y * math.sin(2 * l0_rad)
-            - 2 * e * math.sin(m_rad)
-            + 4 * e * y * math.sin(m_rad) * math.cos(2 * l0_rad)
-            - 0.5 * y * y * math.sin(4 * l0_rad)
-            - 1.25 * e * e * math.sin(2 * m_rad)
-        )
-        / _DEG
-    )
-    return declination, eot
+    decl, eot = _sun_terms_np(np.asarray(jd, dtype=float))
+    return float(decl), float(eot)
 
 
 def declination(when: datetime) -> float:
@@ -190,6 +162,7 @@ def dark_minutes(
 
 
 def _sun_terms_np(jd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NOAA's low-precision solar position (declination, equation of time), for arrays of Julian days."""
     t = (jd - _J2000) / 36525.0
     l0 = np.mod(280.46646 + t * (36000.76983 + t * 0.0003032), 360.0)
     m = 357.52911 + t * (35999.05029 - 0.0001537 * t)

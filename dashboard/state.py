@@ -137,7 +137,10 @@ def friendly_error(exc: BaseException, *, action: str = "The search") -> tuple[s
     if isinstance(exc, BackendError):
         return "The backend could not answer", f"{detail}. Check the backend settings, or try again later."
     if isinstance(exc, CatalogError):
-        return "The embedded catalog cannot be read", f"{detail}. Rebuild it with `aurorax-core demo build`."
+        return (
+            "The embedded catalog cannot be read",
+            f"{detail}. Rebuild it with `aurorax-core --catalog PATH catalog demo --replace` or pick another catalog.",
+        )
     if isinstance(exc, AuroraXCoreError):
         return f"{action} failed", detail
     return f"{action} failed unexpectedly", f"{type(exc).__name__}: {detail}. Try again; if it persists, report it."

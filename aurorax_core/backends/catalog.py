@@ -1,6 +1,7 @@
 """The embedded local catalog: an SQLite file searched with the exact semantics of AuroraX.
 
-Storage (one file, WAL journal so that several processes can read it while one writes):
+Storage (one file of 16 KiB pages, WAL journal so that several processes can read it while one
+writes):
 
 * ``sources``: one row per data source, keyed by its AuroraX ``identifier``, with the full record
   as JSON and the (program, platform, instrument_type) triple as a unique key.
@@ -91,6 +92,7 @@ APPLICATION_ID: Final = 0x41555258  # "AURX": marks an SQLite file as an aurorax
 MAX_TRACKED_REQUESTS: Final = 200
 MAX_LISTED_VALUES: Final = 100
 DEFAULT_BATCH_SIZE: Final = 50_000
+PAGE_SIZE: Final = 16384
 
 # Fixed codes (never reorder): the products table stores the type as a small integer.
 TYPE_CODES: Final[dict[str, int]] = {
@@ -117,6 +119,8 @@ _DAY: Final = 86400
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 _START: Final = itemgetter(2)
 _URL: Final = itemgetter(4)
+_TEXT_CACHE_LIMIT: Final = 200_000
+_PLAIN_VALUE_TYPES: Final = frozenset({str, type(None)})
 
 # Named (not column constraints) so that a bulk load into an empty catalog can build them once at
 # the end, inside the same transaction: ~1.5 us per record less than maintaining them row by row.
@@ -576,6 +580,10 @@ class CatalogBackend:
         if self._readonly:
             raise CatalogError(f"catalog {path} is empty (no aurorax-core schema) and was opened read-only")
         try:
+            # Only a new, empty file takes a page size (before WAL mode). 16 KiB pages: a bulk load
+            # writes a quarter as many WAL frames (one write call each) as with 4 KiB pages,
+            # which halved the commit of a 500,000-record ingest (bench/bench_catalog.py).
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -1669,7 +1677,14 @@ class _IngestState:
         self.next_sub_code = max((c for d in self.sub_codes.values() for c in d.values()), default=0) + 1
         self.new_sub_codes: list[tuple[int, int, str]] = []
         self.sub_codes_added = False
-        self.shapes: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, ...], Any, str | None, dict[str, int]]] = {}
+        self.shapes: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, ...], str | None, dict[str, int]]] = {}
+        # (type code, metadata keys, values) -> (metadata JSON text, sub_code, value types). The
+        # records of one hour or night at many sites (and a keogram's montage) share their
+        # metadata values: a hit skips the encoding, the value collection and the sub-type lookup.
+        # Equal values of other types than str and None may have different texts (1 == True
+        # == 1.0): such an entry keeps the value types, and a hit must have the same types.
+        self.texts: dict[tuple[Any, ...], tuple[str, int | None, tuple[type, ...] | None]] = {}
+        self.encode_metadata = _dumps_encoder()
 
     # -- sources
 
@@ -1776,12 +1791,9 @@ class _IngestState:
         rows: list[tuple[Any, ...]] = []
         append = rows.append
         seen: set[str] = set()
-        dumps = json.dumps
         codes = TYPE_CODES
         times = self.times
-        shapes = self.shapes
-        new_values = self.new_values
-        encode_str = encode_basestring_ascii
+        texts_get = self.texts.get
         # id(data_source) -> source id; valid for this batch only (the batch keeps the objects alive).
         by_object: dict[int, int] = {}
         converted: list[dict[str, Any]] = []
@@ -1824,41 +1836,63 @@ class _IngestState:
             md = record.get("metadata")
             if type(md) is not dict:
                 md = self._coerce_metadata(md, offset + position, url)
-            shape = (code, tuple(md))
-            plan = shapes.get(shape)
-            if plan is None:
-                plan = self._shape(shape)
-            tracked, template, own, subs = plan
+            key = (code, tuple(md), tuple(md.values()))
             try:
-                # Same text as json.dumps(md), several times faster: the keys are pre-encoded
-                # per key layout and the C string encoder raises TypeError for non-strings.
-                text = template % tuple(map(encode_str, md.values()))
-            except TypeError:
-                try:
-                    text = dumps(md)
-                except (TypeError, ValueError) as exc:
-                    raise RecordValidationError(
-                        f"record {offset + position} ({url}): metadata is not JSON-serialisable ({exc})"
-                    ) from None
-            for key in tracked:
-                item = md[key]
-                new_values[key].add(item if type(item) is str else ("\x00json", dumps(item, sort_keys=True)))
-            if own is None:
-                sub = None
-            else:
-                sub = md[own]
-                sub = subs.get(sub) if type(sub) is str else None
-                if sub is None:
-                    sub = self._new_sub_code(code, md[own])
+                entry = texts_get(key)
+            except TypeError:  # an unhashable value (a list, an object)
+                entry = None
+            if entry is None or (entry[2] is not None and entry[2] != tuple(map(type, key[2]))):
+                entry = self._metadata_entry(key, md, offset + position, url)
+            text, sub, _ = entry
             append((sid, code, start, end, url, sub, text))
         # Keys with too many distinct values (free-form ones) are not listed.
+        new_values = self.new_values
         grown = [key for key, values in new_values.items() if len(values) > MAX_LISTED_VALUES]
         if grown:
             self.overflow.update(grown)
             for key in grown:
                 del new_values[key]
-            shapes.clear()
+            self.shapes.clear()
         return rows
+
+    def _metadata_entry(
+        self, key: tuple[Any, ...], md: dict[str, Any], index: int, url: str
+    ) -> tuple[str, int | None, tuple[type, ...] | None]:
+        """(JSON text, sub_code, value types or None) of a record's metadata, ``key`` being (type
+        code, keys, values); collects the values for the filter builder and remembers the answer
+        (see ``texts``)."""
+        code = key[0]
+        shape = (code, key[1])
+        plan = self.shapes.get(shape)
+        if plan is None:
+            plan = self._shape(shape)
+        tracked, own, subs = plan
+        try:
+            text = self.encode_metadata(md)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise RecordValidationError(f"record {index} ({url}): metadata is not JSON-serialisable ({exc})") from None
+        new_values = self.new_values
+        for name in tracked:
+            item = md[name]
+            new_values[name].add(item if type(item) is str else _listed_json(item))
+        if own is None:
+            sub = None
+        else:
+            sub = md[own]
+            sub = subs.get(sub) if type(sub) is str else None
+            if sub is None:
+                sub = self._new_sub_code(code, md[own])
+        types = tuple(map(type, key[2]))
+        entry = (text, sub, None if _PLAIN_VALUE_TYPES.issuperset(types) else types)
+        if float not in types:  # 0.0 == -0.0 but their texts differ
+            cache = self.texts
+            if len(cache) >= _TEXT_CACHE_LIMIT:
+                cache.clear()
+            try:  # noqa: SIM105 (contextlib.suppress costs more than the rest of this function)
+                cache[key] = entry
+            except TypeError:  # unhashable values are not kept
+                pass
+        return entry
 
     @staticmethod
     def _coerce(record: Any, index: int) -> dict[str, Any]:
@@ -1890,10 +1924,9 @@ class _IngestState:
             f"record {index} ({url}): duplicate URL, also record {offset + first}; a URL identifies one data product"
         )
 
-    def _shape(self, shape: tuple[int, tuple[str, ...]]) -> tuple[tuple[str, ...], Any, str | None, dict[str, int]]:
+    def _shape(self, shape: tuple[int, tuple[str, ...]]) -> tuple[tuple[str, ...], str | None, dict[str, int]]:
         """For records of this type with these metadata keys: the keys whose values are collected,
-        a %-template producing json.dumps' text from the encoded values, the record's own
-        ``<type>_type`` key if present, and that type's sub-type codes."""
+        the record's own ``<type>_type`` key if present, and that type's sub-type codes."""
         code, keys = shape
         own = _OWN_KEYS[code]
         for key in keys:
@@ -1902,10 +1935,7 @@ class _IngestState:
         tracked = tuple(k for k in keys if k not in self.overflow)
         for key in tracked:
             self.new_values.setdefault(key, set())
-        template: Any = None  # non-string keys: json.dumps handles them
-        if all(type(k) is str for k in keys):
-            template = "{" + ", ".join(encode_basestring_ascii(k).replace("%", "%%") + ": %s" for k in keys) + "}"
-        plan = (tracked, template, own if own in keys else None, self.sub_codes[code])
+        plan = (tracked, own if own in keys else None, self.sub_codes[code])
         self.shapes[shape] = plan
         return plan
 
@@ -2047,6 +2077,40 @@ class _IngestState:
         if self.sources_added or self.cross_changed or self.sub_codes_added:
             CatalogBackend._bump_generation(conn)
         _write_planner_stats(conn)
+
+
+_LISTED_CONSTANTS: Final[dict[Any, tuple[str, str]]] = {
+    (bool, True): ("\x00json", "true"),
+    (bool, False): ("\x00json", "false"),
+    (type(None), None): ("\x00json", "null"),
+}
+
+
+def _listed_json(value: Any) -> tuple[str, str]:
+    """How metadata_values lists a value that is not a string: its JSON (sorted keys)."""
+    known = _LISTED_CONSTANTS.get((type(value), value)) if type(value) in (bool, type(None)) else None
+    return known if known is not None else ("\x00json", json.dumps(value, sort_keys=True))
+
+
+def _dumps_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value)`` (default arguments) through the C encoder that json.dumps runs, made
+    once: json.dumps builds it again on every call (~0.8 us of a 1.8 us call for a 4-key metadata
+    dict). Falls back to json.dumps where the C encoder is missing or writes something else."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.dumps
+    try:
+        encoder = make(None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+        def dumps(value: Any) -> str:
+            return "".join(encoder(value, 0))
+
+        sample = {"a": [1, 2.5, None, True, '\u00e9\n"'], "b": {"c": {}}, "d": float("nan"), "e": [], "f": -0.0}
+        if dumps(sample) != json.dumps(sample):
+            return json.dumps
+    except Exception:  # another C signature on another Python: keep the public path
+        return json.dumps
+    return dumps
 
 
 def _write_planner_stats(conn: sqlite3.Connection) -> None:

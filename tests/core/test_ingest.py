@@ -408,6 +408,50 @@ def test_availability_stats_and_metadata_values(catalog: CatalogBackend) -> None
     assert set(catalog.metadata_values(["note"])) == {"note"}
 
 
+@pytest.mark.parametrize("batch_size", [1, 4, 50_000])
+def test_metadata_values_that_compare_equal_keep_their_own_json(catalog: CatalogBackend, batch_size: int) -> None:
+    """1 == True == 1.0 and 0.0 == -0.0 in Python, but they are different JSON: every record must
+    come back (and be listed, and match a filter) with exactly the value it was ingested with,
+    however the records share their metadata and whatever the batching."""
+    catalog.ingest_sources(SOURCES)
+    source = {"identifier": SOURCES[0]["identifier"]}
+    values: list[Any] = [True, 1, 1.0, "1", -0.0, 0.0, 0, False, None, "x", [1, 2], {"a": 1}, 2.5, True, 1]
+    records = []
+    for index, value in enumerate(values * 2):
+        minute = index % 60
+        records.append(
+            {
+                "data_source": source,
+                "data_product_type": "keogram",
+                "start": f"2020-01-01T{index // 60:02d}:{minute:02d}:00",
+                "end": f"2020-01-01T{index // 60:02d}:{minute:02d}:00",
+                "url": f"https://example.org/k/{index}.jpg",
+                "metadata": {"keogram_type": value, "n": value, "fixed": "same"},
+            }
+        )
+    catalog.ingest_products(records, batch_size=batch_size)
+    got = {p.url: p.metadata for p in catalog.search(EVERYTHING)}
+    for record in records:
+        back = got[record["url"]]
+        assert json.dumps(back) == json.dumps(record["metadata"]), record["url"]
+        assert [type(v) for v in back.values()] == [type(v) for v in record["metadata"].values()]
+    listed = catalog.metadata_values(["n"])["n"]
+    assert sorted(json.dumps(v) for v in listed) == sorted(
+        {json.dumps(v, sort_keys=True) for v in values if not isinstance(v, (list, dict))}
+        | {json.dumps(v, sort_keys=True) for v in values if isinstance(v, (list, dict))}
+    )
+    # The record's own <type>_type value is indexed by its text: true is not 1 (which, as a
+    # number, equals 1.0 and "1" in a filter).
+    for wanted, expected in (("true", True), ("false", False)):
+        query = DataProductQuery(
+            start="2020-01-01T00:00:00",
+            end="2020-01-02T00:00:00",
+            metadata_filters=[{"key": "keogram_type", "operator": "=", "values": [wanted]}],
+        )
+        found = [p.metadata["keogram_type"] for p in catalog.search(query)]
+        assert found and all(type(v) is type(expected) and v == expected for v in found), (wanted, found)
+
+
 def test_ingest_dataproduct_objects_keeps_each_source(catalog: CatalogBackend) -> None:
     """DataProduct inputs are converted one by one; every record must keep its own source."""
     catalog.ingest_sources(SOURCES)

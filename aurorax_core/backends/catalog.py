@@ -31,7 +31,9 @@ Threads: every thread gets its own SQLite connection (``threading.local``), so `
 the other read methods may be called from many threads at once; connections of threads that have
 ended are closed when a new one is opened. Writes are serialised by a lock inside the process
 and by ``BEGIN IMMEDIATE`` across processes; each write call is one transaction, so a failure
-(or a kill) leaves the catalog as it was before the call. An ingest into an empty catalog drops
+(or a kill) leaves the catalog as it was before the call. An ingest into a catalog that no other
+connection has open goes through a rollback journal (half the disk writes of the WAL; see
+``CatalogBackend._journal_for_load``). An ingest into an empty catalog drops
 the product indexes and builds them at the end of the same transaction (other processes keep
 seeing the committed catalog, indexes included).
 """
@@ -574,6 +576,12 @@ class CatalogBackend:
                 )
             if "products" not in tables or "sources" not in tables:
                 raise CatalogError(f"catalog {path} is damaged (its tables are missing); rebuild it or remove it")
+            if not self._readonly:
+                # An ingest killed mid-way leaves the rollback journal mode (see
+                # _journal_for_load); SQLite has rolled its journal back by now.
+                with suppress(sqlite3.Error):
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        conn.execute("PRAGMA journal_mode=WAL")
             return
         if tables:
             raise CatalogError(not_ours)
@@ -1601,6 +1609,37 @@ class CatalogBackend:
             _apply_counts(conn, days, types)
         return deleted
 
+    @contextmanager
+    def _journal_for_load(self) -> Iterator[None]:
+        """Run an ingest through a rollback journal when nobody else has the catalog open.
+
+        In WAL mode every page an ingest writes is written twice (to the WAL, then by the
+        checkpoint into the database, each with an fsync); with a rollback journal the new
+        pages, which have no old content to save, are written once, and only the index pages
+        that change are copied to the journal. Measured on 500,000-record ingests
+        (bench/bench_catalog.py): COMMIT 0.7-1.5 s -> 0.3 s, into an empty or a non-empty catalog.
+        SQLite refuses the switch at once (no waiting) when another connection, of this process
+        or another, has the file open: the ingest then goes through the WAL as any other write,
+        so a running server or dashboard keeps reading while it ingests. A reader that opens
+        the catalog during a journalled ingest waits for its commit (up to the 30 s busy
+        timeout). The WAL mode is restored at the end, and by the next writable open if the
+        process dies mid-way (SQLite rolls the journal back first: the catalog is as before).
+        """
+        conn = self._conn()
+        switched = False
+        if not self._readonly and not conn.in_transaction:
+            with self._conn_lock:
+                alone = len(self._connections) == 1
+            if alone:
+                with suppress(sqlite3.Error):
+                    switched = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+        try:
+            yield
+        finally:
+            if switched:
+                with suppress(sqlite3.Error):
+                    conn.execute("PRAGMA journal_mode=WAL")
+
     def _ingest(
         self,
         records: Iterable[Mapping[str, Any] | DataProduct],
@@ -1614,7 +1653,7 @@ class CatalogBackend:
             raise RecordValidationError(f"batch_size must be at least 1, got {batch_size}")
         # The collector is paused: everything allocated is live (the rows), and its collections
         # over the caller's records cost ~2.5% of an ingest and find nothing.
-        with self._write() as conn, _gc_paused():
+        with self._journal_for_load(), self._write() as conn, _gc_paused():
             # A large page cache keeps the hot parts of the URL index in memory during big ingests.
             conn.execute("PRAGMA cache_size=-262144")
             cache = self._sources(conn)

@@ -192,6 +192,26 @@ def test_bulk_load_into_an_empty_catalog_rebuilds_the_indexes(catalog: CatalogBa
     assert (again.inserted, again.updated) == (0, 10)
 
 
+def test_a_reader_keeps_reading_during_an_ingest(catalog: CatalogBackend) -> None:
+    """With another connection open (a server, a dashboard), the ingest goes through the WAL: the
+    reader sees the committed catalog throughout, without waiting, then the new records."""
+    first, second = make_records(50, seed=1), make_records(3_000, seed=8)
+    catalog.ingest_products(first)
+    reader = sqlite3.connect(catalog.path, timeout=0)  # would raise "database is locked" at once
+    try:
+        counts: list[int] = []
+
+        def progress(done: int) -> None:
+            counts.append(reader.execute("SELECT count(*) FROM products").fetchone()[0])
+
+        catalog.ingest_products(second, batch_size=500, progress=progress)
+        assert counts == [50] * 6
+        assert reader.execute("SELECT count(*) FROM products").fetchone()[0] == len({r["url"] for r in first + second})
+        assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        reader.close()
+
+
 def test_duplicate_urls_in_one_ingest(catalog: CatalogBackend) -> None:
     records = make_records(100, seed=3)
     records[70]["url"] = records[10]["url"]
@@ -227,16 +247,23 @@ def test_database_failure_mid_way_leaves_no_trace(catalog: CatalogBackend) -> No
 
 
 _KILLED_INGEST = """
-import os, signal, sys
+import os, signal, sqlite3, sys
 sys.path.insert(0, sys.argv[2])
 from catalog_data import make_records
 from aurorax_core import CatalogBackend
+if sys.argv[3] == "wal":
+    reader = sqlite3.connect(sys.argv[1])  # another connection open: the ingest goes through the WAL
+    reader.execute("SELECT count(*) FROM products").fetchone()
 catalog = CatalogBackend(sys.argv[1])
 records = make_records(60_000, seed=21)
 
 def progress(done):
+    if done == 10_000:
+        # As under memory pressure: from here on SQLite spills changed pages before the commit
+        # (into the WAL, or with a rollback journal into the database file itself).
+        catalog._conn().execute("PRAGMA cache_size=50")
     if done >= 30_000:
-        print("KILLING", done, flush=True)
+        print("KILLING", done, os.path.getsize(sys.argv[1]), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
 catalog.ingest_products(records, batch_size=5_000, progress=progress)
@@ -244,24 +271,34 @@ print("NOT KILLED")
 """
 
 
-def test_kill_during_a_large_ingest_leaves_the_catalog_as_before(tmp_path: Path) -> None:
+@pytest.mark.parametrize("journal", ["rollback", "wal"])
+def test_kill_during_a_large_ingest_leaves_the_catalog_as_before(tmp_path: Path, journal: str) -> None:
+    """Killed mid-ingest, alone with the catalog (rollback journal: changed pages were already
+    written into the file) or next to a reader (WAL): the next open finds the catalog as before."""
     path = tmp_path / "catalog.sqlite"
     with CatalogBackend(path) as catalog:
         catalog.ingest_products(make_records(50, seed=1))
     before = snapshot(path)
+    size_before = path.stat().st_size
     result = subprocess.run(
-        [sys.executable, "-c", _KILLED_INGEST, str(path), str(Path(__file__).parent)],
+        [sys.executable, "-c", _KILLED_INGEST, str(path), str(Path(__file__).parent), journal],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == -signal.SIGKILL, result.stderr
     assert result.stdout.startswith("KILLING 30000")
-    assert Path(f"{path}-wal").exists()  # the killed writer left its uncommitted pages behind
+    if journal == "rollback":
+        assert Path(f"{path}-journal").exists()  # a hot journal: the original pages
+        assert int(result.stdout.split()[2]) > size_before  # new pages were in the file already
+    else:
+        assert Path(f"{path}-wal").stat().st_size > 0  # the killed writer left its pages in the WAL
     with CatalogBackend(path) as catalog:
         assert len(_urls(catalog)) == 50
         assert catalog.stats()["records"] == 50
     assert snapshot(path) == before
+    with sqlite3.connect(path) as conn:  # back in WAL mode, so that readers never wait for writers
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 

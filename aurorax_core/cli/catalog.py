@@ -187,7 +187,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         backend.close()
         if not existed:
             # Nothing was ingested: do not leave an empty catalog behind either.
-            for leftover in (catalog_path, Path(f"{catalog_path}-wal"), Path(f"{catalog_path}-shm")):
+            for leftover in (catalog_path, *(Path(f"{catalog_path}{s}") for s in ("-wal", "-shm", "-journal"))):
                 leftover.unlink(missing_ok=True)
         raise
     backend.close()

@@ -462,7 +462,7 @@ def _publish(finished: Path, target: Path, *, replace: bool) -> bool:
             os.replace(finished, target)
         except OSError as exc:
             raise CatalogError(f"cannot write the catalog {target} ({exc.strerror or exc})") from None
-        for suffix in ("-wal", "-shm"):
+        for suffix in ("-wal", "-shm", "-journal"):
             # Leftovers of a previous catalog at this path would not match the new file.
             with suppress(FileNotFoundError):
                 os.unlink(f"{target}{suffix}")

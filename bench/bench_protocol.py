@@ -8,6 +8,14 @@ query the server needs about 300 ms for (a multi-program range calibrated at sta
 ``query_duration`` the server reports). Figures are medians in ms; the target column is
 pyaurorax's median divided by the required speed-up (1x, or 3x for the 100-500 ms and >= 5,000
 record cases).
+
+Two servers: ours with its defaults (a submission waits up to 100 ms for a quick search, so
+that pyaurorax's first status check already finds the data and it does not sleep), and one that
+answers a submission at once like aurorax.space does (``--submit-wait 0``: pyaurorax then sleeps
+its poll interval at least once, as it does against the real API). Each pyaurorax row says
+whether it slept. When it does not, the large cases cannot reach 3x: the server's search, the
+transfer and the JSON decoding, which any client pays, already take more than a third of
+pyaurorax's time.
 """
 
 from __future__ import annotations
@@ -89,18 +97,19 @@ def _cases(remote: Any) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def run(quick: bool) -> list[Row]:
+def _compare(url: str, label: str, repeat: int, only_large: bool) -> list[Row]:
     import pyaurorax
 
     from aurorax_core import DataProductQuery
     from aurorax_core.backends.remote import RemoteBackend
 
-    repeat = 3 if quick else 7
     rows: list[Row] = []
-    with server_process(demo_catalog(), workers=2) as (url, _pid):
-        ours = RemoteBackend(url)
-        theirs = pyaurorax.PyAuroraX(api_base_url=url)
+    ours = RemoteBackend(url)
+    theirs = pyaurorax.PyAuroraX(api_base_url=url)
+    try:
         for name, kwargs in _cases(ours):
+            if only_large and not name.startswith(("one program one month", "~300 ms")):
+                continue
             query = DataProductQuery(**kwargs)
             # Each run asks a slightly different query (the end moves back one second per run, which
             # changes no result: products end on whole minutes), so nothing can be served from a
@@ -130,15 +139,35 @@ def run(quick: bool) -> list[Row]:
                 raise RuntimeError(f"{name}: our client got {n_ours} records, pyaurorax {n_theirs}")
             server_ms = ours.search(query).query_duration_ms
             need = 3.0 if (100 <= server_ms <= 500 or n_ours >= 5000) else 1.0
+            slept = "slept its 1 s poll interval" if theirs_ms >= 1000 else "did not sleep (data ready at first check)"
             rows.append(
                 Row(
-                    f"{name}: ours",
+                    f"{label}{name}: ours",
                     ours_ms,
                     "ms",
                     target=theirs_ms / need,
                     note=f"{n_ours} records; server query {server_ms:.0f} ms; needs {need:g}x vs pyaurorax",
                 )
             )
-            rows.append(Row(f"{name}: pyaurorax (poll_interval=1.0)", theirs_ms, "ms", note=f"{n_theirs} records"))
+            rows.append(
+                Row(
+                    f"{label}{name}: pyaurorax (poll_interval=1.0)",
+                    theirs_ms,
+                    "ms",
+                    note=f"{n_theirs} records; {slept}",
+                )
+            )
+    finally:
         ours.close()
+    return rows
+
+
+def run(quick: bool) -> list[Row]:
+    repeat = 3 if quick else 7
+    rows: list[Row] = []
+    with server_process(demo_catalog(), workers=2) as (url, _pid):
+        rows += _compare(url, "", repeat, only_large=False)
+    # As aurorax.space answers: 202 at once, whatever the search takes.
+    with server_process(demo_catalog(), workers=2, extra=("--submit-wait", "0")) as (url, _pid):
+        rows += _compare(url, "AuroraX-like server (--submit-wait 0), ", repeat, only_large=True)
     return rows

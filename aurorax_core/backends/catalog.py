@@ -95,6 +95,8 @@ MAX_TRACKED_REQUESTS: Final = 200
 MAX_LISTED_VALUES: Final = 100
 DEFAULT_BATCH_SIZE: Final = 50_000
 PAGE_SIZE: Final = 16384
+# How long a connection waits for another process's write lock before giving up.
+BUSY_TIMEOUT_S = 30.0
 
 # Fixed codes (never reorder): the products table stores the type as a small integer.
 TYPE_CODES: Final[dict[str, int]] = {
@@ -492,11 +494,20 @@ class CatalogBackend:
                 if self._immutable:
                     uri += "&immutable=1"
                 conn = sqlite3.connect(
-                    uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False, cached_statements=512
+                    uri,
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    cached_statements=512,
                 )
             else:
                 conn = sqlite3.connect(
-                    str(self._path), timeout=30.0, isolation_level=None, check_same_thread=False, cached_statements=512
+                    str(self._path),
+                    timeout=BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    cached_statements=512,
                 )
             conn.execute("PRAGMA cache_size=-65536")
             conn.execute("PRAGMA temp_store=MEMORY")
@@ -506,6 +517,8 @@ class CatalogBackend:
                 # After a big ingest the WAL would otherwise keep its peak size on disk.
                 conn.execute("PRAGMA journal_size_limit=67108864")
         except sqlite3.Error as exc:
+            if _locked(exc):
+                raise CatalogError(_locked_message(self._path, "open")) from None
             raise CatalogError(
                 f"cannot open catalog {self._path} ({exc}); pass another --catalog path (or set AURORAX_CATALOG)"
             ) from None
@@ -559,6 +572,8 @@ class CatalogBackend:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         except sqlite3.DatabaseError as exc:
+            if _locked(exc):
+                raise CatalogError(_locked_message(path, "open")) from None
             raise CatalogError(
                 f"{path} is not an aurorax-core catalog (not an SQLite database: {exc}); pass another --catalog "
                 "path or remove it"
@@ -934,6 +949,8 @@ class CatalogBackend:
                 if watch:
                     conn.set_progress_handler(None, 0)
         except sqlite3.Error as exc:
+            if _locked(exc):
+                raise CatalogError(_locked_message(self._path, "search")) from None
             raise CatalogError(f"cannot search catalog {self._path}: {exc}") from None
         with _gc_paused():
             filters = query.metadata_filters if needs_python else ()
@@ -1325,6 +1342,8 @@ class CatalogBackend:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
+                if _locked(exc):
+                    raise CatalogError(_locked_message(self._path, "write")) from None
                 raise CatalogError(f"cannot write catalog {self._path}: {exc}") from None
             try:
                 yield conn
@@ -2245,6 +2264,18 @@ def _gc_paused() -> Iterator[None]:
             _gc_depth -= 1
             if _gc_depth == 0 and _gc_was_enabled:
                 gc.enable()
+
+
+def _locked(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _locked_message(path: Path, what: str) -> str:
+    return (
+        f"cannot {what} catalog {path}: another process has been writing it for more than {BUSY_TIMEOUT_S:g} s "
+        "(a large ingest holds it until it commits); try again when that write has finished"
+    )
 
 
 def _check_stop(cancel: CancelToken | None, deadline: float | None, timeout: float | None) -> None:

@@ -164,3 +164,36 @@ def test_existing_catalog_in_a_read_only_directory_is_searchable(locked_dir: Pat
     out = _run_without_write_permission("open", path)
     assert out.splitlines()[0] == "OPENED True 7"
     assert out.splitlines()[1].startswith("WRITE-REFUSED cannot record a search request: catalog")
+
+
+def test_a_catalog_locked_by_a_long_write_says_so_and_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding the write lock past the busy timeout (as a multi-million-record
+    ingest through the rollback journal does) is reported as such: never as "not a catalog,
+    remove it"."""
+    import aurorax_core.backends.catalog as catalog_module
+
+    path = tmp_path / "catalog.sqlite"
+    with CatalogBackend(path) as catalog:
+        catalog.ingest_products(make_records(5))
+    monkeypatch.setattr(catalog_module, "BUSY_TIMEOUT_S", 0.2)
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert writer.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+        # Opened before the lock (read-only: a writable open would put the catalog back in WAL mode).
+        reading = CatalogBackend(path, readonly=True)
+        writer.execute("BEGIN EXCLUSIVE")
+        for attempt in (lambda: CatalogBackend(path), lambda: reading.search(QUERY)):
+            with pytest.raises(CatalogError) as info:
+                attempt()
+            message = str(info.value)
+            assert "another process has been writing it for more than 0.2 s" in message
+            assert "try again when that write has finished" in message
+            assert "remove" not in message
+        writer.execute("ROLLBACK")
+        assert len(reading.search(QUERY)) == 5  # usable again once the write is over
+        reading.close()
+    finally:
+        writer.close()
+    assert path.exists()

@@ -125,6 +125,7 @@ _START: Final = itemgetter(2)
 _URL: Final = itemgetter(4)
 _TEXT_CACHE_LIMIT: Final = 200_000
 _PLAIN_VALUE_TYPES: Final = frozenset({str, type(None)})
+_CACHEABLE_VALUE_TYPES: Final = frozenset({str, type(None), bool, int})
 
 # Named (not column constraints) so that a bulk load into an empty catalog can build them once at
 # the end, inside the same transaction: ~1.5 us per record less than maintaining them row by row.
@@ -1942,14 +1943,14 @@ class _IngestState:
                 sub = self._new_sub_code(code, md[own])
         types = tuple(map(type, key[2]))
         entry = (text, sub, None if _PLAIN_VALUE_TYPES.issuperset(types) else types)
-        if float not in types:  # 0.0 == -0.0 but their texts differ
+        # Kept only when equal keys and values (of equal types) always have the same text: not
+        # with floats (0.0 == -0.0), containers (a tuple (1,) == (True,)) or non-string keys
+        # (1 == True, written "1" and "true").
+        if _CACHEABLE_VALUE_TYPES.issuperset(types) and all(type(k) is str for k in key[1]):
             cache = self.texts
             if len(cache) >= _TEXT_CACHE_LIMIT:
                 cache.clear()
-            try:  # noqa: SIM105 (contextlib.suppress costs more than the rest of this function)
-                cache[key] = entry
-            except TypeError:  # unhashable values are not kept
-                pass
+            cache[key] = entry
         return entry
 
     @staticmethod

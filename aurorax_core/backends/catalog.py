@@ -520,6 +520,12 @@ class CatalogBackend:
         except sqlite3.Error as exc:
             if _locked(exc):
                 raise CatalogError(_locked_message(self._path, "open")) from None
+            if self._readonly and Path(f"{self._path}-journal").exists():
+                raise CatalogError(
+                    f"catalog {self._path} was left in the middle of a write by a process that stopped "
+                    f"({self._path}-journal holds what to undo); open it once with write access (for example "
+                    f"`aurorax-core --catalog {self._path} catalog stats`) and it is restored as it was before"
+                ) from None
             raise CatalogError(
                 f"cannot open catalog {self._path} ({exc}); pass another --catalog path (or set AURORAX_CATALOG)"
             ) from None

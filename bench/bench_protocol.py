@@ -97,6 +97,33 @@ def _cases(remote: Any) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
+def _phases(ours: Any, kwargs: dict[str, Any], name: str, repeat: int = 5) -> Row:
+    """Median ms from the start of a search to each of its progress stages: the submission's
+    answer (the server's search and encoding, up to its submit wait), the data being available
+    (status polls), and the records retrieved (transfer, JSON decoding, DataProducts)."""
+    from aurorax_core import DataProductQuery
+    from aurorax_core.backends.base import STAGE_AVAILABLE, STAGE_RETRIEVED, STAGE_SUBMITTED
+
+    marks: dict[str, list[float]] = {STAGE_SUBMITTED: [], STAGE_AVAILABLE: [], STAGE_RETRIEVED: []}
+    for shift in range(51, 51 + repeat):  # ends unlike the runs above: nothing served from a cache
+        query = DataProductQuery(**{**kwargs, "end": kwargs["end"] - timedelta(seconds=shift)})
+        started = time.perf_counter()
+
+        def progress(event: Any, started: float = started) -> None:
+            if event.stage in marks:
+                marks[event.stage].append((time.perf_counter() - started) * 1000)
+
+        ours.search(query, progress=progress)
+    submitted, available, retrieved = (statistics.median(marks[k]) for k in marks)
+    return Row(
+        name,
+        retrieved,
+        "ms",
+        note=f"submission answered {submitted:.0f} ms, data available {available - submitted:.0f} ms later, "
+        f"records retrieved and built {retrieved - available:.0f} ms later",
+    )
+
+
 def _compare(url: str, label: str, repeat: int, only_large: bool) -> list[Row]:
     import pyaurorax
 
@@ -157,6 +184,8 @@ def _compare(url: str, label: str, repeat: int, only_large: bool) -> list[Row]:
                     note=f"{n_theirs} records; {slept}",
                 )
             )
+            if need > 1 and not label:
+                rows.append(_phases(ours, kwargs, f"{name}: ours, where the time goes"))
     finally:
         ours.close()
     return rows

@@ -184,6 +184,7 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
         state.apply_backend(resolved, sources, vocabulary)
         startup.visible = False
         _start_permalinks(state)
+        state.backend_opening = False  # runs a Search pressed while it was opening
 
     def failed(exc: BaseException) -> None:
         title, message = friendly_error(exc, action="Opening the backend")
@@ -193,6 +194,7 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
         )
         startup.visible = True
         _start_permalinks(state)
+        state.backend_opening = False
 
     def progress(message: str) -> None:
         startup.object = f'<div class="ax-alert ax-alert-info" role="status"><p>{esc(message)}</p></div>'
@@ -218,6 +220,7 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
         except BaseException as exc:
             failed(exc)
     else:
+        state.backend_opening = True
         progress("Opening the backend …")
         if served:
             pn.state.onload(lambda: state.executor(load))

@@ -152,6 +152,9 @@ class DashboardState(param.Parameterized):
     # --- backend -------------------------------------------------------------------------------
     backend = param.Parameter(default=None, doc="The Backend in use (catalog or remote API).")
     backend_name = param.String(default="", doc="What the backend is (a catalog path or an API URL).")
+    backend_opening = param.Boolean(
+        default=False, doc="The backend is still opening (e.g. the demo archive being built on a first run)."
+    )
     sources = param.List(default=[], item_type=DataSource, doc="The backend's data sources (full records).")
     metadata_vocabulary = param.Dict(default={}, doc="metadata key -> values present or allowed.")
 
@@ -204,6 +207,8 @@ class DashboardState(param.Parameterized):
         self.prepared: dict[str, Any] = {}
         self._token: CancelToken | None = None
         self._generation = 0
+        # Search pressed while the backend was opening: run it once the backend is ready.
+        self._search_when_open = False
         self._lock = threading.Lock()
         super().__init__(**params)
         if backend is not None:
@@ -493,8 +498,25 @@ class DashboardState(param.Parameterized):
     def _on_cancel(self) -> None:
         self.cancel_search()
 
+    @param.depends("backend_opening", watch=True)
+    def _on_backend_opened(self) -> None:
+        if not self.backend_opening and self._search_when_open:
+            self._search_when_open = False
+            # Not when opening failed (the page says why), nor when a shared link's query is
+            # already being searched.
+            if self.backend is not None and not self.is_searching:
+                self.run_search()
+
     def run_search(self) -> bool:
-        """Validate, then start the search through ``executor``; False when the inputs are invalid."""
+        """Validate, then start the search through ``executor``; False when the inputs are invalid
+        (or the backend is still opening: the search then runs as soon as it is open)."""
+        if self.backend is None and self.backend_opening:
+            # The selectors have no data sources yet, so the query cannot be checked now.
+            self._search_when_open = True
+            self.param.update(
+                error="", error_title="", notice="The backend is still opening: the search starts as soon as it is."
+            )
+            return False
         errors = self.check()
         self.field_errors = errors
         if errors:

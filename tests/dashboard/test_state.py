@@ -40,6 +40,31 @@ def test_example_query_finds_products_with_every_stage(state: DashboardState) ->
     assert "records" in state.status and not state.is_searching
 
 
+def test_search_pressed_while_the_backend_opens_runs_once_it_is_open(backend: object) -> None:
+    """On a first run the page opens while the demo archive is being built: a Search pressed then
+    (after the documentation's example) is not refused as an empty query; it runs when the
+    backend is ready."""
+    s = DashboardState()
+    s.backend_opening = True
+    s.preset_example_day()
+    assert s.run_search() is False
+    assert s.error == "" and "still opening" in s.notice and s.result is None
+    s.set_backend(backend)
+    s.preset_example_day()  # what the page does once the sources are known (first visit)
+    s.backend_opening = False
+    assert s.error == ""
+    assert s.result is not None and set(s.results["platform"]) == {"fort smith"}
+
+
+def test_a_search_waiting_for_a_backend_that_fails_to_open_is_dropped() -> None:
+    s = DashboardState()
+    s.backend_opening = True
+    s.preset_example_day()
+    s.run_search()
+    s.backend_opening = False  # opening failed: the page shows why; no second, misleading alert
+    assert s.error == "" and s.result is None
+
+
 def test_end_before_start_is_explained_and_not_searched(state: DashboardState) -> None:
     """End before start: a message next to End, and no search is sent."""
     state.end = state.start - timedelta(days=1)

@@ -21,6 +21,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _serve(app: Callable[[], Any], servers: list[Any]) -> str:
+    """Serve ``app`` (one template per session) on a free port of 127.0.0.1; its base URL."""
+    port = _free_port()
+    server = pn.serve(app, port=port, address="127.0.0.1", threaded=True, show=False, start=True)
+    servers.append(server)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[Callable[[], Any]], str]]:
+    """serve_app(app) -> url: any app factory served for one test (e.g. create_app with no backend)."""
+    servers: list[Any] = []
+    yield lambda app: _serve(app, servers)
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def serve_dashboard(demo_catalog_path: Path) -> Iterator[Callable[..., tuple[str, list[Any]]]]:
     """serve(spec=None) -> (url, sessions): the dashboard on a free port; each session's template is recorded."""
@@ -35,16 +58,7 @@ def serve_dashboard(demo_catalog_path: Path) -> Iterator[Callable[..., tuple[str
             sessions.append(template)
             return template
 
-        port = _free_port()
-        server = pn.serve(app, port=port, address="127.0.0.1", threaded=True, show=False, start=True)
-        servers.append(server)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{port}/", sessions
+        return _serve(app, servers), sessions
 
     yield serve
     for server in servers:

@@ -278,40 +278,22 @@ def test_preview_keeps_the_key_columns_in_view_and_shows_a_framed_keogram(
 
 
 def test_first_run_builds_the_demo_archive_and_a_search_pressed_meanwhile_runs(
-    page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serve_app: Any
 ) -> None:
     """A new user's first page: no catalog yet, so the page opens while the demo archive is built;
     the documentation's example and Search pressed at once give its rows, not a stale alert."""
-    import socket
-    import time
-
-    import panel as pn
-
     from dashboard.app import create_app
 
     catalog = tmp_path / "first-run" / "catalog.sqlite"
     monkeypatch.setenv("AURORAX_CATALOG", str(catalog))
     monkeypatch.delenv("AURORAX_API_URL", raising=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = pn.serve(create_app, port=port, address="127.0.0.1", threaded=True, show=False, start=True)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        errors = _open(page, f"http://127.0.0.1:{port}/")
-        page.get_by_role("button", name="2020-01-01 (docs example)").click()
-        page.get_by_role("button", name="Search", exact=True).click()
-        expect(page.locator(".tabulator-row").first).to_be_visible(timeout=60_000)
-        expect(page.locator(".tabulator-row").first).to_contain_text("TREx RGB FSMI")
-        expect(page.locator("[role=alert]")).to_have_count(0)
-        # the page reported the build (the message is hidden once the backend is open)
-        expect(page.get_by_text("Building the demo archive (first run only)")).to_be_attached()
-        assert catalog.exists()
-        assert errors == []
-    finally:
-        server.stop()
+    errors = _open(page, serve_app(create_app))
+    page.get_by_role("button", name="2020-01-01 (docs example)").click()
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator(".tabulator-row").first).to_be_visible(timeout=60_000)
+    expect(page.locator(".tabulator-row").first).to_contain_text("TREx RGB FSMI")
+    expect(page.locator("[role=alert]")).to_have_count(0)
+    # the page reported the build (the message is hidden once the backend is open)
+    expect(page.get_by_text("Building the demo archive (first run only)")).to_be_attached()
+    assert catalog.exists()
+    assert errors == []

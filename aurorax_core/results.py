@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .models import DataProduct, DataSource
 from .query import DataProductQuery
@@ -31,6 +32,56 @@ DATAFRAME_COLUMNS: Final[tuple[str, ...]] = (
     "url",
     "metadata",
 )
+
+
+_SOURCE_KEY: Final = b'{"data_source": '
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLayout:
+    """Where each record's ``data_source`` JSON sits in a search body, so that a data-source format
+    other than basic_info (e.g. ``identifier_only``) can be served by splicing, without decoding it.
+    """
+
+    record_offsets: array  # byte offset of each record's '{"data_source": ' in the body
+    record_sources: array  # the identifier of each record's data source
+    source_texts: Mapping[int, bytes]  # the data_source JSON each identifier was written with
+
+    @property
+    def nbytes(self) -> int:
+        return (
+            self.record_offsets.itemsize * len(self.record_offsets)
+            + self.record_sources.itemsize * len(self.record_sources)
+            + sum(len(text) for text in self.source_texts.values())
+        )
+
+    def replace_sources(self, body: bytes, texts: Mapping[int, bytes]) -> bytes:
+        """``body`` with each record's data_source JSON replaced by ``texts[identifier]``."""
+        offsets = self.record_offsets
+        if not offsets:
+            return body
+        view = memoryview(body)
+        skips = {sid: len(_SOURCE_KEY) + len(text) for sid, text in self.source_texts.items()}
+        heads = {sid: _SOURCE_KEY + texts[sid] for sid in self.source_texts}
+        parts: list[bytes | memoryview] = [view[: offsets[0]]]
+        append = parts.append
+        ends = iter(offsets)
+        next(ends)
+        for offset, sid, end in zip(offsets, self.record_sources, [*ends, len(body)], strict=True):
+            append(heads[sid])
+            append(view[offset + skips[sid] : end])
+        return b"".join(parts)
+
+
+class SearchBody(NamedTuple):
+    """A search's result as the AuroraX data endpoint's JSON body, ``{"result": [...]}`` (what the
+    AuroraX-compatible server keeps and sends), with the time its two steps took."""
+
+    body: bytes
+    count: int
+    query_seconds: float
+    encode_seconds: float
+    layout: SourceLayout | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from ..backends.base import CancelToken
 from ..query import DataProductQuery
+from ..results import SourceLayout
 
 STATE_PENDING: Final = "pending"
 STATE_DONE: Final = "done"
@@ -53,6 +54,8 @@ class SearchEntry:
     logs: list[dict[str, str]] = field(default_factory=list)
     completed: datetime | None = None
     result: bytes | None = None
+    # where each record's data_source sits in ``result`` (serves the other data-source formats)
+    layout: SourceLayout | None = None
     result_count: int | None = None
     file_size: int | None = None
     query_duration_ms: int | None = None
@@ -66,6 +69,13 @@ class SearchEntry:
 
     def log(self, level: str, summary: str) -> None:
         self.logs.append({"level": level, "summary": summary, "timestamp": _stamp(_now())})
+
+    @property
+    def stored_bytes(self) -> int:
+        """What this request's result holds in memory (the body and its layout)."""
+        if self.result is None:
+            return 0
+        return len(self.result) + (self.layout.nbytes if self.layout is not None else 0)
 
     @property
     def finished(self) -> bool:
@@ -206,7 +216,7 @@ class RequestRegistry:
         entry = self._entries.pop(request_id)
         self._done.pop(request_id, None)
         if entry.result is not None:
-            self._bytes -= len(entry.result)
+            self._bytes -= entry.stored_bytes
         if not entry.finished:
             self._pending -= 1
             entry.cancel.cancel()
@@ -282,22 +292,30 @@ class RequestRegistry:
         return True
 
     def complete(
-        self, entry: SearchEntry, result: bytes, count: int, query_duration_ms: int, logs: list[tuple[str, str]]
+        self,
+        entry: SearchEntry,
+        result: bytes,
+        count: int,
+        query_duration_ms: int,
+        logs: list[tuple[str, str]],
+        layout: SourceLayout | None = None,
     ) -> bool:
         """Store a finished search's encoded result; False when it was cancelled or evicted meanwhile."""
+        stored = len(result) + (layout.nbytes if layout is not None else 0)
         with self._lock:
             if entry.finished or self._entries.get(entry.request_id) is not entry:
                 return False
-            self._evict_for(0, len(result))
+            self._evict_for(0, stored)
             if self._entries.get(entry.request_id) is not entry:
                 return False
             for level, summary in logs:
                 entry.log(level, summary)
             entry.result = result
+            entry.layout = layout
             entry.result_count = count
             entry.file_size = len(result)
             entry.query_duration_ms = query_duration_ms
-            self._bytes += len(result)
+            self._bytes += stored
             return self._finish(entry, STATE_DONE)
 
     def add_log(self, entry: SearchEntry, level: str, summary: str) -> None:

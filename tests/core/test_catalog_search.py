@@ -205,6 +205,46 @@ def test_random_queries_match_brute_force(random_catalog: tuple[CatalogBackend, 
     assert nonempty > 200
 
 
+def test_search_body_is_the_json_of_the_search(random_catalog: tuple[CatalogBackend, list[dict[str, Any]]]) -> None:
+    """What the server sends, made from catalog rows, is the search's records as AuroraX JSON."""
+    catalog, _ = random_catalog
+    rng = random.Random(77)
+    nonempty = 0
+    for _ in range(300):
+        query = DataProductQuery.from_api_payload(random_payload(rng))
+        result = catalog.search(query)
+        body = catalog.search_body(query)
+        assert body.body == json.dumps({"result": result.to_api_records()}).encode("ascii"), query.to_api_payload()
+        assert (body.count, len(body.body)) == (len(result), result.file_size)
+        nonempty += bool(body.count)
+    assert nonempty > 60
+
+
+def test_search_body_escapes_urls_and_metadata(catalog: CatalogBackend) -> None:
+    catalog.ingest_products(
+        [
+            _record(
+                'https://x.org/a"b\\c/été.jpg',
+                "2020-01-01T00:00:00",
+                "2020-01-01T01:00:00",
+                note='été "q"',
+                keogram_type="daily",
+            ),
+            _record("https://x.org/plain.jpg", "2020-01-01T00:00:00", "2020-01-01T01:00:00", note="😀"),
+        ]
+    )
+    query = DataProductQuery(start="2020-01-01T00:00:00", end="2020-01-02T00:00:00")
+    body = catalog.search_body(query)
+    assert body.body.isascii()
+    assert json.loads(body.body) == {"result": catalog.search(query).to_api_records()}
+    assert [r["url"] for r in json.loads(body.body)["result"]] == [
+        'https://x.org/a"b\\c/été.jpg',
+        "https://x.org/plain.jpg",
+    ]
+    nothing = catalog.search_body(query.replace(programs=["nope"]))
+    assert (nothing.body, nothing.count) == (b'{"result": []}', 0)
+
+
 def test_sub_type_filters_match_brute_force(random_catalog: tuple[CatalogBackend, list[dict[str, Any]]]) -> None:
     """The ``<type>_type`` keys are narrowed in SQL; every operator must still be exact."""
     catalog, records = random_catalog

@@ -175,13 +175,22 @@ def test_a_malformed_response_format_is_a_400(server: str, http: requests.Sessio
     assert "response_format" in reply.json()["error_message"]
 
 
-def test_data_source_record_format_parameter(server: str, http: requests.Session) -> None:
-    location = submit(http, server, QUERY)
+@pytest.mark.parametrize("fmt", ["identifier_only", "basic_info", "with_metadata", "full_record"])
+def test_data_source_record_format_parameter(
+    server: str, http: requests.Session, catalog: CatalogBackend, fmt: str
+) -> None:
+    query = {**QUERY, "data_sources": {"programs": ["trex", "auroramax"]}, "end": "2020-01-02T23:59:59"}
+    location = submit(http, server, query)
     wait(http, location)
-    full = http.get(location + "/data?data_source_record_format=full_record").json()["result"]
-    assert {"owner", "maintainers", "metadata"} <= set(full[0]["data_source"])
-    only = http.get(location + "/data?data_source_record_format=identifier_only").json()["result"]
-    assert only[0]["data_source"] == {"identifier": 175}
+    records = http.get(location + f"/data?data_source_record_format={fmt}").json()["result"]
+    sources = {s.identifier: s.to_api_dict(fmt) for s in catalog.list_sources()}
+    expected = catalog.search(DataProductQuery.from_api_payload(query)).to_api_records()
+    assert len({r["data_source"]["identifier"] for r in expected}) > 1
+    assert records == [{**r, "data_source": sources[r["data_source"]["identifier"]]} for r in expected]
+    if fmt == "identifier_only":
+        assert records[0]["data_source"] == {"identifier": records[0]["data_source"]["identifier"]}
+    if fmt == "full_record":
+        assert {"owner", "maintainers", "metadata"} <= set(records[0]["data_source"])
 
 
 def test_describe_returns_a_json_string(server: str, http: requests.Session) -> None:
@@ -305,6 +314,8 @@ def test_searches_in_worker_processes_give_the_same_answers(
     records = http.get(location + "/data").json()["result"]
     assert records == catalog.search(DataProductQuery.from_api_payload(query)).to_api_records()
     assert status["search_result"]["result_count"] == len(records) == 60
+    only = http.get(location + "/data?data_source_record_format=identifier_only").json()["result"]
+    assert only == [{**r, "data_source": {"identifier": r["data_source"]["identifier"]}} for r in records]
     # cancel right after submit, racing the worker process: whichever wins, the request ends in
     # one consistent state and a late result never overwrites a cancellation
     outcomes = set()

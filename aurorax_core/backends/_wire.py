@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from operator import itemgetter
@@ -266,6 +267,7 @@ def _checked_record(
     record: Any,
     sources: dict[Any, tuple[dict[str, Any], DataSource]],
     times: dict[str, datetime],
+    resolve: Callable[[int], DataSource | None] | None = None,
 ) -> tuple[DataSource, str, datetime, datetime, str, dict[str, Any]]:
     """Validate one record in full (the path of first sightings and of anything unusual).
 
@@ -286,6 +288,14 @@ def _checked_record(
     cached = sources.get(key) if type(key) in (int, str) or key is None else None
     if cached is not None and cached[0] == raw_source:
         source = cached[1]
+    elif resolve is not None and type(key) is int and raw_source.get("program") is None:
+        named = resolve(key)
+        if named is None:
+            raise RecordValidationError(
+                f"record {url!r} names data source {key}, which is not in the server's data-source list"
+            )
+        source = named
+        sources[key] = (raw_source, source)
     else:
         source = DataSource.from_api_dict(raw_source)
         sources[key] = (raw_source, source)
@@ -318,12 +328,16 @@ def _checked_record(
     return source, product_type, start, end, url, metadata
 
 
-def parse_data_products(body: Any, *, where: str) -> list[DataProduct]:
+def parse_data_products(
+    body: Any, *, where: str, resolve: Callable[[int], DataSource | None] | None = None
+) -> list[DataProduct]:
     """Parse ``GET /api/v1/data_products/requests/{id}/data`` into DataProducts.
 
     Sources are shared by identifier (one DataSource per source, not per record) and exact
     ``YYYY-MM-DDTHH:MM:SS`` times are parsed once per distinct string: a 5,000-record answer has a
-    handful of sources and a few hundred distinct times.
+    handful of sources and a few hundred distinct times. ``resolve`` names the source of a record
+    whose ``data_source`` carries only its identifier (``data_source_record_format=identifier_only``,
+    other keys absent or null).
 
     Raises:
         MalformedResponse: the envelope or a record is malformed (the message names the record).
@@ -362,7 +376,7 @@ def parse_data_products(body: Any, *, where: str) -> list[DataProduct]:
             source = cached[1]
         except (KeyError, TypeError):
             try:
-                source, product_type, start, end, url, metadata = _checked_record(record, sources, times)
+                source, product_type, start, end, url, metadata = _checked_record(record, sources, times, resolve)
             except RecordValidationError as exc:
                 raise _malformed(where, f"a malformed data-product record at result[{index}]: {exc}") from None
         product = new(DataProduct)

@@ -15,7 +15,12 @@ Unlike pyaurorax it
   POST or DELETE (except a connection that could not even be opened: nothing was sent, so it is
   tried once more, within the same timeout);
 * turns every HTTP failure into a typed :mod:`aurorax_core.errors` exception whose message says what
-  happened and what to do.
+  happened and what to do;
+* fetches a result with ``data_source_record_format=identifier_only`` (a parameter the AuroraX
+  API documents) and names each record's source from the server's data-source list, fetched once
+  and kept for ``_SOURCE_INDEX_TTL``: a quarter fewer bytes to move and a third less JSON to
+  decode (the repeated source objects), for the same DataProducts. A server that ignores the
+  parameter sends full sources, which are used as they are.
 
 Thread safety: one ``requests.Session`` per backend, shared by every call. Its connection pool is
 thread-safe for this use (independent requests, no shared cookies or auth state changed after
@@ -28,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from operator import attrgetter
@@ -90,6 +95,9 @@ UPLOAD_CHUNK: Final = 500
 # megabytes, so 1 MB reads take a 12 MB result in ~13 calls: ~half the CPU of 256 KB reads (fewer
 # urllib3 buffer round trips). 4 MB reads were slower again (large allocations).
 _READ_CHUNK: Final = 1024 * 1024
+# How long the data-source list that names identifier_only records is trusted; a record naming an
+# identifier the list lacks fetches it again at once.
+_SOURCE_INDEX_TTL: Final = 300.0
 # Cancelling after a failure must not itself hang: the DELETE gets its own short budget.
 _CLEANUP_TIMEOUT: Final = 3.0
 # One more try when a connection cannot be made (never sent, so safe for any method). Each try gets
@@ -241,6 +249,8 @@ class RemoteBackend:
         }
         if self.api_key:
             self._headers["x-aurorax-api-key"] = self.api_key
+        # (monotonic time fetched, sources by identifier): replaced whole, so threads share it safely
+        self._source_index: tuple[float, dict[int, DataSource]] | None = None
 
     # --- Backend basics ---------------------------------------------------------------------
 
@@ -611,6 +621,7 @@ class RemoteBackend:
                 "GET",
                 data_url,
                 what=what,
+                params={"data_source_record_format": "identifier_only"},
                 deadline_at=deadline_at,
                 not_found=f"the result of search request {request_id} is no longer on {self._base_url} "
                 "(it may have expired); run the search again",
@@ -640,7 +651,15 @@ class RemoteBackend:
         # only the products (~6 instead of ~18 ms for 21,814 records).
         with _gc_paused():
             body = self._json(reply, what)
-            data = _wire.parse_data_products(body, where=f"GET {data_url}")
+            try:
+                data = _wire.parse_data_products(
+                    body, where=f"GET {data_url}", resolve=self._source_resolver(deadline_at)
+                )
+            except _DeadlineExceeded:
+                raise SearchTimeout(
+                    f"the search {request_id} on {self._base_url} did not complete within {limit:g} s "
+                    "(while fetching its data sources); allow a longer timeout"
+                ) from None
             del body
         # Sorted by (start, url) in two stable passes with C-level keys: no tuple per record.
         data.sort(key=_BY_URL)
@@ -665,6 +684,32 @@ class RemoteBackend:
             elapsed_s=time.perf_counter() - started,
             backend=self._base_url,
         )
+
+    def _source_resolver(self, deadline_at: float) -> Callable[[int], DataSource | None]:
+        """Names the sources of identifier_only records: the cached list, fetched again (once per
+        search) when it is old or lacks an identifier."""
+        refreshed = False
+
+        def resolve(identifier: int) -> DataSource | None:
+            nonlocal refreshed
+            cached = self._source_index
+            fresh = cached is not None and time.monotonic() - cached[0] < _SOURCE_INDEX_TTL
+            if cached is None or not fresh or (identifier not in cached[1] and not refreshed):
+                refreshed = True
+                cached = self._load_source_index(deadline_at)
+            return cached[1].get(identifier)
+
+        return resolve
+
+    def _load_source_index(self, deadline_at: float) -> tuple[float, dict[int, DataSource]]:
+        what = "the data-source list (it names the sources of a search's records)"
+        reply = self._request(
+            "GET", self._url(SOURCES_PATH), what=what, params={"format": "basic_info"}, deadline_at=deadline_at
+        )
+        sources = _wire.parse_sources(self._json(reply, what), where=f"GET {self._url(SOURCES_PATH)}")
+        index = (time.monotonic(), {s.identifier: s for s in sources if s.identifier is not None})
+        self._source_index = index
+        return index
 
     def _wait(
         self, request_url: str, request_id: str, submitted_at: float, deadline_at: float, cancel: CancelToken | None

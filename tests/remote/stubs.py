@@ -167,6 +167,9 @@ class FakeAuroraX:
     ``pending_polls``: how many status GETs answer "pending" before the completed document.
     ``records``: the ``result`` list the data endpoint returns.
     ``fail_with``: when set, the final status has ``error_condition: true`` and this last log line.
+    ``source_format``: whether the data endpoint honours ``data_source_record_format=identifier_only``
+    (the API documents it; a server may ignore it). ``GET /api/v1/data_sources`` lists the sources
+    of ``records``, or ``sources`` when set.
     """
 
     def __init__(self, stub: Stub) -> None:
@@ -178,6 +181,9 @@ class FakeAuroraX:
         self.polls: dict[str, int] = {}
         self.cancelled: set[str] = set()
         self.submitted: dict[str, Any] = {}
+        self.source_format = True
+        self.sources: list[dict[str, Any]] | None = None
+        stub.route("GET", r"/api/v1/data_sources/?", self._sources)
         stub.route("POST", r"/api/v1/data_products/search", self._submit)
         stub.route("GET", r"/api/v1/data_products/requests/([^/]+)", self._status)
         stub.route("GET", r"/api/v1/data_products/requests/([^/]+)/data", self._data)
@@ -225,10 +231,20 @@ class FakeAuroraX:
         if request_id not in self.polls:
             return Reply(404, {"error_code": "NotFound", "error_message": "not found"})
         records = self.records
+        if self.source_format and seen.query.get("data_source_record_format") == ["identifier_only"]:
+            records = [{**r, "data_source": {"identifier": r["data_source"]["identifier"]}} for r in records]
         if seen.method == "POST":
             fmt = seen.json()
             records = [{k: v for k, v in r.items() if fmt.get(k)} for r in records]
         return Reply(200, {"result": records})
+
+    def _sources(self, handler: Handler, seen: Seen, match: re.Match[str]) -> Reply:
+        if self.sources is not None:
+            return Reply(200, self.sources)
+        listed: dict[Any, dict[str, Any]] = {}
+        for record in self.records:
+            listed.setdefault(record["data_source"]["identifier"], record["data_source"])
+        return Reply(200, list(listed.values()))
 
     def _cancel(self, handler: Handler, seen: Seen, match: re.Match[str]) -> Reply:
         request_id = match.group(1)

@@ -12,6 +12,7 @@ from aurorax_core import (
     CancelToken,
     DataProduct,
     DataProductQuery,
+    MalformedResponse,
     RemoteBackend,
     SearchCancelled,
     SearchEvent,
@@ -228,9 +229,61 @@ def test_a_record_whose_source_changes_under_the_same_identifier_keeps_its_own_f
     records = copy.deepcopy(REAL_RECORDS[:2])
     records[1]["data_source"]["identifier"] = records[0]["data_source"]["identifier"]
     aurorax.records = records
+    aurorax.source_format = False  # full sources in every record, as sent
     with backend(aurorax.url) as remote:
         result = remote.search(QUERY)
     assert {p.data_source.display_name for p in result} == {"TREx RGB GILL", "TREx RGB FSMI"}
+
+
+def _source_list_gets(aurorax: FakeAuroraX) -> int:
+    return len(aurorax.stub.requests("GET", r"/api/v1/data_sources/?"))
+
+
+def test_records_with_identifier_only_sources_are_named_from_the_source_list(aurorax: FakeAuroraX) -> None:
+    with backend(aurorax.url) as remote:
+        first = remote.search(QUERY)
+        second = remote.search(QUERY)
+    assert first.data == second.data == expected_products(REAL_RECORDS)
+    assert {p.data_source.display_name for p in first} == {"TREx RGB GILL", "TREx RGB FSMI", "TREx RGB RABB"}
+    data_gets = aurorax.stub.requests("GET", r".*/data")
+    assert [g.query.get("data_source_record_format") for g in data_gets] == [["identifier_only"]] * 2
+    assert _source_list_gets(aurorax) == 1  # kept between searches
+    assert aurorax.stub.requests("GET", r"/api/v1/data_sources/?")[0].query["format"] == ["basic_info"]
+
+
+def test_a_server_that_ignores_the_source_format_costs_no_source_list(aurorax: FakeAuroraX) -> None:
+    aurorax.source_format = False
+    with backend(aurorax.url) as remote:
+        assert remote.search(QUERY).data == expected_products(REAL_RECORDS)
+    assert _source_list_gets(aurorax) == 0
+
+
+def test_identifier_only_sources_with_null_fields_are_named_too(aurorax: FakeAuroraX) -> None:
+    # PROTOCOL open question: the other keys may come back as null rather than absent.
+    aurorax.source_format = False
+    nulls = dict.fromkeys(("program", "platform", "instrument_type", "source_type", "display_name"))
+    aurorax.records = [
+        {**r, "data_source": {"identifier": r["data_source"]["identifier"], **nulls}} for r in REAL_RECORDS
+    ]
+    aurorax.sources = [r["data_source"] for r in REAL_RECORDS]
+    with backend(aurorax.url) as remote:
+        assert remote.search(QUERY).data == expected_products(REAL_RECORDS)
+
+
+def test_a_source_the_cached_list_lacks_is_fetched_again(aurorax: FakeAuroraX) -> None:
+    aurorax.records = REAL_RECORDS[:1]
+    with backend(aurorax.url) as remote:
+        remote.search(QUERY)
+        aurorax.records = copy.deepcopy(REAL_RECORDS)  # a source the first list did not have
+        assert remote.search(QUERY).data == expected_products(REAL_RECORDS)
+    assert _source_list_gets(aurorax) == 2
+
+
+def test_a_source_the_server_does_not_list_is_a_malformed_response(aurorax: FakeAuroraX) -> None:
+    aurorax.sources = [REAL_RECORDS[0]["data_source"]]
+    with backend(aurorax.url) as remote, pytest.raises(MalformedResponse, match="names data source 96, which is not"):
+        remote.search(QUERY)
+    assert _source_list_gets(aurorax) == 1  # fetched once for this search, not in a loop
 
 
 def test_ctrl_c_during_a_search_cancels_it_on_the_server(aurorax: FakeAuroraX) -> None:

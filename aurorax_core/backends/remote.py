@@ -40,6 +40,7 @@ from operator import attrgetter
 from typing import Any, Final, NoReturn
 from urllib.parse import quote, urljoin, urlsplit
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
@@ -458,6 +459,10 @@ class RemoteBackend:
         raise BackendHTTPError(f"{where} answered {what} with unexpected HTTP {status}{detail}", status)
 
     def _json(self, reply: _Reply, what: str) -> Any:
+        try:
+            return orjson.loads(reply.body)
+        except orjson.JSONDecodeError:
+            pass
         try:
             return json.loads(reply.body)
         except (ValueError, UnicodeDecodeError):

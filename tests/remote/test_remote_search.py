@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from datetime import UTC, datetime
 
@@ -284,6 +285,15 @@ def test_a_source_the_server_does_not_list_is_a_malformed_response(aurorax: Fake
     with backend(aurorax.url) as remote, pytest.raises(MalformedResponse, match="names data source 96, which is not"):
         remote.search(QUERY)
     assert _source_list_gets(aurorax) == 1  # fetched once for this search, not in a loop
+
+
+def test_json_that_only_pythons_decoder_reads_still_arrives(aurorax: FakeAuroraX) -> None:
+    # json.dumps (and so our server) writes NaN; Python ints have no 64-bit limit
+    aurorax.records = [{**REAL_RECORDS[0], "metadata": {"cloud": float("nan"), "frames": 2**70, "note": "\u00e9"}}]
+    with backend(aurorax.url) as remote:
+        (product,) = remote.search(QUERY)
+    assert product.metadata["frames"] == 2**70 and product.metadata["note"] == "\u00e9"
+    assert math.isnan(product.metadata["cloud"])
 
 
 def test_ctrl_c_during_a_search_cancels_it_on_the_server(aurorax: FakeAuroraX) -> None:

@@ -92,6 +92,9 @@ def test_completed_status_has_the_real_log_wording_and_matches_the_data(server: 
     assert result["file_size"] == len(data.content)
     assert result["result_count"] == len(data.json()["result"]) == 15
     assert f"found {result['result_count']} records" in summaries[-1]
+    # query_duration is the whole search, as in AuroraX's own documents (305 ms, "... in 0.31 seconds")
+    searched = float(re.search(r"Finished search in ([0-9.]+) seconds", summaries[-1]).group(1))  # type: ignore[union-attr]
+    assert abs(result["query_duration"] / 1000 - searched) <= 0.006
 
 
 def test_records_equal_the_catalog_and_carry_only_the_protocol_keys(

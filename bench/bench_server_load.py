@@ -42,13 +42,14 @@ DEMO_START = date(2020, 1, 1)
 DEMO_END = date(2020, 1, 31)
 
 
-def demo_catalog() -> Path:
-    """A demo catalog for January 2020 under .bench-data/ (built once, reused; rebuilt when stale)."""
+def demo_catalog(end: date = DEMO_END) -> Path:
+    """A demo catalog from DEMO_START to ``end`` (default: January 2020) under .bench-data/ (built
+    once, reused; rebuilt when stale)."""
     from aurorax_core.backends.catalog import CatalogBackend
     from aurorax_core.demo import build_demo_archive
     from aurorax_core.errors import CatalogError
 
-    path = BENCH_DATA / f"server-bench-{DEMO_START:%Y%m%d}-{DEMO_END:%Y%m%d}.sqlite"
+    path = BENCH_DATA / f"server-bench-{DEMO_START:%Y%m%d}-{end:%Y%m%d}.sqlite"
     if path.exists():
         try:
             CatalogBackend(path, readonly=True).close()
@@ -56,7 +57,7 @@ def demo_catalog() -> Path:
             path.unlink()
     if not path.exists():
         BENCH_DATA.mkdir(parents=True, exist_ok=True)
-        build_demo_archive(path, DEMO_START, DEMO_END)  # builds aside and moves into place atomically
+        build_demo_archive(path, DEMO_START, end)  # builds aside and moves into place atomically
     return path
 
 

@@ -36,6 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="how long finished search results are kept (default 3600)",
     )
     parser.add_argument(
+        "--result-memory",
+        type=int,
+        default=256,
+        metavar="MB",
+        help="most memory kept for finished search results, in MB; the oldest go first, and one larger "
+        "than this fails with a message to narrow it (default 256)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=4, metavar="N", help="searches run at once in threads (default 4)"
     )
     parser.add_argument(
@@ -70,6 +78,8 @@ def handle(args: argparse.Namespace) -> int:
         raise AuroraXCoreError(f"--submit-wait must be between 0 and 10 seconds, got {args.submit_wait:g}")
     if args.result_ttl <= 0:
         raise AuroraXCoreError(f"--result-ttl must be positive, got {args.result_ttl:g}")
+    if args.result_memory < 1:
+        raise AuroraXCoreError(f"--result-memory must be at least 1 (MB), got {args.result_memory}")
     catalog = config.catalog_path(args.catalog)
     if not catalog.exists():
         if args.catalog:
@@ -95,6 +105,7 @@ def handle(args: argparse.Namespace) -> int:
         on_ready=announce,
         api_keys=keys,
         result_ttl=args.result_ttl,
+        max_result_bytes=args.result_memory * 1024 * 1024,
         workers=args.workers,
         search_processes=args.search_processes,
         submit_wait=args.submit_wait,

@@ -15,8 +15,8 @@ Behaviour worth knowing (PROTOCOL.md §12 is the checklist it follows):
   a submission waits up to ``submit_wait`` seconds for a quick search so the client's first status
   poll already finds the data;
 * finished requests and their encoded results live in a bounded registry: at most ``max_requests``
-  requests and ``max_result_bytes`` of results, each kept ``result_ttl`` seconds; an evicted or
-  expired id answers 404 saying so;
+  requests and ``max_result_bytes`` of results (256 MB; ``serve --result-memory``), each kept
+  ``result_ttl`` seconds; an evicted or expired id answers 404 saying so;
 * writes (upload/delete of data products, data-source add/update/delete, admin request listing)
   need an ``x-aurorax-api-key`` the operator configured (``--api-key`` or AURORAX_SERVER_API_KEYS):
   401 without one, 403 with another;

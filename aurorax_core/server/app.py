@@ -1052,7 +1052,7 @@ def make_app(
     api_keys: Iterable[str] = (),
     result_ttl: float = 3600.0,
     max_requests: int = 5000,
-    max_result_bytes: int = 64 * 1024 * 1024,
+    max_result_bytes: int = 256 * 1024 * 1024,
     max_pending: int = 256,
     workers: int = 4,
     submit_wait: float = 0.1,

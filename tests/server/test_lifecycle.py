@@ -238,8 +238,9 @@ def test_cancel_of_a_queued_search(make_server: Any, http: requests.Session) -> 
     # One worker and no submit wait: searches queue behind each other, so the last one is pending.
     url, _ = make_server(workers=1, submit_wait=0)
     wide = {**QUERY, "data_sources": {}, "end": "2020-01-03T23:59:59"}
-    for _attempt in range(5):
-        locations = [submit(http, url, wide) for _ in range(30)]
+    # (searches take ~1 ms here: enough of them that the last is still queued when we look)
+    for _attempt in range(10):
+        locations = [submit(http, url, wide) for _ in range(60)]
         last = locations[-1]
         pending = http.get(last).json()
         if pending["search_result"]["data_uri"] is not None:
@@ -250,7 +251,7 @@ def test_cancel_of_a_queued_search(make_server: Any, http: requests.Session) -> 
         if reply.json()["search_result"]["error_condition"]:
             break  # cancelled while pending (it may also have finished just before the DELETE)
     else:
-        raise AssertionError("no queued search could be caught pending in 5 attempts")
+        raise AssertionError("no queued search could be caught pending in 10 attempts")
     status = http.get(last).json()
     result = status["search_result"]
     assert result["error_condition"] is True
@@ -354,3 +355,16 @@ def test_a_failed_search_sets_error_condition_data_uri_and_the_error_as_last_log
     sync = http.post(f"{url}/api/v1/data_products/search_synchronous", json={"query": QUERY})
     assert sync.status_code == 400
     assert sync.json()["error_code"] == "AssertionError"
+
+
+def test_a_result_larger_than_the_result_memory_fails_with_a_way_out(make_server: Any, http: requests.Session) -> None:
+    url, _ = make_server(max_result_bytes=4000)
+    small = submit(http, url, QUERY)  # 15 records, ~7 kB: too large as well
+    query = {**QUERY, "end": "2020-01-01T00:59:59"}
+    status = wait(http, submit(http, url, query))
+    assert status["search_result"]["error_condition"] is False
+    status = wait(http, small)
+    assert status["search_result"]["error_condition"] is True
+    last = status["logs"][-1]["summary"]
+    assert "more than this server keeps (4,000 bytes)" in last and "narrow the time range" in last
+    assert http.get(small + "/data").status_code == 409

@@ -84,6 +84,7 @@ def test_serve_rejects_bad_options(small_catalog_path: Path) -> None:
         (["--result-ttl", "0"], "--result-ttl"),
         (["--submit-wait", "-1"], "--submit-wait"),
         (["--search-processes", "-1"], "--search-processes"),
+        (["--result-memory", "0"], "--result-memory"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", "aurorax_core", "--catalog", str(small_catalog_path), "serve", *args],

@@ -1,11 +1,12 @@
 """End-to-end search over HTTP (submit -> records as objects): our RemoteBackend vs pyaurorax, same server.
 
 Both clients talk to one ``aurorax-core serve`` subprocess over loopback, on the demo archive of
-January 2020, in the same run, alternating per repeat. pyaurorax runs with its DEFAULT
+January-March 2020, in the same run. pyaurorax runs with its DEFAULT
 ``poll_interval=1.0`` (what its users get); ours with its defaults (adaptive polling from 20 ms).
 Cases: one site one night; one program one night; one program one month (the large result); and a
-query the server needs about 300 ms for (a multi-program range calibrated at start-up from the
-``query_duration`` the server reports). Figures are medians in ms; the target column is
+query the server needs about 300 ms for (all programs over a range calibrated at start-up from the
+``query_duration`` the server reports: on this server, time grows with the records returned, so
+this is also the largest result, ~80,000 records). Figures are medians in ms; the target column is
 pyaurorax's median divided by the required speed-up (1x, or 3x for the 100-500 ms and >= 5,000
 record cases).
 
@@ -23,11 +24,15 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ._harness import Row
 from .bench_server_load import DEMO_END, DEMO_START, demo_catalog, server_process
+
+# The catalog spans three months so that the ~300 ms case can be found; the other cases stay in
+# January (DEMO_START..DEMO_END).
+CATALOG_END = date(2020, 3, 31)
 
 
 def _median_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -77,12 +82,12 @@ def _cases(remote: Any) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
     ]
-    # the ~300 ms case: all programs over a growing range until the server reports >= 250 ms. In
+    # the ~300 ms case: all programs over a growing range until the server reports >= 300 ms. In
     # this catalog the server's time grows with the number of records returned (metadata filters
-    # are indexed), so this case is also a large result.
+    # are indexed), so this case is also the largest result.
     best: tuple[float, dict[str, Any]] | None = None
     start = datetime.combine(DEMO_START, datetime.min.time())
-    for days in (1, 2, 3, 5, 8, 12, 16, 20, 25, 31):
+    for days in (1, 3, 8, 16, 31, 45, 60, 70, 80, 91):
         kwargs = {"start": start, "end": start + timedelta(days=days) - timedelta(seconds=1)}
         remote.search(DataProductQuery(**kwargs))  # warm (the first run of a range reads cold pages)
         duration = remote.search(DataProductQuery(**kwargs)).query_duration_ms
@@ -194,9 +199,10 @@ def _compare(url: str, label: str, repeat: int, only_large: bool) -> list[Row]:
 def run(quick: bool) -> list[Row]:
     repeat = 3 if quick else 7
     rows: list[Row] = []
-    with server_process(demo_catalog(), workers=2) as (url, _pid):
+    catalog = demo_catalog(CATALOG_END)
+    with server_process(catalog, workers=2) as (url, _pid):
         rows += _compare(url, "", repeat, only_large=False)
     # As aurorax.space answers: 202 at once, whatever the search takes.
-    with server_process(demo_catalog(), workers=2, extra=("--submit-wait", "0")) as (url, _pid):
+    with server_process(catalog, workers=2, extra=("--submit-wait", "0")) as (url, _pid):
         rows += _compare(url, "AuroraX-like server (--submit-wait 0), ", repeat, only_large=True)
     return rows

@@ -1030,7 +1030,7 @@ class CatalogBackend:
         by_id = cache.by_id
         names = _TYPE_NAMES
         watch = cancel is not None or deadline is not None
-        records: list[str] = []
+        records: list[bytes] = []
         append = records.append
         record_sources = array("q")
         add_source = record_sources.append
@@ -1067,20 +1067,24 @@ class CatalogBackend:
             end = times.get(end_s)
             if end is None:
                 end = times[end_s] = format_time(fromts(end_s, UTC))
+            # Each record becomes bytes at once and the body is one join: building one large str
+            # and encoding it made two more 13 MB buffers for the month case, whose fresh pages
+            # cost ~12 of its 26 ms of encoding.
             if plain_urls:
-                append(f'{head}{start}", "end": "{end}", "url": "{url}", "metadata": {meta}}}')
+                append(f'{head}{start}", "end": "{end}", "url": "{url}", "metadata": {meta}}}'.encode())
             else:
-                append(f'{head}{start}", "end": "{end}", "url": {quote_url(url)}, "metadata": {meta}}}')
+                append(f'{head}{start}", "end": "{end}", "url": {quote_url(url)}, "metadata": {meta}}}'.encode())
             add_source(sid)
-        text = '{"result": [' + ", ".join(records) + "]}"
-        body = text.encode("utf-8")
-        # The text is ASCII (the catalog stores metadata with json.dumps's ensure_ascii), so a
-        # record's length in characters is its length in bytes; the other branch is a safety net.
-        lengths: Iterable[int] = (
-            map(len, records) if len(body) == len(text) else (len(r.encode("utf-8")) for r in records)
-        )
-        offsets = array("Q", accumulate((n + 2 for n in lengths), initial=len('{"result": [')))
+        prefix = b'{"result": ['
+        offsets = array("Q", accumulate((len(r) + 2 for r in records), initial=len(prefix)))
         offsets.pop()
+        if records:
+            # the envelope goes on the first and last records, not around a copy of the whole body
+            records[0] = prefix + records[0]
+            records[-1] += b"]}"
+            body = b", ".join(records)
+        else:
+            body = prefix + b"]}"
         return body, SourceLayout(offsets, record_sources, source_texts)
 
     @staticmethod

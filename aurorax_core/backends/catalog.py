@@ -121,6 +121,8 @@ _UUID_RE: Final = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 _NUMBER_RE: Final = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 # Characters json.dumps writes verbatim inside a string (anything else is escaped).
 _JSON_PLAIN_RE: Final = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$")
+# the same set as bytes.translate's delete argument: a text is plain when deleting these leaves nothing
+_JSON_PLAIN_BYTES: Final = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
 _DAY: Final = 86400
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 _START: Final = itemgetter(2)
@@ -942,7 +944,7 @@ class CatalogBackend:
         started = time.perf_counter()
         deadline = started + timeout if timeout is not None else None
         _check_stop(cancel, deadline, timeout)
-        selected = self._select(query, cancel, deadline, timeout)
+        selected = self._select(query, cancel, deadline, timeout, as_bytes=True)
         queried = time.perf_counter()
         if selected is None:
             return SearchBody(b'{"result": []}', 0, queried - started, 0.0)
@@ -955,10 +957,17 @@ class CatalogBackend:
         return SearchBody(body, len(layout.record_sources), queried - started, time.perf_counter() - queried, layout)
 
     def _select(
-        self, query: DataProductQuery, cancel: CancelToken | None, deadline: float | None, timeout: float | None
+        self,
+        query: DataProductQuery,
+        cancel: CancelToken | None,
+        deadline: float | None,
+        timeout: float | None,
+        *,
+        as_bytes: bool = False,
     ) -> tuple[list[tuple[Any, ...]], bool, _SourceCache] | None:
         """The prefiltered rows sorted by (start, url), whether the metadata filters must still run
-        in Python, and the sources; None when nothing can match."""
+        in Python, and the sources; None when nothing can match. ``as_bytes``: the url and metadata
+        as UTF-8 bytes (what an encoded body is made of), not str."""
         conn = self._conn()
         try:
             cache = self._sources(conn)
@@ -966,6 +975,8 @@ class CatalogBackend:
             if plan is None:
                 return None
             sql, params, needs_python = plan
+            if as_bytes:
+                sql = sql.replace(" url, metadata FROM ", " CAST(url AS BLOB), CAST(metadata AS BLOB) FROM ", 1)
             watch = cancel is not None or deadline is not None
             if watch:
 
@@ -1017,31 +1028,41 @@ class CatalogBackend:
         deadline: float | None,
         timeout: float | None,
     ) -> tuple[bytes, SourceLayout]:
-        # Per (source, type), the record's text up to its start time; per second, the time text
-        # (a result repeats a few sources and the hourly boundaries). The metadata is spliced as
-        # stored: the catalog writes it with json.dumps's defaults, as this body is written.
-        heads: dict[int, str] = {}
-        times: dict[int, str] = {}
+        """The body from rows whose url and metadata are UTF-8 bytes (``_select(as_bytes=True)``).
+
+        Each record is 7 pieces joined once at the end, no per-record string: its head up to the
+        start time (one per source and type), the start and end times with the text that follows
+        each (one per distinct time), the URL, the metadata as the catalog stores it (json.dumps's
+        defaults, as this body is written) and the closing text. Half the time of building each
+        record as a str and encoding it (22 -> 12 ms for the month case).
+        """
+        heads: dict[int, bytes] = {}
+        starts: dict[int, bytes] = {}
+        ends: dict[int, bytes] = {}
         preds: dict[int, Callable[[dict[str, Any]], bool] | None] = {}
-        parsed: dict[str, dict[str, Any]] = {}
+        parsed: dict[bytes, dict[str, Any]] = {}
         loads = json.loads
         fromts = datetime.fromtimestamp
-        quote_url = encode_basestring_ascii
         by_id = cache.by_id
         names = _TYPE_NAMES
         watch = cancel is not None or deadline is not None
-        records: list[bytes] = []
-        append = records.append
+        parts: list[bytes] = []
+        append = parts.append
+        join = b"".join
         record_sources = array("q")
         add_source = record_sources.append
-        # URLs need no escaping when none has a quote, backslash, control or non-ASCII character:
-        # one C-level check over all of them instead of encode_basestring_ascii per record.
-        plain_urls = _JSON_PLAIN_RE.match("".join([row[4] for row in rows])) is not None
         source_texts: dict[int, bytes] = {}
-        for index, (sid, code, start_s, end_s, url, meta) in enumerate(rows):
-            if watch and not index % 4096:
-                _check_stop(cancel, deadline, timeout)
-            if filters:
+        # URLs need no escaping when none has a quote, backslash, control or non-ASCII character:
+        # one C-level check over all of them instead of escaping each.
+        plain_urls = not b"".join([row[4] for row in rows]).translate(None, _JSON_PLAIN_BYTES)
+        after_end = b'", "url": "' if plain_urls else b'", "url": '
+        after_url = b'", "metadata": ' if plain_urls else b', "metadata": '
+        if filters:
+            kept = []
+            for index, row in enumerate(rows):
+                if watch and not index % 4096:
+                    _check_stop(cancel, deadline, timeout)
+                sid, meta = row[0], row[5]
                 pred = preds.get(sid, _MISSING)
                 if pred is _MISSING:
                     pred = compile_metadata_filter(filters, logical, cache.data_types.get(sid))
@@ -1054,38 +1075,42 @@ class CatalogBackend:
                             parsed[meta] = md
                     if not pred(md):  # type: ignore[operator]
                         continue
-            head = heads.get(sid * 16 + code)
-            if head is None:
-                source_text = json.dumps(by_id[sid].to_api_dict("basic_info"))
-                source_texts[sid] = source_text.encode("ascii")
-                head = heads[sid * 16 + code] = (
-                    f'{{"data_source": {source_text}, "data_product_type": {json.dumps(names[code])}, "start": "'
-                )
-            start = times.get(start_s)
-            if start is None:
-                start = times[start_s] = format_time(fromts(start_s, UTC))
-            end = times.get(end_s)
-            if end is None:
-                end = times[end_s] = format_time(fromts(end_s, UTC))
-            # Each record becomes bytes at once and the body is one join: building one large str
-            # and encoding it made two more 13 MB buffers for the month case, whose fresh pages
-            # cost ~12 of its 26 ms of encoding.
-            if plain_urls:
-                append(f'{head}{start}", "end": "{end}", "url": "{url}", "metadata": {meta}}}'.encode())
-            else:
-                append(f'{head}{start}", "end": "{end}", "url": {quote_url(url)}, "metadata": {meta}}}'.encode())
-            add_source(sid)
+                kept.append(row)
+            rows = kept
+        # the loop below runs ~20,000 times for a month of one program: nothing in it that can
+        # be done per block (the stop check) or before it (the filters)
+        for block in range(0, len(rows), 4096):
+            if watch:
+                _check_stop(cancel, deadline, timeout)
+            for sid, code, start_s, end_s, url, meta in rows[block : block + 4096]:
+                head = heads.get(sid * 16 + code)
+                if head is None:
+                    source_text = json.dumps(by_id[sid].to_api_dict("basic_info")).encode()
+                    source_texts[sid] = source_text
+                    head = heads[sid * 16 + code] = (
+                        b'{"data_source": '
+                        + source_text
+                        + f', "data_product_type": {json.dumps(names[code])}, "start": "'.encode()
+                    )
+                start = starts.get(start_s)
+                if start is None:
+                    start = starts[start_s] = format_time(fromts(start_s, UTC)).encode() + b'", "end": "'
+                end = ends.get(end_s)
+                if end is None:
+                    end = ends[end_s] = format_time(fromts(end_s, UTC)).encode() + after_end
+                if not plain_urls:
+                    url = encode_basestring_ascii(url.decode()).encode()
+                append(join((head, start, end, url, after_url, meta, b"}")))
+                add_source(sid)
+        if not parts:
+            return b'{"result": []}', SourceLayout(array("Q"), record_sources, source_texts)
         prefix = b'{"result": ['
-        offsets = array("Q", accumulate((len(r) + 2 for r in records), initial=len(prefix)))
+        offsets = array("Q", accumulate((len(r) + 2 for r in parts), initial=len(prefix)))
         offsets.pop()
-        if records:
-            # the envelope goes on the first and last records, not around a copy of the whole body
-            records[0] = prefix + records[0]
-            records[-1] += b"]}"
-            body = b", ".join(records)
-        else:
-            body = prefix + b"]}"
-        return body, SourceLayout(offsets, record_sources, source_texts)
+        # the envelope goes on the first and last records, not around a copy of the whole body
+        parts[0] = prefix + parts[0]
+        parts[-1] += b"]}"
+        return b", ".join(parts), SourceLayout(offsets, record_sources, source_texts)
 
     @staticmethod
     def _build(

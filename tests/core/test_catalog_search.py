@@ -445,6 +445,11 @@ def test_cancel_and_timeout(random_catalog: tuple[CatalogBackend, list[dict[str,
     with pytest.raises(SearchTimeout, match="did not complete within"):
         catalog.search(query, timeout=0)
     assert len(catalog.search(query, cancel=CancelToken(), timeout=60)) == 3000
+    with pytest.raises(SearchCancelled):
+        catalog.search_body(query, cancel=token)
+    with pytest.raises(SearchTimeout, match="did not complete within"):
+        catalog.search_body(query, timeout=0)
+    assert catalog.search_body(query, cancel=CancelToken(), timeout=60).count == 3000
 
 
 def test_concurrent_readers_from_threads(random_catalog: tuple[CatalogBackend, list[dict[str, Any]]]) -> None:

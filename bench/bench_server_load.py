@@ -298,7 +298,7 @@ def _one_mode(catalog: Path, seconds: float, label: str, extra: tuple[str, ...])
             max(half) / 1024,
             "MiB",
             note=f"min {min(half) / 1024:.0f} MiB, end {rss_end / 1024:.0f} MiB, peak {hwm / 1024:.0f} MiB "
-            "(the registry keeps <= 5000 requests / 64 MB of results)",
+            "(the registry keeps <= 5000 requests / 256 MB of results)",
         ),
     ]
 

@@ -1030,11 +1030,11 @@ class CatalogBackend:
     ) -> tuple[bytes, SourceLayout]:
         """The body from rows whose url and metadata are UTF-8 bytes (``_select(as_bytes=True)``).
 
-        Each record is 7 pieces joined once at the end, no per-record string: its head up to the
-        start time (one per source and type), the start and end times with the text that follows
-        each (one per distinct time), the URL, the metadata as the catalog stores it (json.dumps's
-        defaults, as this body is written) and the closing text. Half the time of building each
-        record as a str and encoding it (22 -> 12 ms for the month case).
+        Each record is one ``b"".join`` of cached pieces (its head up to the start time, one per
+        source and type; the start and end times with the text after each, one per distinct
+        time), its URL, and its metadata as the catalog stores it (json.dumps's defaults, as this
+        body is written); the body is one join of the records. Building each record as a str
+        and encoding the whole body took twice as long (the copies land on fresh pages).
         """
         heads: dict[int, bytes] = {}
         starts: dict[int, bytes] = {}

@@ -65,9 +65,8 @@ class SourceLayout:
         heads = {sid: _SOURCE_KEY + texts[sid] for sid in self.source_texts}
         parts: list[bytes | memoryview] = [view[: offsets[0]]]
         append = parts.append
-        ends = iter(offsets)
-        next(ends)
-        for offset, sid, end in zip(offsets, self.record_sources, [*ends, len(body)], strict=True):
+        # record i runs from offsets[i] to offsets[i + 1] (its ", " included), the last to the end
+        for offset, sid, end in zip(offsets, self.record_sources, [*offsets[1:], len(body)], strict=True):
             append(heads[sid])
             append(view[offset + skips[sid] : end])
         return b"".join(parts)

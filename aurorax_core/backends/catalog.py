@@ -125,6 +125,10 @@ _JSON_PLAIN_RE: Final = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$")
 _JSON_PLAIN_BYTES: Final = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
 _DAY: Final = 86400
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+# The columns of a search row; with url and metadata as bytes for search_body (what its body is
+# made of: no UTF-8 decoding on the way out of SQLite, nothing to encode afterwards).
+_ROW_COLUMNS: Final = "source_id, type, start_s, end_s, url, metadata"
+_ROW_COLUMNS_BYTES: Final = "source_id, type, start_s, end_s, CAST(url AS BLOB), CAST(metadata AS BLOB)"
 _START: Final = itemgetter(2)
 _URL: Final = itemgetter(4)
 _TEXT_CACHE_LIMIT: Final = 200_000
@@ -837,7 +841,9 @@ class CatalogBackend:
             backend=self.name,
         )
 
-    def _plan(self, query: DataProductQuery, cache: _SourceCache) -> tuple[str, list[Any], bool] | None:
+    def _plan(
+        self, query: DataProductQuery, cache: _SourceCache, columns: str = _ROW_COLUMNS
+    ) -> tuple[str, list[Any], bool] | None:
         """(prefilter SQL, parameters, whether the metadata filters must still run in Python),
         or None when nothing can match."""
         where: list[str] = []
@@ -868,7 +874,7 @@ class CatalogBackend:
             where.append(f"sub_code IN ({','.join('?' * len(codes))})")
             params.extend(sorted(sub for _, sub in codes))
             needs_python = not exact
-        sql = "SELECT source_id, type, start_s, end_s, url, metadata FROM products WHERE " + " AND ".join(where)
+        sql = f"SELECT {columns} FROM products WHERE " + " AND ".join(where)
         return sql, params, needs_python
 
     @staticmethod
@@ -971,12 +977,10 @@ class CatalogBackend:
         conn = self._conn()
         try:
             cache = self._sources(conn)
-            plan = self._plan(query, cache)
+            plan = self._plan(query, cache, _ROW_COLUMNS_BYTES if as_bytes else _ROW_COLUMNS)
             if plan is None:
                 return None
             sql, params, needs_python = plan
-            if as_bytes:
-                sql = sql.replace(" url, metadata FROM ", " CAST(url AS BLOB), CAST(metadata AS BLOB) FROM ", 1)
             watch = cancel is not None or deadline is not None
             if watch:
 
@@ -1471,10 +1475,7 @@ class CatalogBackend:
         cache = self._sources(conn)
         found: dict[str, tuple[Any, ...]] = {}
         for chunk in _chunks(list(urls), 500):
-            sql = (
-                "SELECT source_id, type, start_s, end_s, url, metadata FROM products "
-                f"WHERE url IN ({','.join('?' * len(chunk))})"
-            )
+            sql = f"SELECT {_ROW_COLUMNS} FROM products WHERE url IN ({','.join('?' * len(chunk))})"
             for row in conn.execute(sql, chunk):
                 found[row[4]] = row
         rows = [found[u] for u in urls if u in found]

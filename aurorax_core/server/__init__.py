@@ -24,7 +24,7 @@ Behaviour worth knowing (PROTOCOL.md §12 is the checklist it follows):
   ``max_body_bytes`` (10 MB) get a 413 without being kept in memory.
 """
 
-from .app import ServerState, encode_products, make_app
+from .app import ServerState, make_app
 from .registry import CANCEL_LOG, RequestRegistry, SearchEntry
 from .runner import ENV_SERVER_API_KEYS, api_keys_from_env, run_server, serve_in_thread
 
@@ -35,7 +35,6 @@ __all__ = [
     "SearchEntry",
     "ServerState",
     "api_keys_from_env",
-    "encode_products",
     "make_app",
     "run_server",
     "serve_in_thread",

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, Final, TypeVar
 
 import tornado.web
@@ -38,7 +37,7 @@ from ..errors import (
     RecordValidationError,
     SearchCancelled,
 )
-from ..models import DATA_SOURCE_FIELDS, DataProduct, DataSource, parse_time
+from ..models import DATA_SOURCE_FIELDS, DataProduct, DataSource, format_time, parse_time
 from ..query import DataProductQuery
 from ..results import SearchBody, SourceLayout
 from .registry import RequestLimitReached, RequestRegistry, SearchEntry
@@ -113,79 +112,6 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _metadata_encoder() -> Callable[[Any], str]:
-    """ASCII JSON of one value, as ``json.dumps(value)`` writes it with its default arguments.
-
-    Uses the C encoder json.dumps itself runs, made once: per record, json.dumps would rebuild it
-    (~2 us). Falls back to json.dumps when the C encoder is missing or differs (not CPython).
-    """
-
-    def dumps(value: Any) -> str:
-        return json.dumps(value, check_circular=False)
-
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return dumps
-    try:
-        encoder = make(None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True)
-
-        def fast(value: Any) -> str:
-            return "".join(encoder(value, 0))
-
-        sample = {"a": [1, 2.5, None, True, '\u00e9\n"'], "b": {"c": {}}, "d": float("nan"), "e": []}
-        if fast(sample) != dumps(sample):
-            return dumps
-    except Exception:  # a different C signature on another Python: keep the public path
-        return dumps
-    return fast
-
-
-_encode_value: Final = _metadata_encoder()
-
-
-def encode_products(products: Iterable[DataProduct]) -> tuple[bytes, int]:
-    """The data endpoint's ``{"result": [...]}`` body (basic_info data sources) and its record count.
-
-    The bytes are exactly ``json.dumps({"result": [p.to_api_dict() ...]})``: what
-    ``CatalogBackend.search_body`` makes from catalog rows, and as long as a search's ``file_size``.
-    """
-    # Sources and times repeat across a result (a night of one program has a few sources and
-    # hourly boundaries), so each one's JSON text is made once per result, not once per record;
-    # each record is then one string put together from those pieces plus its URL and metadata
-    # (half the time of json.dumps over per-record dicts: the data source is ~30% of the bytes).
-    source_cache: dict[int, str] = {}
-    time_cache: dict[datetime, str] = {}
-    type_cache: dict[str, str] = {}
-    encode = _encode_value
-    records: list[str] = []
-    append = records.append
-    for product in products:
-        source = product.data_source
-        head = source_cache.get(id(source))
-        if head is None:
-            head = source_cache[id(source)] = '{"data_source": ' + encode(source.to_api_dict("basic_info"))
-        kind = type_cache.get(product.data_product_type)
-        if kind is None:
-            kind = type_cache[product.data_product_type] = encode(product.data_product_type)
-        start = time_cache.get(product.start)
-        if start is None:
-            start = time_cache[product.start] = encode(_wire_time(product.start))
-        end = time_cache.get(product.end)
-        if end is None:
-            end = time_cache[product.end] = encode(_wire_time(product.end))
-        append(
-            f'{head}, "data_product_type": {kind}, "start": {start}, "end": {end}, '
-            f'"url": {encode_basestring_ascii(product.url)}, "metadata": {encode(product.metadata)}}}'
-        )
-    return ('{"result": [' + ", ".join(records) + "]}").encode("ascii"), len(records)
-
-
-def _wire_time(value: datetime) -> str:
-    if value.tzinfo is UTC and not value.microsecond:
-        return value.isoformat()[:19]  # "YYYY-MM-DDTHH:MM:SS+00:00" -> the wire form
-    return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat(timespec="seconds")
-
-
 def stats_document(source: DataSource) -> dict[str, Any]:
     """The six-key stats object pyaurorax reads for every source when stats are asked for."""
     stats = source.stats if isinstance(source.stats, Mapping) else {}
@@ -203,7 +129,7 @@ def _stats_time(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return _wire_time(value)
+        return format_time(value)
     if isinstance(value, str) and value.strip():
         return value.strip().rstrip("Z")[:19]
     return None
@@ -851,8 +777,8 @@ class DataProductsUploadHandler(BaseHandler):
         records = [
             {
                 "data_product_type": p.data_product_type,
-                "start": _wire_time(p.start),
-                "end": _wire_time(p.end),
+                "start": format_time(p.start),
+                "end": format_time(p.end),
                 "url": p.url,
                 "metadata": p.metadata,
             }

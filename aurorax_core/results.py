@@ -35,6 +35,8 @@ DATAFRAME_COLUMNS: Final[tuple[str, ...]] = (
 
 
 _SOURCE_KEY: Final = b'{"data_source": '
+_EMPTY_BODY: Final = b'{"result": []}'
+_BODY_HEAD: Final = b'{"result": ['
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,47 @@ class SearchBody(NamedTuple):
     query_seconds: float
     encode_seconds: float
     layout: SourceLayout | None = None
+
+    @classmethod
+    def concat(cls, parts: Sequence[SearchBody]) -> SearchBody | None:
+        """One body with the records of ``parts`` in their order (the parts of one search split by
+        start time); the slower part's timings. None when the parts wrote a data source
+        differently (the catalog changed between them): search again in one piece."""
+        full = [part for part in parts if part.count]
+        if len(full) <= 1:
+            return full[0] if full else (parts[0] if parts else None)
+        if any(part.layout is None for part in full):
+            return None
+        texts: dict[int, bytes] = {}
+        for part in full:
+            assert part.layout is not None
+            for identifier, text in part.layout.source_texts.items():
+                if texts.setdefault(identifier, text) != text:
+                    return None
+        pieces: list[bytes | memoryview] = []
+        offsets = array("Q")
+        sources = array("q")
+        size = len(_BODY_HEAD)
+        for index, part in enumerate(full):
+            assert part.layout is not None
+            view = memoryview(part.body)
+            # each body is {"result": [R, ...]}: keep its records, join them with ", "
+            records = view[len(_BODY_HEAD) : len(view) - 2]
+            pieces.append(records)
+            shift = size - len(_BODY_HEAD)
+            offsets.extend(offset + shift for offset in part.layout.record_offsets)
+            sources.extend(part.layout.record_sources)
+            size += len(records) + 2
+            if index < len(full) - 1:
+                pieces.append(b", ")
+        body = b"".join([_BODY_HEAD, *pieces, b"]}"])
+        return cls(
+            body,
+            sum(part.count for part in full),
+            max(part.query_seconds for part in parts),
+            max(part.encode_seconds for part in parts),
+            SourceLayout(offsets, sources, texts),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from operator import itemgetter
 from pathlib import Path
@@ -842,10 +842,14 @@ class CatalogBackend:
         )
 
     def _plan(
-        self, query: DataProductQuery, cache: _SourceCache, columns: str = _ROW_COLUMNS
+        self,
+        query: DataProductQuery,
+        cache: _SourceCache,
+        columns: str = _ROW_COLUMNS,
+        starting: tuple[datetime, datetime] | None = None,
     ) -> tuple[str, list[Any], bool] | None:
         """(prefilter SQL, parameters, whether the metadata filters must still run in Python),
-        or None when nothing can match."""
+        or None when nothing can match. ``starting``: only records starting in that range too."""
         where: list[str] = []
         params: list[Any] = []
         source_ids = cache.select(query.programs, query.platforms, query.instrument_types)
@@ -856,9 +860,14 @@ class CatalogBackend:
             params.extend(source_ids)
         start = int(query.start.timestamp())
         end = int(query.end.timestamp())
+        first, last = start, end
+        if starting is not None:
+            first, last = max(start, int(starting[0].timestamp())), min(end, int(starting[1].timestamp()))
+            if first > last:
+                return None
         # start <= end is implied by end_s <= end; stating it bounds the index range scan.
         where.append("start_s >= ? AND start_s <= ? AND end_s <= ?")
-        params.extend((start, end, end))
+        params.extend((first, last, end))
         type_codes = {TYPE_CODES[t] for t in query.data_product_types} if query.data_product_types else None
         if type_codes is not None:
             where.append(f"type IN ({','.join('?' * len(type_codes))})")
@@ -937,6 +946,7 @@ class CatalogBackend:
         *,
         cancel: CancelToken | None = None,
         timeout: float | None = None,
+        starting: tuple[datetime, datetime] | None = None,
     ) -> SearchBody:
         """The AuroraX data endpoint's body for ``query``, made straight from the catalog rows.
 
@@ -944,13 +954,17 @@ class CatalogBackend:
         self.search(query).data]})`` (so their length is that search's ``file_size``), in about half
         the time: no DataProduct is built and each record's metadata is the JSON text the catalog
         stores. What the AuroraX-compatible server sends; the same errors as :meth:`search`.
+
+        ``starting`` (first, last): only the records that also start in that range (inclusive;
+        the query's end still bounds their end). The bodies of the ranges :meth:`start_ranges`
+        returns, joined with :meth:`SearchBody.concat`, are the body of the whole query.
         """
         if not isinstance(query, DataProductQuery):
             raise QueryValidationError(f"expected a DataProductQuery, got {type(query).__name__}")
         started = time.perf_counter()
         deadline = started + timeout if timeout is not None else None
         _check_stop(cancel, deadline, timeout)
-        selected = self._select(query, cancel, deadline, timeout, as_bytes=True)
+        selected = self._select(query, cancel, deadline, timeout, as_bytes=True, starting=starting)
         queried = time.perf_counter()
         if selected is None:
             return SearchBody(b'{"result": []}', 0, queried - started, 0.0)
@@ -962,6 +976,54 @@ class CatalogBackend:
             )
         return SearchBody(body, len(layout.record_sources), queried - started, time.perf_counter() - queried, layout)
 
+    def start_ranges(
+        self, query: DataProductQuery, parts: int, *, min_records: int = 4000
+    ) -> list[tuple[datetime, datetime]]:
+        """Split ``query`` by record start time into at most ``parts`` ranges of about equal size,
+        for :meth:`search_body`'s ``starting`` (a server searching them in parallel processes).
+
+        Sizes are estimated from the per-source day counts the catalog keeps (one small query), and
+        cuts fall on UTC midnights. A query estimated below ``min_records`` per range, or within one
+        day, stays whole: ``[(query.start, query.end)]``.
+
+        Raises:
+            CatalogError: the catalog cannot be read.
+        """
+        whole = [(query.start, query.end)]
+        first_day, last_day = int(query.start.timestamp()) // _DAY, int(query.end.timestamp()) // _DAY
+        if parts < 2 or first_day == last_day:
+            return whole
+        try:
+            conn = self._conn()
+            source_ids = self._sources(conn).select(query.programs, query.platforms, query.instrument_types)
+            if source_ids is not None and not source_ids:
+                return whole
+            sql = "SELECT day, sum(n) FROM day_counts WHERE day >= ? AND day <= ?"
+            params: list[Any] = [first_day, last_day]
+            if source_ids is not None:
+                sql += f" AND source_id IN ({','.join('?' * len(source_ids))})"
+                params.extend(source_ids)
+            days = conn.execute(sql + " GROUP BY day ORDER BY day", params).fetchall()
+        except sqlite3.Error as exc:
+            raise CatalogError(f"cannot read catalog {self._path}: {exc}") from None
+        total = sum(n for _, n in days)
+        parts = min(parts, total // max(1, min_records))
+        if parts < 2:
+            return whole
+        cuts: list[int] = []
+        running = 0
+        for day, n in days:
+            # a cut at this day's midnight leaves `running` records before it
+            if day > first_day and running >= total * (len(cuts) + 1) / parts:
+                cuts.append(day)
+                if len(cuts) == parts - 1:
+                    break
+            running += n
+        bounds = [query.start, *(datetime.fromtimestamp(day * _DAY, UTC) for day in cuts)]
+        ranges = [(low, high - timedelta(seconds=1)) for low, high in pairwise(bounds)]
+        ranges.append((bounds[-1], query.end))
+        return ranges
+
     def _select(
         self,
         query: DataProductQuery,
@@ -970,6 +1032,7 @@ class CatalogBackend:
         timeout: float | None,
         *,
         as_bytes: bool = False,
+        starting: tuple[datetime, datetime] | None = None,
     ) -> tuple[list[tuple[Any, ...]], bool, _SourceCache] | None:
         """The prefiltered rows sorted by (start, url), whether the metadata filters must still run
         in Python, and the sources; None when nothing can match. ``as_bytes``: the url and metadata
@@ -977,7 +1040,7 @@ class CatalogBackend:
         conn = self._conn()
         try:
             cache = self._sources(conn)
-            plan = self._plan(query, cache, _ROW_COLUMNS_BYTES if as_bytes else _ROW_COLUMNS)
+            plan = self._plan(query, cache, _ROW_COLUMNS_BYTES if as_bytes else _ROW_COLUMNS, starting)
             if plan is None:
                 return None
             sql, params, needs_python = plan

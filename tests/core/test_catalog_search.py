@@ -7,6 +7,7 @@ order.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -27,6 +28,7 @@ from aurorax_core import (
     SearchTimeout,
 )
 from aurorax_core.backends.base import SEARCH_STAGES
+from aurorax_core.results import SearchBody
 
 # --- the oracle --------------------------------------------------------------------------------
 
@@ -218,6 +220,45 @@ def test_search_body_is_the_json_of_the_search(random_catalog: tuple[CatalogBack
         assert (body.count, len(body.body)) == (len(result), result.file_size)
         nonempty += bool(body.count)
     assert nonempty > 60
+
+
+def test_a_search_split_by_start_time_joins_into_the_whole_body(
+    random_catalog: tuple[CatalogBackend, list[dict[str, Any]]],
+) -> None:
+    """How the server runs a large search in several processes: the parts' bodies, joined, are the
+    whole search's body byte for byte, and the joined layout splices like the whole one."""
+    catalog, _ = random_catalog
+    rng = random.Random(404)
+    split = 0
+    for _ in range(300):
+        query = DataProductQuery.from_api_payload(random_payload(rng))
+        whole = catalog.search_body(query)
+        ranges = catalog.start_ranges(query, rng.randint(2, 4), min_records=1)
+        assert ranges[0][0] == query.start and ranges[-1][1] == query.end
+        for (_, high), (low, _) in itertools.pairwise(ranges):
+            assert low - high == timedelta(seconds=1) and low.time() == datetime.min.time()
+        joined = SearchBody.concat([catalog.search_body(query, starting=r) for r in ranges])
+        assert joined is not None
+        assert (joined.body, joined.count) == (whole.body, whole.count), query.to_api_payload()
+        if whole.count:
+            assert joined.layout is not None and whole.layout is not None
+            texts = {i: b'{"identifier": %d}' % i for i in whole.layout.source_texts}
+            assert joined.layout.replace_sources(joined.body, texts) == whole.layout.replace_sources(whole.body, texts)
+            split += len(ranges) > 1 and all(catalog.search_body(query, starting=r).count for r in ranges)
+    assert split > 30  # most searches spanning days really were split, into non-empty parts
+
+
+def test_only_large_searches_are_split_and_never_within_a_day(
+    random_catalog: tuple[CatalogBackend, list[dict[str, Any]]],
+) -> None:
+    catalog, records = random_catalog
+    week = DataProductQuery(start=BASE_TIME - timedelta(days=1), end=BASE_TIME + timedelta(days=9))
+    assert len(catalog.start_ranges(week, 4, min_records=len(records) + 1)) == 1
+    assert len(catalog.start_ranges(week, 4, min_records=len(records) // 4)) == 4
+    day = DataProductQuery(start=BASE_TIME, end=BASE_TIME + timedelta(hours=23, minutes=59))
+    assert catalog.start_ranges(day, 4, min_records=1) == [(day.start, day.end)]
+    nothing = DataProductQuery(start=BASE_TIME, end=BASE_TIME + timedelta(days=3), programs=["no such program"])
+    assert catalog.start_ranges(nothing, 4, min_records=1) == [(nothing.start, nothing.end)]
 
 
 def test_search_body_escapes_urls_and_metadata(catalog: CatalogBackend) -> None:

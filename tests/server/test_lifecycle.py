@@ -6,6 +6,8 @@ import json
 import re
 import time
 import uuid
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,10 @@ import requests
 
 from aurorax_core import DataProductQuery
 from aurorax_core.backends.catalog import CatalogBackend
+from aurorax_core.demo import build_demo_archive
 from aurorax_core.server import CANCEL_LOG
+from aurorax_core.server import app as app_module
+from aurorax_core.server.runner import serve_in_thread
 
 QUERY: dict[str, Any] = {
     "data_sources": {
@@ -334,6 +339,68 @@ def test_searches_in_worker_processes_give_the_same_answers(
         assert (wait(http, location)["logs"][-1]["summary"] == CANCEL_LOG) is cancelled
         outcomes.add(cancelled)
     assert wait(http, submit(http, url, query))["search_result"]["result_count"] == 60
+
+
+def _spilled_results() -> set[str]:
+    shm = Path("/dev/shm")
+    return {p.name for p in shm.glob("aurorax-core-*")} if shm.is_dir() else set()
+
+
+def test_a_large_search_split_across_worker_processes_gives_the_whole_answer(
+    tmp_path: Path, http: requests.Session
+) -> None:
+    path = tmp_path / "week.sqlite"
+    build_demo_archive(path, date(2020, 1, 1), date(2020, 1, 7))
+    query = {**QUERY, "start": "2020-01-01T06:00:00", "end": "2020-01-07T23:59:59", "data_sources": {}}
+    with CatalogBackend(path, readonly=True) as catalog:
+        whole = catalog.search(DataProductQuery.from_api_payload(query)).to_api_records()
+        # the premise: this search is large enough to be split in two, with bodies sent back
+        # through files in /dev/shm
+        assert len(catalog.start_ranges(DataProductQuery.from_api_payload(query), 2)) == 2
+        assert len(json.dumps({"result": whole})) > 1024 * 1024
+    before = _spilled_results()
+    url, stop = serve_in_thread(path, search_processes=2, submit_wait=0)
+    try:
+        location = submit(http, url, query)
+        status = wait(http, location)
+        assert status["search_result"]["result_count"] == len(whole)
+        assert http.get(location + "/data").json()["result"] == whole
+        only = http.get(location + "/data?data_source_record_format=identifier_only").json()["result"]
+        assert only == [{**r, "data_source": {"identifier": r["data_source"]["identifier"]}} for r in whole]
+        # cancelled while its parts run (or just after): either way one consistent state, and the
+        # file of a discarded result is removed too
+        location = submit(http, url, query)
+        assert http.delete(location).status_code == 200
+        cancelled = wait(http, location)["logs"][-1]["summary"] == CANCEL_LOG
+        assert http.get(location + "/data").status_code == (409 if cancelled else 200)
+        # queued behind the cancelled search's parts in the pool: when it is done, so are they
+        assert wait(http, submit(http, url, query))["search_result"]["result_count"] == len(whole)
+    finally:
+        stop()
+    assert _spilled_results() - before == set()
+
+
+def test_a_worker_that_cannot_leave_its_result_in_a_file_sends_it_through_the_pipe(tmp_path: Path) -> None:
+    # what a worker does when /dev/shm is full or missing: the body comes back inline, whole
+    path = tmp_path / "week.sqlite"
+    build_demo_archive(path, date(2020, 1, 1), date(2020, 1, 2))
+    query = {**QUERY, "start": "2020-01-01T00:00:00", "end": "2020-01-02T23:59:59", "data_sources": {}}
+    with CatalogBackend(path, readonly=True) as catalog:
+        expected = catalog.search_body(DataProductQuery.from_api_payload(query)).body
+    assert len(expected) > app_module._SPILL_ABOVE
+    try:
+        for prefix in (str(tmp_path / "no-such-folder" / "x-"), None):
+            app_module._process_init(str(path), prefix)
+            kind, result, spilled = app_module._process_search(query, 30.0)
+            assert (kind, spilled, result.body) == ("ok", None, expected)
+        app_module._process_init(str(path), str(tmp_path / "spill-"))
+        kind, result, spilled = app_module._process_search(query, 30.0)
+        assert (kind, result.body) == ("ok", b"") and spilled is not None
+        assert app_module._take_spilled(result, spilled).body == expected
+    finally:
+        app_module._worker_catalog.close()
+        app_module._worker_catalog = None
+    assert list(tmp_path.glob("spill-*")) == []
 
 
 def test_a_failed_search_sets_error_condition_data_uri_and_the_error_as_last_log(

@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -474,6 +475,10 @@ def _spill_prefix() -> str | None:
 def _process_init(catalog_path: str, spill_prefix: str | None = None) -> None:
     global _worker_catalog, _worker_spill_prefix
     from ..backends.catalog import CatalogBackend
+
+    # Ctrl+C in a terminal reaches the whole process group: the server shuts the pool down, a
+    # worker interrupted on its own would only print a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     _worker_catalog = CatalogBackend(catalog_path, readonly=True)
     _worker_spill_prefix = spill_prefix

@@ -94,3 +94,46 @@ def test_serve_rejects_bad_options(small_catalog_path: Path) -> None:
         )
         assert done.returncode == 1
         assert message in done.stderr
+
+
+_SERVE = (sys.executable, "-m", "aurorax_core", "--catalog")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_ctrl_c_in_a_terminal_stops_the_server_and_its_search_processes_quietly(small_catalog_path: Path) -> None:
+    # A terminal sends Ctrl+C to the whole process group: the worker processes get it too.
+    proc = subprocess.Popen(
+        [*_SERVE, str(small_catalog_path), "serve", "--port", "0", "--search-processes", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = re.search(r"at (http://127\.0\.0\.1:\d+)$", proc.stdout.readline().strip())
+        assert url, "the server did not start"
+        reply = requests.post(
+            url.group(1) + "/api/v1/data_products/search",
+            json={"start": "2020-01-01T00:00:00", "end": "2020-01-01T23:59:59", "data_sources": {}},
+            timeout=30,
+        )
+        assert reply.status_code == 202
+        assert len(_children(proc.pid)) >= 2  # the search processes (and multiprocessing's tracker)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

@@ -10,12 +10,13 @@ this is also the largest result, ~80,000 records). Figures are medians in ms; th
 pyaurorax's median divided by the required speed-up (1x, or 3x for the 100-500 ms and >= 5,000
 record cases).
 
-Two servers: ours with its defaults (a submission waits up to 100 ms for a quick search, so
-that pyaurorax's first status check already finds the data and it does not sleep), and one that
+Two servers: ours with its defaults (searches in one process per CPU, a large one split across
+them; a submission waits up to 100 ms for a quick search, so that pyaurorax's first status check
+already finds the data and it does not sleep), and one that
 answers a submission at once like aurorax.space does (``--submit-wait 0``: pyaurorax then sleeps
 its poll interval at least once, as it does against the real API). Each pyaurorax row says
 whether it slept. When it does not (the month case on our default server), 3x rests on client
-speed alone, with the server's search (~55 ms) paid by both: the "where the time goes" row shows
+speed alone, with the server's search (~40 ms) paid by both: the "where the time goes" row shows
 how our time divides.
 """
 

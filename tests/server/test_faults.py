@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -369,18 +370,25 @@ def test_writes_are_refused_when_the_operator_configured_no_key(make_server: Any
     assert_error(reply, 403, "NotPermitted", "--api-key")
 
 
-def test_upload_search_delete_round_trip(make_server: Any, http: requests.Session) -> None:
-    url, catalog_path = make_server()
+@pytest.mark.parametrize("search_processes", [0, 2], ids=["threads", "processes"])
+def test_upload_search_delete_round_trip(make_server: Any, http: requests.Session, search_processes: int) -> None:
+    # with processes, the searches run on the workers' own connections: they must see each write
+    url, catalog_path = make_server(search_processes=search_processes)
     key = {"x-aurorax-api-key": API_KEY}
+    query = {**QUERY, "data_sources": {"programs": ["test-program"]}}
+
+    def search() -> list[dict[str, Any]]:
+        location = http.post(url + "/api/v1/data_products/search", json=query).headers["Location"]
+        for _ in range(200):
+            if http.get(location).json()["search_result"]["data_uri"]:
+                break
+            time.sleep(0.01)
+        return http.get(location + "/data").json()["result"]
+
+    assert search() == []
     reply = http.post(url + "/api/v1/data_sources/400/data_products", json=UPLOAD, headers=key)
     assert reply.status_code == 202
-    query = {**QUERY, "data_sources": {"programs": ["test-program"]}}
-    location = http.post(url + "/api/v1/data_products/search", json=query).headers["Location"]
-    for _ in range(200):
-        if http.get(location).json()["search_result"]["data_uri"]:
-            break
-    records = http.get(location + "/data").json()["result"]
-    assert [(r["url"], r["start"], r["end"], r["metadata"]) for r in records] == [
+    assert [(r["url"], r["start"], r["end"], r["metadata"]) for r in search()] == [
         ("test.jpg", "2020-01-01T00:00:00", "2020-01-01T23:59:00", {"test_meta1": "testing1"})
     ]
     delete = {"program": "test-program", "platform": "test-platform", "instrument_type": "test-instrument-type"}
@@ -388,6 +396,7 @@ def test_upload_search_delete_round_trip(make_server: Any, http: requests.Sessio
         url + "/api/v1/data_sources/400/data_products", json={**delete, "urls": ["test.jpg"]}, headers=key
     )
     assert reply.status_code == 200
+    assert search() == []
     catalog = CatalogBackend(catalog_path)
     try:
         assert len(catalog.search(DataProductQuery.from_api_payload(query))) == 0
@@ -487,3 +496,24 @@ def test_random_garbage_never_gets_a_500(make_server: Any, http: requests.Sessio
         if reply.status_code >= 400:
             assert reply.headers["Content-Type"] == "application/json"
             assert set(reply.json()) == {"error_code", "error_message"}
+
+
+def test_search_processes_see_a_renamed_data_source(make_server: Any, http: requests.Session) -> None:
+    url, _ = make_server(search_processes=2)
+    key = {"x-aurorax-api-key": API_KEY}
+    assert http.post(url + "/api/v1/data_sources/400/data_products", json=UPLOAD, headers=key).status_code == 202
+    query = {**QUERY, "data_sources": {"programs": ["test-program"]}}
+
+    def display_names() -> list[str]:
+        location = http.post(url + "/api/v1/data_products/search", json=query).headers["Location"]
+        for _ in range(200):
+            if http.get(location).json()["search_result"]["data_uri"]:
+                break
+            time.sleep(0.01)
+        return [r["data_source"]["display_name"] for r in http.get(location + "/data").json()["result"]]
+
+    before = display_names()
+    assert len(before) == 1 and before != ["Renamed"]
+    patched = http.patch(url + "/api/v1/data_sources/400", json={"display_name": "Renamed"}, headers=key)
+    assert patched.status_code == 200, patched.text
+    assert display_names() == ["Renamed"]

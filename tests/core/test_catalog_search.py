@@ -13,6 +13,7 @@ import math
 import os
 import random
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -207,13 +208,16 @@ def test_random_queries_match_brute_force(random_catalog: tuple[CatalogBackend, 
     assert nonempty > 200
 
 
+def _random_queries(rng: random.Random, count: int) -> Iterator[DataProductQuery]:
+    for _ in range(count):
+        yield DataProductQuery.from_api_payload(random_payload(rng))
+
+
 def test_search_body_is_the_json_of_the_search(random_catalog: tuple[CatalogBackend, list[dict[str, Any]]]) -> None:
     """What the server sends, made from catalog rows, is the search's records as AuroraX JSON."""
     catalog, _ = random_catalog
-    rng = random.Random(77)
     nonempty = 0
-    for _ in range(300):
-        query = DataProductQuery.from_api_payload(random_payload(rng))
+    for query in _random_queries(random.Random(77), 300):
         result = catalog.search(query)
         body = catalog.search_body(query)
         assert body.body == json.dumps({"result": result.to_api_records()}).encode("ascii"), query.to_api_payload()
@@ -230,8 +234,7 @@ def test_a_search_split_by_start_time_joins_into_the_whole_body(
     catalog, _ = random_catalog
     rng = random.Random(404)
     split = 0
-    for _ in range(300):
-        query = DataProductQuery.from_api_payload(random_payload(rng))
+    for query in _random_queries(rng, 300):
         whole = catalog.search_body(query)
         ranges = catalog.start_ranges(query, rng.randint(2, 4), min_records=1)
         assert ranges[0][0] == query.start and ranges[-1][1] == query.end

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,3 +180,20 @@ def http() -> Iterator[requests.Session]:
     session = requests.Session()
     yield session
     session.close()
+
+
+def submit(http: requests.Session, url: str, query: dict[str, Any], **headers: str) -> str:
+    """POST a search; its absolute Location."""
+    reply = http.post(f"{url}/api/v1/data_products/search", data=json.dumps(query), headers=headers)
+    assert reply.status_code == 202, reply.text
+    return reply.headers["Location"]
+
+
+def wait(http: requests.Session, location: str) -> dict[str, Any]:
+    """Poll a search's status until data_uri is set; that status."""
+    for _ in range(500):
+        status = http.get(location, data="{}").json()
+        if status["search_result"]["data_uri"] is not None:
+            return status
+        time.sleep(0.01)
+    raise AssertionError("the search never completed")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import requests
 from aurorax_core import DataProductQuery
 from aurorax_core.backends.catalog import CatalogBackend
 
-from .conftest import API_KEY
+from .conftest import API_KEY, submit, wait
 
 QUERY: dict[str, Any] = {
     "data_sources": {"programs": ["auroramax"], "platforms": [], "instrument_types": []},
@@ -378,11 +377,8 @@ def test_upload_search_delete_round_trip(make_server: Any, http: requests.Sessio
     query = {**QUERY, "data_sources": {"programs": ["test-program"]}}
 
     def search() -> list[dict[str, Any]]:
-        location = http.post(url + "/api/v1/data_products/search", json=query).headers["Location"]
-        for _ in range(200):
-            if http.get(location).json()["search_result"]["data_uri"]:
-                break
-            time.sleep(0.01)
+        location = submit(http, url, query)
+        wait(http, location)
         return http.get(location + "/data").json()["result"]
 
     assert search() == []
@@ -505,11 +501,8 @@ def test_search_processes_see_a_renamed_data_source(make_server: Any, http: requ
     query = {**QUERY, "data_sources": {"programs": ["test-program"]}}
 
     def display_names() -> list[str]:
-        location = http.post(url + "/api/v1/data_products/search", json=query).headers["Location"]
-        for _ in range(200):
-            if http.get(location).json()["search_result"]["data_uri"]:
-                break
-            time.sleep(0.01)
+        location = submit(http, url, query)
+        wait(http, location)
         return [r["data_source"]["display_name"] for r in http.get(location + "/data").json()["result"]]
 
     before = display_names()

@@ -35,7 +35,6 @@ DATAFRAME_COLUMNS: Final[tuple[str, ...]] = (
 
 
 _SOURCE_KEY: Final = b'{"data_source": '
-_EMPTY_BODY: Final = b'{"result": []}'
 _BODY_HEAD: Final = b'{"result": ['
 
 

@@ -264,6 +264,27 @@ def test_only_large_searches_are_split_and_never_within_a_day(
     assert catalog.start_ranges(nothing, 4, min_records=1) == [(nothing.start, nothing.end)]
 
 
+def test_parts_that_saw_a_source_renamed_between_them_do_not_join(catalog: CatalogBackend) -> None:
+    # the server then searches again in one piece: one body must not name a source two ways
+    catalog.ingest_products(
+        [
+            _record("https://x.org/1.jpg", "2020-01-01T00:00:00", "2020-01-01T01:00:00"),
+            _record("https://x.org/2.jpg", "2020-01-02T00:00:00", "2020-01-02T01:00:00"),
+        ]
+    )
+    query = DataProductQuery(start="2020-01-01T00:00:00", end="2020-01-02T23:59:59")
+    ranges = catalog.start_ranges(query, 2, min_records=1)
+    assert len(ranges) == 2
+    first = catalog.search_body(query, starting=ranges[0])
+    identifier = json.loads(first.body)["result"][0]["data_source"]["identifier"]
+    catalog.update_source(identifier, {"display_name": "Renamed"})
+    second = catalog.search_body(query, starting=ranges[1])
+    assert first.count == second.count == 1
+    assert SearchBody.concat([first, second]) is None
+    again = SearchBody.concat([catalog.search_body(query, starting=r) for r in ranges])
+    assert again is not None and again.body == catalog.search_body(query).body
+
+
 def test_search_body_escapes_urls_and_metadata(catalog: CatalogBackend) -> None:
     catalog.ingest_products(
         [

@@ -46,7 +46,9 @@ def conformance_catalog_path(demo_catalog_path: Path, tmp_path_factory: pytest.T
 
 @pytest.fixture(scope="session")
 def server_url(conformance_catalog_path: Path) -> Iterator[str]:
-    url, stop = serve_in_thread(conformance_catalog_path, api_keys=[API_KEY])
+    # searches in two worker processes, as `aurorax-core serve` runs them by default on two or
+    # more CPUs (the server tests cover the threads of --search-processes 0)
+    url, stop = serve_in_thread(conformance_catalog_path, api_keys=[API_KEY], search_processes=2)
     yield url
     stop()
 

@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -91,6 +92,7 @@ class ServerState:
     search_pool: ThreadPoolExecutor
     read_pool: ThreadPoolExecutor
     process_pool: ProcessPoolExecutor | None = None
+    process_pool_factory: Callable[[], ProcessPoolExecutor] | None = None
     search_processes: int = 0
     spill_prefix: str | None = None  # where worker processes leave large result bodies
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -116,6 +118,15 @@ class ServerState:
                 if name.startswith(prefix):
                     with suppress(OSError):
                         os.unlink(os.path.join(folder, name))
+
+    def replace_broken_process_pool(self, broken: ProcessPoolExecutor) -> None:
+        """Start new search processes in place of ``broken``, once: a worker that died (killed,
+        out of memory) leaves its pool unusable, which would fail every later search."""
+        if self.process_pool is not broken or self.process_pool_factory is None:
+            return
+        self.process_pool = self.process_pool_factory()
+        broken.shutdown(wait=False, cancel_futures=True)
+        logger.warning("a search process stopped abruptly; started new search processes")
 
 
 # --- encoding -----------------------------------------------------------------------------------
@@ -533,6 +544,12 @@ def _collect(outcomes: list[Any]) -> tuple[SearchBody | None, str | None]:
     failure: str | None = None
     parts: list[SearchBody] = []
     for outcome in outcomes:
+        if isinstance(outcome, BrokenProcessPool):
+            failure = failure or (
+                "Search failed: a search process stopped abruptly (killed, or out of memory); the server "
+                "started new ones: run the search again"
+            )
+            continue
         if isinstance(outcome, BaseException):
             failure = failure or f"Search failed: the search worker stopped ({type(outcome).__name__}: {outcome})"
             continue
@@ -553,18 +570,21 @@ async def _search_in_parts(
     state: ServerState, payload: dict[str, Any], ranges: list[tuple[datetime, datetime] | None]
 ) -> tuple[SearchBody | None, str | None]:
     """One search in the process pool, one part per start-time range (None: the whole query)."""
-    assert state.process_pool is not None
+    pool = state.process_pool
+    assert pool is not None
     loop = asyncio.get_running_loop()
     try:
         outcomes = await asyncio.gather(
             *(
-                loop.run_in_executor(state.process_pool, _process_search, payload, state.search_timeout, starting)
+                loop.run_in_executor(pool, _process_search, payload, state.search_timeout, starting)
                 for starting in ranges
             ),
             return_exceptions=True,
         )
     except Exception as exc:  # the pool broke or shut down before the parts were queued
         outcomes = [exc]
+    if any(isinstance(outcome, BrokenProcessPool) for outcome in outcomes):
+        state.replace_broken_process_pool(pool)
     try:
         # reading back and joining ~13 MB takes a few ms: not on the IO loop
         return await loop.run_in_executor(state.read_pool, _collect, outcomes)
@@ -1132,13 +1152,19 @@ def make_app(
         path = getattr(catalog, "path", None)
         if path is None:
             raise ValueError("search_processes needs a catalog with a file path (a CatalogBackend)")
-        # spawn, not fork: the parent may already run threads (tests, the dashboard)
-        state.process_pool = ProcessPoolExecutor(
-            max_workers=search_processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_process_init,
-            initargs=(str(path), state.spill_prefix),
-        )
+        spill_prefix = state.spill_prefix
+
+        def new_pool() -> ProcessPoolExecutor:
+            # spawn, not fork: the parent may already run threads (tests, the dashboard)
+            return ProcessPoolExecutor(
+                max_workers=search_processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_process_init,
+                initargs=(str(path), spill_prefix),
+            )
+
+        state.process_pool_factory = new_pool
+        state.process_pool = new_pool()
         for future in [state.process_pool.submit(_process_ping) for _ in range(search_processes)]:
             future.result(timeout=120)  # start and warm every worker before the first request
     return tornado.web.Application(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import time
 import uuid
 from datetime import date
@@ -366,6 +368,36 @@ def test_a_large_search_split_across_worker_processes_gives_the_whole_answer(
     finally:
         stop()
     assert _spilled_results() - before == set()
+
+
+def _processes_with_open(path: Path) -> list[int]:
+    """This process's children that hold ``path`` open (a server's search processes)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == os.getpid() and any(os.readlink(fd) == str(path) for fd in (stat.parent / "fd").iterdir()):
+                found.append(int(stat.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_search_process_that_dies_is_replaced(make_server: Any, http: requests.Session) -> None:
+    # killed by the operator or the kernel's out-of-memory killer: the search it ran fails with a
+    # reason, and the server does not stay broken
+    url, path = make_server(search_processes=1, submit_wait=0)
+    query = {**QUERY, "data_sources": {"programs": ["trex", "auroramax"]}, "end": "2020-01-02T23:59:59"}
+    assert wait(http, submit(http, url, query))["search_result"]["result_count"] == 60
+    (worker,) = _processes_with_open(path.resolve())
+    os.kill(worker, signal.SIGKILL)
+    status = wait(http, submit(http, url, query))
+    assert status["search_result"]["error_condition"] is True
+    assert "a search process stopped abruptly" in status["logs"][-1]["summary"]
+    assert "run the search again" in status["logs"][-1]["summary"]
+    for _ in range(3):
+        assert wait(http, submit(http, url, query))["search_result"]["result_count"] == 60
+    assert len(_processes_with_open(path.resolve())) == 1
 
 
 def test_a_worker_that_cannot_leave_its_result_in_a_file_sends_it_through_the_pipe(tmp_path: Path) -> None:

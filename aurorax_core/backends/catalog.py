@@ -364,6 +364,21 @@ def compile_metadata_filter(
     return lambda md: all(p(md) for p in preds)
 
 
+class _SourcePredicates(dict[int, Callable[[dict[str, Any]], bool] | None]):
+    """``preds[source_id]``: the metadata filter compiled for that source's schema types (or None
+    when there is no filter), compiled on first use."""
+
+    def __init__(self, filters: Sequence[MetadataFilterExpression], logical: str, cache: _SourceCache) -> None:
+        super().__init__()
+        self._filters = filters
+        self._logical = logical
+        self._data_types = cache.data_types
+
+    def __missing__(self, sid: int) -> Callable[[dict[str, Any]], bool] | None:
+        pred = self[sid] = compile_metadata_filter(self._filters, self._logical, self._data_types.get(sid))
+        return pred
+
+
 # --------------------------------------------------------------------------------------------
 # Cached view of the sources table
 # --------------------------------------------------------------------------------------------
@@ -1106,7 +1121,7 @@ class CatalogBackend:
         heads: dict[int, bytes] = {}
         starts: dict[int, bytes] = {}
         ends: dict[int, bytes] = {}
-        preds: dict[int, Callable[[dict[str, Any]], bool] | None] = {}
+        preds = _SourcePredicates(filters, logical, cache)
         parsed: dict[bytes, dict[str, Any]] = {}
         loads = json.loads
         fromts = datetime.fromtimestamp
@@ -1130,10 +1145,7 @@ class CatalogBackend:
                 if watch and not index % 4096:
                     _check_stop(cancel, deadline, timeout)
                 sid, meta = row[0], row[5]
-                pred = preds.get(sid, _MISSING)
-                if pred is _MISSING:
-                    pred = compile_metadata_filter(filters, logical, cache.data_types.get(sid))
-                    preds[sid] = pred
+                pred = preds[sid]
                 if pred is not None:
                     md = parsed.get(meta)
                     if md is None:
@@ -1190,7 +1202,7 @@ class CatalogBackend:
         timeout: float | None,
     ) -> tuple[list[DataProduct], int]:
         by_id = cache.by_id
-        preds: dict[int, Callable[[dict[str, Any]], bool] | None] = {}
+        preds = _SourcePredicates(filters, logical, cache)
         times: dict[int, datetime] = {}
         loads = json.loads
         fromts = datetime.fromtimestamp
@@ -1228,10 +1240,7 @@ class CatalogBackend:
             else:
                 md = md.copy()
             if filters:
-                pred = preds.get(sid, _MISSING)
-                if pred is _MISSING:
-                    pred = compile_metadata_filter(filters, logical, cache.data_types.get(sid))
-                    preds[sid] = pred
+                pred = preds[sid]
                 if pred is not None and not pred(md):  # type: ignore[operator]
                     continue
             start = times.get(start_s)

@@ -30,9 +30,9 @@ def _serve(app: Callable[[], Any], servers: list[Any]) -> str:
     while time.monotonic() < deadline:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}/"
+                return f"http://127.0.0.1:{port}/"
+        time.sleep(0.05)  # the server thread is still binding its port
+    raise AssertionError(f"the Panel server on port {port} did not accept connections within 20 s")
 
 
 @pytest.fixture

@@ -8,8 +8,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import Availability, Backend, CancelToken, SearchEvent
+from .backends.base import (
+    Availability,
+    AvailabilityCounts,
+    Backend,
+    ConnectivityCheck,
+    MetadataValues,
+    RequestTracking,
+    TimeSpan,
+)
 from .backends.catalog import CatalogBackend, IngestSummary
+from .backends.registry import register_backend, registered_schemes
 from .client import build_query, describe, open_backend, run_query, search
 from .config import default_catalog_path
 from .errors import (
@@ -33,6 +42,7 @@ from .errors import (
     SearchTimeout,
     Unauthorized,
 )
+from .events import SEARCH_STAGES, CancelToken, ProgressCallback, SearchEvent
 from .ingest import ingest_file, ingest_records, ingest_sources
 from .models import DATA_PRODUCT_TYPES, SYNTHETIC_METADATA_KEY, DataProduct, DataSource, format_time, parse_time
 from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, MetadataFilterExpression
@@ -75,10 +85,12 @@ __all__ = [
     "DATA_PRODUCT_TYPES",
     "DEFAULT_ALLOWED_HOSTS",
     "METADATA_OPERATORS",
+    "SEARCH_STAGES",
     "SEARCH_TEMPLATE",
     "SYNTHETIC_METADATA_KEY",
     "AuroraXCoreError",
     "Availability",
+    "AvailabilityCounts",
     "Backend",
     "BackendConfigurationError",
     "BackendError",
@@ -89,6 +101,7 @@ __all__ = [
     "CatalogBackend",
     "CatalogError",
     "ConflictError",
+    "ConnectivityCheck",
     "DataProduct",
     "DataProductQuery",
     "DataSource",
@@ -99,18 +112,22 @@ __all__ = [
     "Maintenance",
     "MalformedResponse",
     "MetadataFilterExpression",
+    "MetadataValues",
     "NotFound",
     "Preview",
     "PreviewUnavailable",
+    "ProgressCallback",
     "QueryValidationError",
     "RecordValidationError",
     "RemoteBackend",
+    "RequestTracking",
     "SearchCancelled",
     "SearchEvent",
     "SearchFailed",
     "SearchResult",
     "SearchTimeout",
     "ThumbnailService",
+    "TimeSpan",
     "Unauthorized",
     "__version__",
     "build_query",
@@ -124,6 +141,8 @@ __all__ = [
     "open_backend",
     "parse_time",
     "products_to_dataframe",
+    "register_backend",
+    "registered_schemes",
     "run_query",
     "search",
 ]

@@ -11,58 +11,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import config
-from .backends.base import Backend, CancelToken, ProgressCallback
+from .backends.base import Backend
+from .backends.registry import open_backend
 from .errors import QueryValidationError
+from .events import CancelToken, ProgressCallback
 from .progress import logger as search_logger
 from .query import DataProductQuery, MetadataFilterExpression
 from .results import SearchResult
-
-
-def open_backend(
-    backend: Backend | str | Path | None = None,
-    *,
-    api_key: str | None = None,
-    build_demo_if_missing: bool = True,
-) -> Backend:
-    """Resolve a backend specification.
-
-    ``None`` means: ``AURORAX_API_URL`` if set, else the embedded catalog at the default location
-    (``AURORAX_CATALOG`` or the per-user data directory), built as the demo archive the first
-    time. A string starting with ``http://`` or ``https://`` is an AuroraX API URL; any other
-    string or path is a catalog file.
-
-    Raises:
-        CatalogError: the catalog cannot be opened.
-        QueryValidationError: the specification is not a URL, path or backend.
-    """
-    if backend is not None and not isinstance(backend, (str, Path)):
-        if isinstance(backend, Backend):
-            return backend
-        raise QueryValidationError(
-            f"backend must be an AuroraX API URL, a catalog path or a Backend, got {type(backend).__name__}"
-        )
-    spec: str | Path | None = backend
-    if spec is None:
-        spec = config.api_url_from_env()
-    if isinstance(spec, str) and spec.strip().lower().startswith(("http://", "https://")):
-        from .backends.remote import RemoteBackend
-
-        return RemoteBackend(spec.strip(), api_key=api_key or _env_api_key())
-    from .backends.catalog import CatalogBackend
-
-    path = config.catalog_path(spec)
-    if spec is None and build_demo_if_missing and not path.exists():
-        from .demo import ensure_demo_catalog
-
-        ensure_demo_catalog(path)
-    return CatalogBackend(path)
-
-
-def _env_api_key() -> str | None:
-    import os
-
-    return os.environ.get(config.ENV_API_KEY) or None
 
 
 def _filters_from_argument(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .backends.base import ProgressCallback, SearchEvent
+from .events import ProgressCallback, SearchEvent
 
 logger = logging.getLogger("aurorax_core.search")
 

@@ -109,7 +109,7 @@ def _phases(ours: Any, kwargs: dict[str, Any], name: str, repeat: int = 5) -> Ro
     answer (the server's search and encoding, up to its submit wait), the data being available
     (status polls), and the records retrieved (transfer, JSON decoding, DataProducts)."""
     from aurorax_core import DataProductQuery
-    from aurorax_core.backends.base import STAGE_AVAILABLE, STAGE_RETRIEVED, STAGE_SUBMITTED
+    from aurorax_core.events import STAGE_AVAILABLE, STAGE_RETRIEVED, STAGE_SUBMITTED
 
     marks: dict[str, list[float]] = {STAGE_SUBMITTED: [], STAGE_AVAILABLE: [], STAGE_RETRIEVED: []}
     for shift in range(51, 51 + repeat):  # ends unlike the runs above: nothing served from a cache

@@ -1,21 +1,33 @@
-"""Backends behind one interface (:class:`Backend`): the embedded catalog and the AuroraX API."""
+"""Backends behind one interface (:class:`Backend`), its optional abilities, and the URL registry."""
 
 from .base import (
     SEARCH_STAGES,
     Availability,
+    AvailabilityCounts,
     Backend,
     CancelToken,
+    ConnectivityCheck,
+    MetadataValues,
     ProgressCallback,
     RequestTracking,
     SearchEvent,
+    TimeSpan,
 )
+from .registry import open_backend, register_backend, registered_schemes
 
 __all__ = [
     "SEARCH_STAGES",
     "Availability",
+    "AvailabilityCounts",
     "Backend",
     "CancelToken",
+    "ConnectivityCheck",
+    "MetadataValues",
     "ProgressCallback",
     "RequestTracking",
     "SearchEvent",
+    "TimeSpan",
+    "open_backend",
+    "register_backend",
+    "registered_schemes",
 ]

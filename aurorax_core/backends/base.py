@@ -1,71 +1,35 @@
-"""The one interface every backend implements: the embedded catalog and the AuroraX HTTP API."""
+"""The one interface every backend implements, and the optional abilities some backends declare.
+
+``Backend`` is what every search needs. An ability a caller only sometimes needs (distinct metadata
+values for a form, the time span a catalog covers, a connectivity check, request tracking, per-day
+availability counts) is its own small Protocol here: callers test ``isinstance(backend, Ability)``
+rather than probing with ``getattr``, so a new backend sees in one place what it may offer.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any, Final, Protocol, runtime_checkable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol, runtime_checkable
 
-from ..errors import SearchCancelled
+from ..events import SEARCH_STAGES, CancelToken, ProgressCallback, SearchEvent
 from ..models import DataSource
 from ..query import DataProductQuery
 from ..results import SearchResult
 
-# Stages of a search, in order, as the AuroraX tools print them with verbose=True.
-STAGE_CREATED: Final = "created"  # "Search object created"
-STAGE_SUBMITTED: Final = "submitted"  # "Request submitted"
-STAGE_REQUEST_ID: Final = "request_id"  # "Request ID: <id>"
-STAGE_WAITING: Final = "waiting"  # "Waiting for data ..."
-STAGE_AVAILABLE: Final = "available"  # "Data is now available"
-STAGE_RETRIEVING: Final = "retrieving"  # "Retrieving data ..."
-STAGE_RETRIEVED: Final = "retrieved"  # "Retrieved 419.9 kB of data containing 164 records"
-SEARCH_STAGES: Final = (
-    STAGE_CREATED,
-    STAGE_SUBMITTED,
-    STAGE_REQUEST_ID,
-    STAGE_WAITING,
-    STAGE_AVAILABLE,
-    STAGE_RETRIEVING,
-    STAGE_RETRIEVED,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class SearchEvent:
-    """A progress report from a running search."""
-
-    stage: str
-    message: str
-    request_id: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-ProgressCallback = Callable[[SearchEvent], None]
-
-
-class CancelToken:
-    """Shared flag a caller sets to cancel a running search (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float) -> bool:
-        """Sleep up to ``timeout`` seconds; return True early if cancelled."""
-        return self._event.wait(timeout)
-
-    def raise_if_cancelled(self) -> None:
-        if self._event.is_set():
-            raise SearchCancelled("the search was cancelled")
+__all__ = [
+    "SEARCH_STAGES",
+    "Availability",
+    "AvailabilityCounts",
+    "Backend",
+    "CancelToken",
+    "ConnectivityCheck",
+    "MetadataValues",
+    "ProgressCallback",
+    "RequestTracking",
+    "SearchEvent",
+    "TimeSpan",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,20 +83,6 @@ class Backend(Protocol):
         """
         ...
 
-    def availability(
-        self,
-        start: date,
-        end: date,
-        *,
-        program: str | None = None,
-        platform: str | None = None,
-        instrument_type: str | None = None,
-        source_type: str | None = None,
-        owner: str | None = None,
-    ) -> list[Availability]:
-        """Per-source, per-day record counts between two dates (inclusive)."""
-        ...
-
     def describe(self, query: DataProductQuery) -> str:
         """The AuroraX-style description of a query."""
         ...
@@ -171,4 +121,50 @@ class RequestTracking(Protocol):
 
     def cancel_request(self, request_id: str) -> None:
         """Cancel a running request (no-op when it already finished)."""
+        ...
+
+
+@runtime_checkable
+class AvailabilityCounts(Protocol):
+    """Backends that count data products per source and day (AuroraX's availability endpoint)."""
+
+    def availability(
+        self,
+        start: date,
+        end: date,
+        *,
+        program: str | None = None,
+        platform: str | None = None,
+        instrument_type: str | None = None,
+        source_type: str | None = None,
+        owner: str | None = None,
+    ) -> list[Availability]:
+        """Per-source, per-day record counts between two dates (inclusive)."""
+        ...
+
+
+@runtime_checkable
+class MetadataValues(Protocol):
+    """Backends that know the distinct values of each metadata key (for pick lists)."""
+
+    def metadata_values(self, keys: Any = None) -> dict[str, list[Any]]:
+        """Key -> sorted distinct values; an empty list for free-form keys with too many values."""
+        ...
+
+
+@runtime_checkable
+class TimeSpan(Protocol):
+    """Backends that know the time range their products cover."""
+
+    def time_span(self) -> tuple[datetime, datetime] | None:
+        """(earliest product start, latest product start), UTC; None when there are no products."""
+        ...
+
+
+@runtime_checkable
+class ConnectivityCheck(Protocol):
+    """Backends behind a network that can prove they answer before the first search."""
+
+    def check_connectivity(self) -> None:
+        """Return when the backend answers; raise a BackendError subclass saying why not."""
         ...

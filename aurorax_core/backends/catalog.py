@@ -74,11 +74,7 @@ from ..errors import (
     SearchFailed,
     SearchTimeout,
 )
-from ..models import DATA_PRODUCT_TYPES, DATA_SOURCE_FIELDS, DataProduct, DataSource, format_time, parse_time
-from ..progress import emit, natural_size
-from ..query import DataProductQuery, MetadataFilterExpression
-from ..results import LogEntry, SearchBody, SearchResult, SourceLayout
-from .base import (
+from ..events import (
     STAGE_AVAILABLE,
     STAGE_CREATED,
     STAGE_REQUEST_ID,
@@ -86,10 +82,14 @@ from .base import (
     STAGE_RETRIEVING,
     STAGE_SUBMITTED,
     STAGE_WAITING,
-    Availability,
     CancelToken,
     ProgressCallback,
 )
+from ..models import DATA_PRODUCT_TYPES, DATA_SOURCE_FIELDS, DataProduct, DataSource, format_time, parse_time
+from ..progress import emit, natural_size
+from ..query import DataProductQuery, MetadataFilterExpression
+from ..results import LogEntry, SearchBody, SearchResult, SourceLayout
+from .base import Availability
 
 SCHEMA_VERSION: Final = 2  # 1: development catalogs with a text sub_type column
 APPLICATION_ID: Final = 0x41555258  # "AURX": marks an SQLite file as an aurorax-core catalog

@@ -63,12 +63,7 @@ from ..errors import (
     SearchTimeout,
     Unauthorized,
 )
-from ..models import DataProduct, DataSource, parse_time
-from ..progress import emit, natural_size
-from ..query import DataProductQuery
-from ..results import LogEntry, SearchResult
-from . import _wire
-from .base import (
+from ..events import (
     STAGE_AVAILABLE,
     STAGE_CREATED,
     STAGE_REQUEST_ID,
@@ -76,10 +71,15 @@ from .base import (
     STAGE_RETRIEVING,
     STAGE_SUBMITTED,
     STAGE_WAITING,
-    Availability,
     CancelToken,
     ProgressCallback,
 )
+from ..models import DataProduct, DataSource, parse_time
+from ..progress import emit, natural_size
+from ..query import DataProductQuery
+from ..results import LogEntry, SearchResult
+from . import _wire
+from .base import Availability
 from .catalog import _gc_paused
 
 logger = logging.getLogger("aurorax_core.remote")

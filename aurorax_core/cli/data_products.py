@@ -16,16 +16,9 @@ import textwrap
 from typing import Any
 
 from .. import config
-from ..backends.base import (
-    STAGE_REQUEST_ID,
-    STAGE_RETRIEVED,
-    STAGE_RETRIEVING,
-    STAGE_WAITING,
-    Backend,
-    RequestTracking,
-    SearchEvent,
-)
+from ..backends.base import Backend, RequestTracking
 from ..errors import AuroraXCoreError, NotFound, QueryValidationError, SearchFailed
+from ..events import STAGE_REQUEST_ID, STAGE_RETRIEVED, STAGE_RETRIEVING, STAGE_WAITING, SearchEvent
 from ..query import SEARCH_TEMPLATE, DataProductQuery
 from . import _common
 from ._format import (

@@ -8,7 +8,7 @@ rather than probing with ``getattr``, so a new backend sees in one place what it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -34,10 +34,16 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Availability:
-    """How many data products one source has per day (``YYYY-MM-DD`` -> count)."""
+    """How many data products one source has per day (``YYYY-MM-DD`` -> count).
+
+    ``by_type`` breaks each day's count down by data product type (``YYYY-MM-DD`` -> type -> count)
+    where the backend knows it (the embedded catalogs); it is empty where it does not (the AuroraX
+    API's availability answers totals only) and is never sent on the wire.
+    """
 
     data_source: DataSource
     available_data_products: dict[str, int]
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_api_dict(self, data_source_format: str = "basic_info") -> dict[str, Any]:
         return {

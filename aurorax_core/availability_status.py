@@ -41,7 +41,7 @@ from .backends.base import AvailabilityCounts, Backend
 from .backends.registry import open_backend
 from .errors import BackendError, QueryValidationError
 from .models import DataSource, parse_time
-from .sky import IMAGING_SUN_ELEVATION, check_site, expected_hours
+from .sky import IMAGING_SUN_ELEVATION, check_site, check_threshold, expected_hours
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -363,6 +363,7 @@ def availability(
     if n_days > MAX_YEARS * 366:
         raise QueryValidationError(f"a range of {n_days / 365.25:.0f} years is too long; at most {MAX_YEARS} years")
     period = _period(by, n_days)
+    threshold = check_threshold(threshold)
     if isinstance(min_expected_hours, bool) or not isinstance(min_expected_hours, int | float):
         raise QueryValidationError(f"min_expected_hours must be a number of hours, got {min_expected_hours!r}")
     if not 0 <= min_expected_hours <= 24:

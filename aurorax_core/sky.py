@@ -261,7 +261,12 @@ def check_site(latitude: float, longitude: float) -> tuple[float, float]:
     return float(latitude), ((float(longitude) + 180.0) % 360.0) - 180.0
 
 
-def _check_threshold(threshold: float) -> float:
+def check_threshold(threshold: float) -> float:
+    """The sun-elevation threshold as a float.
+
+    Raises:
+        QueryValidationError: not a number of degrees strictly between -90 and 90.
+    """
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not -90.0 < threshold < 90.0:
         raise QueryValidationError(
             f"the sun-elevation threshold must be degrees between -90 and 90 (e.g. -12), got {threshold!r}"
@@ -280,7 +285,7 @@ def expected_imaging(
     if isinstance(day, datetime) or not isinstance(day, date):
         raise QueryValidationError(f"day must be a date like date(2020, 1, 1), got {day!r}")
     latitude, longitude = check_site(latitude, longitude)
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     begin = datetime(day.year, day.month, day.day, tzinfo=UTC)
     finish = begin + timedelta(days=1)
     pieces: list[tuple[datetime, datetime]] = []
@@ -320,7 +325,7 @@ def expected_hours(
     if isinstance(n_days, bool) or not isinstance(n_days, int) or n_days < 0:
         raise QueryValidationError(f"n_days must be a whole number >= 0, got {n_days!r}")
     latitude, longitude = check_site(latitude, longitude)
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     if n_days == 0:
         return np.zeros(0)
     # night k (k = 0 .. n_days + 1) is the one whose solar midnight falls on first_day - 1 + k

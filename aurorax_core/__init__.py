@@ -49,7 +49,13 @@ from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, Metada
 from .results import DATAFRAME_COLUMNS, LogEntry, SearchResult, products_to_dataframe
 
 if TYPE_CHECKING:
-    from .availability_status import AVAILABILITY_STATUSES, AvailabilityReport, SourceDay, availability
+    from .availability_status import (
+        AVAILABILITY_STATUSES,
+        AvailabilityReport,
+        SourceDay,
+        availability,
+        site_coordinates,
+    )
     from .backends.remote import RemoteBackend
     from .demo import DemoBuildProgress, ensure_demo_catalog
     from .sky import IMAGING_SUN_ELEVATION, ExpectedImaging, expected_imaging
@@ -68,6 +74,7 @@ _LAZY = {
     "AvailabilityReport": ".availability_status",
     "SourceDay": ".availability_status",
     "availability": ".availability_status",
+    "site_coordinates": ".availability_status",
     "ExpectedImaging": ".sky",
     "IMAGING_SUN_ELEVATION": ".sky",
     "expected_imaging": ".sky",
@@ -161,4 +168,5 @@ __all__ = [
     "registered_schemes",
     "run_query",
     "search",
+    "site_coordinates",
 ]

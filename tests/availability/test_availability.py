@@ -292,3 +292,12 @@ def test_every_day_of_a_year_for_every_source(availability_catalog: CatalogBacke
     assert len(report) == 6 * 366
     gillam = [r.date for r in report if r.identifier == 103]
     assert gillam == [date(2020, 1, 1) + timedelta(days=i) for i in range(366)]
+
+
+def test_site_coordinates_from_metadata_then_the_bundled_sites() -> None:
+    own = DataSource(80, "rego", "longyearbyen", "redline ASI", metadata={"latitude": "70.5", "longitude": 200.0})
+    assert aurorax_core.site_coordinates(own) == (70.5, -160.0)  # the source's own record wins, wrapped to ±180
+    assert aurorax_core.site_coordinates(DataSource(80, "rego", "longyearbyen", "redline ASI")) == (78.15, 16.04)
+    # an instrument the bundled table does not list, at a known platform: the platform's site
+    assert aurorax_core.site_coordinates(DataSource(9999, "new-program", "gillam", "RGB ASI")) == (56.38, -94.64)
+    assert aurorax_core.site_coordinates(DataSource(400, "test-program", "test-platform", "x")) is None

@@ -301,3 +301,21 @@ def test_site_coordinates_from_metadata_then_the_bundled_sites() -> None:
     # an instrument the bundled table does not list, at a known platform: the platform's site
     assert aurorax_core.site_coordinates(DataSource(9999, "new-program", "gillam", "RGB ASI")) == (56.38, -94.64)
     assert aurorax_core.site_coordinates(DataSource(400, "test-program", "test-platform", "x")) is None
+
+
+def test_the_demo_archive_images_only_when_the_shared_sun_model_says_it_is_dark(tmp_path: Any) -> None:
+    """The demo archive generates its nights from aurorax_core.sky: around the June solstice no ground
+    imager has products on a day without dark sky, and the high-latitude sites have none at all."""
+    from aurorax_core.demo import build_demo_archive
+
+    path = tmp_path / "june.sqlite"
+    build_demo_archive(path, date(2020, 6, 18), date(2020, 6, 24))
+    report = aurorax_core.availability(date(2020, 6, 18), date(2020, 6, 24), source_type="ground", backend=str(path))
+    with_products = [r for r in report if r.count and r.expected_hours is not None]
+    assert with_products  # the southern sites still get a short night
+    assert all(r.expected_hours > 0 for r in with_products)
+    assert all(r.status in ("present", "partial") for r in with_products)
+    high = [r for r in report if r.platform in ("fort smith", "inuvik", "resolute bay", "longyearbyen")]
+    imagers = [r for r in high if r.instrument_type != "ISR"]
+    assert imagers and all((r.count, r.status) == (0, "not_expected") for r in imagers)
+    assert {r.status for r in high if r.instrument_type == "ISR"} == {"absent"}  # RISR-N needs no dark sky

@@ -270,3 +270,54 @@ def test_over_the_api_the_same_json_as_the_catalog(
     code, remote, _ = run(capsys, "--api-url", availability_server, *common)
     assert code == 0
     assert json.loads(remote) == json.loads(local)
+
+
+def test_order_and_reversed_keep_each_sources_days_in_date_order(
+    capsys: pytest.CaptureFixture[str], availability_catalog_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "--catalog",
+        str(availability_catalog_path),
+        "availability",
+        "data_products",
+        "2020-01-01",
+        "2020-01-02",
+        "--source-type",
+        "ground",
+        "--order",
+        "display_name",
+        "--reversed",
+        "--format",
+        "csv",
+    )
+    assert code == 0
+    rows = [(r["display_name"], r["date"]) for r in csv.DictReader(io.StringIO(out))]
+    names = ["TREx RGB GILL", "THEMIS-ASI FSMI", "REGO LYRN", "PyAuroraX testing", "PFISR"]
+    assert rows == [(name, day) for name in names for day in ("2020-01-01", "2020-01-02")]
+
+
+def test_months_without_expected_in_csv(capsys: pytest.CaptureFixture[str], availability_catalog_path: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "--catalog",
+        str(availability_catalog_path),
+        "availability",
+        "data_products",
+        "2020-01-01",
+        "2020-03-31",
+        "--program",
+        "trex",
+        "--by",
+        "month",
+        "--format",
+        "csv",
+    )
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["month"], r["count"]) for r in rows] == [
+        ("2020-01", str(8 * GILLAM_FULL_NIGHT + 3)),
+        ("2020-02", "0"),
+        ("2020-03", "0"),
+    ]
+    assert "status" not in rows[0]

@@ -446,7 +446,7 @@ def build_report(
         if item is not None and item.available_data_products:
             # day labels -> indices in one numpy pass (20 years of 60 sources are ~250,000 labels)
             per_day = item.available_data_products
-            index = (np.array(list(per_day), dtype="datetime64[D]") - first64).astype(np.int64)
+            index = _day_indices(list(per_day), first64, source)
             values = np.fromiter(per_day.values(), dtype=np.int64, count=len(per_day))
             inside = (index >= 0) & (index < n_days)
             counts[index[inside]] = values[inside]
@@ -471,6 +471,35 @@ def build_report(
             f"products ({', '.join(sorted(no_site))})"
         )
     return AvailabilityReport(first, last, period, expected, float(threshold), tuple(records), tuple(notes))
+
+
+def _day_indices(labels: list[str], first64: np.datetime64, source: DataSource) -> np.ndarray:
+    """Day offsets from the range's first day of ``YYYY-MM-DD`` labels (longer ISO times are cut).
+
+    Raises:
+        BackendError: the backend named a day that is not a date.
+    """
+    try:
+        return (np.array(labels, dtype="datetime64[D]") - first64).astype(np.int64)
+    except ValueError:
+        pass
+    try:
+        parsed = [date.fromisoformat(str(label)[:10]) for label in labels]
+    except ValueError:
+        bad = next(label for label in labels if not _is_day(label))
+        raise BackendError(
+            f"the backend's availability for {source.display_name or source.identifier} names a day {bad!r} "
+            "that is not a YYYY-MM-DD date"
+        ) from None
+    return (np.array(parsed, dtype="datetime64[D]") - first64).astype(np.int64)
+
+
+def _is_day(label: Any) -> bool:
+    try:
+        date.fromisoformat(str(label)[:10])
+    except ValueError:
+        return False
+    return True
 
 
 def _key(source: DataSource) -> Any:

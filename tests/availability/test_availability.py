@@ -319,3 +319,36 @@ def test_the_demo_archive_images_only_when_the_shared_sun_model_says_it_is_dark(
     imagers = [r for r in high if r.instrument_type != "ISR"]
     assert imagers and all((r.count, r.status) == (0, "not_expected") for r in imagers)
     assert {r.status for r in high if r.instrument_type == "ISR"} == {"absent"}  # RISR-N needs no dark sky
+
+
+class _FixedCounts:
+    """A backend whose availability answer is given: for the shapes a third-party backend may send."""
+
+    name = "fixed-answer test backend"
+
+    def __init__(self, per_day: dict[str, int]) -> None:
+        self.source = DataSource(103, "trex", "gillam", "RGB ASI", "ground", "TREx RGB GILL")
+        self.per_day = per_day
+
+    def list_sources(self, **_: Any) -> list[DataSource]:
+        return [self.source]
+
+    def availability(self, *_: Any, **__: Any) -> list[Availability]:
+        return [Availability(self.source, self.per_day)]
+
+    def search(self, *_: Any, **__: Any) -> Any:
+        raise NotImplementedError
+
+    def describe(self, *_: Any) -> str:
+        return ""
+
+    def close(self) -> None:
+        pass
+
+
+def test_day_labels_with_times_are_read_and_non_dates_are_a_clear_backend_error() -> None:
+    backend = _FixedCounts({"2020-01-01T00:00:00": 5, "2020-01-03T00:00:00.000": 7, "2019-12-31": 9})
+    report = aurorax_core.availability(date(2020, 1, 1), date(2020, 1, 3), backend=backend)  # type: ignore[arg-type]
+    assert [(r.count, r.status) for r in report] == [(5, "present"), (0, "missing"), (7, "present")]
+    with pytest.raises(BackendError, match="names a day 'Jan 5' that is not a YYYY-MM-DD date"):
+        aurorax_core.availability(date(2020, 1, 1), date(2020, 1, 3), backend=_FixedCounts({"Jan 5": 1}))  # type: ignore[arg-type]

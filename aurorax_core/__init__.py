@@ -49,8 +49,16 @@ from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, Metada
 from .results import DATAFRAME_COLUMNS, LogEntry, SearchResult, products_to_dataframe
 
 if TYPE_CHECKING:
+    from .availability_status import (
+        AVAILABILITY_STATUSES,
+        AvailabilityReport,
+        SourceDay,
+        availability,
+        site_coordinates,
+    )
     from .backends.remote import RemoteBackend
     from .demo import DemoBuildProgress, ensure_demo_catalog
+    from .sky import IMAGING_SUN_ELEVATION, ExpectedImaging, expected_imaging
     from .thumbnails import DEFAULT_ALLOWED_HOSTS, Preview, ThumbnailService
 
 # Imported on first use: requests, numpy and Pillow cost ~150 ms, which every CLI command and a
@@ -62,6 +70,14 @@ _LAZY = {
     "DEFAULT_ALLOWED_HOSTS": ".thumbnails",
     "Preview": ".thumbnails",
     "ThumbnailService": ".thumbnails",
+    "AVAILABILITY_STATUSES": ".availability_status",
+    "AvailabilityReport": ".availability_status",
+    "SourceDay": ".availability_status",
+    "availability": ".availability_status",
+    "site_coordinates": ".availability_status",
+    "ExpectedImaging": ".sky",
+    "IMAGING_SUN_ELEVATION": ".sky",
+    "expected_imaging": ".sky",
 }
 
 
@@ -81,9 +97,11 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AVAILABILITY_STATUSES",
     "DATAFRAME_COLUMNS",
     "DATA_PRODUCT_TYPES",
     "DEFAULT_ALLOWED_HOSTS",
+    "IMAGING_SUN_ELEVATION",
     "METADATA_OPERATORS",
     "SEARCH_STAGES",
     "SEARCH_TEMPLATE",
@@ -91,6 +109,7 @@ __all__ = [
     "AuroraXCoreError",
     "Availability",
     "AvailabilityCounts",
+    "AvailabilityReport",
     "Backend",
     "BackendConfigurationError",
     "BackendError",
@@ -107,6 +126,7 @@ __all__ = [
     "DataSource",
     "DemoBuildProgress",
     "DuplicateError",
+    "ExpectedImaging",
     "IngestSummary",
     "LogEntry",
     "Maintenance",
@@ -126,14 +146,17 @@ __all__ = [
     "SearchFailed",
     "SearchResult",
     "SearchTimeout",
+    "SourceDay",
     "ThumbnailService",
     "TimeSpan",
     "Unauthorized",
     "__version__",
+    "availability",
     "build_query",
     "default_catalog_path",
     "describe",
     "ensure_demo_catalog",
+    "expected_imaging",
     "format_time",
     "ingest_file",
     "ingest_records",
@@ -145,4 +168,5 @@ __all__ = [
     "registered_schemes",
     "run_query",
     "search",
+    "site_coordinates",
 ]

@@ -5,7 +5,7 @@ What is real and what is generated:
 * **Real** (``assets/``, with provenance): the data sources (identifiers, program / platform /
   instrument_type / source_type / display_name), site coordinates, device ids, the URL layouts of
   data.phys.ucalgary.ca, the metadata vocabulary (``keogram_type`` ..., ``imaging_start_time``).
-* **Computed**: when each site is dark enough to image (sun below -12°, :mod:`.sun`) on each
+* **Computed**: when each site is dark enough to image (sun below -12°, :mod:`aurorax_core.sky`) on each
   date, hence which hourly products exist and the imaging start/end times.
 * **Generated**: which nights are lost to weather or downtime (:mod:`.weather`, deterministic),
   and every record's existence. Every record carries ``metadata["demo_synthetic"] = True``.
@@ -35,8 +35,8 @@ from typing import Any, Final
 
 from ..errors import CatalogError, QueryValidationError
 from ..models import SYNTHETIC_METADATA_KEY, DataSource
+from ..sky import dark_minutes
 from .sources import ProductSpec, Site, demo_sites, demo_sources
-from .sun import dark_minutes
 from .weather import night_lost
 
 DEFAULT_START: Final = date(2019, 12, 1)

@@ -19,8 +19,8 @@ from ...events import CancelToken
 from ...models import DataProduct, DataSource, format_time
 from ...query import MetadataFilterExpression
 from ...results import SourceLayout
-from ..filters import compile_metadata_filter
-from .deadline import _check_stop
+from ..filters import CompiledFilter, MetadataPredicate, compile_filter, mode_for
+from .deadline import _check_stop, rows_per_check
 from .store import _TYPE_NAMES, _SourceCache
 
 # Characters json.dumps writes verbatim inside a string (anything else is escaped).
@@ -30,19 +30,38 @@ _JSON_PLAIN_BYTES: Final = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\'
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
-class _SourcePredicates(dict[int, Callable[[dict[str, Any]], bool] | None]):
+class _SourcePredicates(dict[int, MetadataPredicate | None]):
     """``preds[source_id]``: the metadata filter compiled for that source's schema types (or None
-    when there is no filter), compiled on first use."""
+    when there is no filter). Sources whose schemas give the filter's keys the same comparison
+    modes share one compiled filter (a query of 20,000 expressions is compiled once, not once
+    per source)."""
 
     def __init__(self, filters: Sequence[MetadataFilterExpression], logical: str, cache: _SourceCache) -> None:
         super().__init__()
         self._filters = filters
         self._logical = logical
         self._data_types = cache.data_types
+        self._keys = tuple(dict.fromkeys(e.key for e in filters))
+        self._by_modes: dict[tuple[str, ...], CompiledFilter | None] = {}
+        self.cost = 0
 
-    def __missing__(self, sid: int) -> Callable[[dict[str, Any]], bool] | None:
-        pred = self[sid] = compile_metadata_filter(self._filters, self._logical, self._data_types.get(sid))
+    def __missing__(self, sid: int) -> MetadataPredicate | None:
+        types = self._data_types.get(sid) or {}
+        modes = tuple(mode_for(types.get(k)) for k in self._keys)
+        if modes in self._by_modes:
+            compiled = self._by_modes[modes]
+        else:
+            compiled = self._by_modes[modes] = compile_filter(self._filters, self._logical, types)
+        if compiled is not None:
+            self.cost = max(self.cost, compiled.cost)
+        pred = self[sid] = None if compiled is None else compiled.predicate
         return pred
+
+    def compile_all(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Compile the filter for every source in ``rows``; the highest per-row cost."""
+        for sid in {row[0] for row in rows}:
+            self[sid]
+        return self.cost
 
 
 def encode_body(
@@ -85,8 +104,9 @@ def encode_body(
     after_url = b'", "metadata": ' if plain_urls else b', "metadata": '
     if filters:
         kept = []
+        every = rows_per_check(preds.compile_all(rows))
         for index, row in enumerate(rows):
-            if watch and not index % 4096:
+            if watch and not index % every:
                 _check_stop(cancel, deadline, timeout)
             sid, meta = row[0], row[5]
             pred = preds[sid]
@@ -165,8 +185,9 @@ def build_products(
     # record's AuroraX JSON size: {"data_source": DS, "data_product_type": "T", "start": "S",
     # "end": "E", "url": U, "metadata": M} has 129 fixed characters.
     kinds: dict[int, tuple[DataSource, str, int]] = {}
+    every = rows_per_check(preds.compile_all(rows)) if filters else rows_per_check(0)
     for index, (sid, code, start_s, end_s, url, meta) in enumerate(rows):
-        if watch and not index % 4096:
+        if watch and not index % every:
             _check_stop(cancel, deadline, timeout)
         md = meta_cache.get(meta)
         if md is None:

@@ -2,9 +2,8 @@
 
 The data-source constraints resolve to source ids from the cached sources table, the time
 constraints to a range on the ``(source_id, start_s)`` index, the data product types to type
-codes, and the metadata filters push down what :func:`~aurorax_core.backends.filters.pushdown`
-says an engine can narrow exactly (here: the ``sub_code`` of the record's own ``<type>_type``
-key). All values are bound parameters.
+codes, and the metadata filters push down what :func:`~aurorax_core.backends.filters.push_down`
+lets an engine narrow (here: the ``sub_code`` of the record's own ``<type>_type`` key). All values are bound parameters.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ from operator import itemgetter
 from typing import Any, Final
 
 from ...events import CancelToken
-from ...query import DataProductQuery
-from ..filters import as_number, mode_for
+from ...query import DataProductQuery, MetadataFilterExpression
+from ..filters import mode_for, push_down, text_match
 from .deadline import _check_stop
 from .store import _DAY, _SUB_TYPE_KEYS, TYPE_CODES, _SourceCache
 
@@ -80,52 +79,42 @@ def pushdown(
 ) -> tuple[set[tuple[int, int]], bool] | None:
     """The (type, sub_code) pairs a matching record must have, and whether that is exact.
 
-    A record has the key ``keogram_type`` only if it is a keogram with a ``sub_code``
-    (unless the catalog holds "cross" keys, e.g. a montage carrying ``keogram_type``, which
-    disables this for that key). ``=``/``in``/``!=``/``not in`` with plain (non-numeric)
-    strings, on a key that no selected source types as numeric or bool, compare the text
-    exactly as the sub_types table stores it: such a condition is exact. Otherwise the
-    condition is only necessary and the Python filter decides. AND intersects the sets, OR
-    unites them.
+    SQLite's rendering of :func:`~aurorax_core.backends.filters.push_down`: a record has the key
+    ``keogram_type`` only if it is a keogram with a ``sub_code`` (unless the catalog holds
+    "cross" keys, e.g. a montage carrying ``keogram_type``, which disables this for that key).
+    An expression that is a :class:`~aurorax_core.backends.filters.TextMatch` for the selected
+    sources compares the text exactly as the sub_types table stores it: its codes are exact.
+    Any other expression on such a key allows all of the type's codes (necessary, not exact).
+    AND intersects the sets, OR unites them.
     """
     exprs = query.metadata_filters
     if not exprs:
         return None
-    result: set[tuple[int, int]] | None = None
-    exact = True
-    any_condition = False
-    is_or = query.metadata_filters_logical_operator == "OR"
     sids = cache.by_id if source_ids is None else source_ids
-    for expr in exprs:
+    modes: dict[str, set[str]] = {}
+
+    def render(expr: MetadataFilterExpression) -> tuple[set[tuple[int, int]], bool] | None:
         kind = _SUB_TYPE_KEYS.get(expr.key)
         if kind is None or expr.key in cache.cross_keys:
-            if is_or:
-                return None  # one unconstrained alternative: no necessary condition
-            exact = False
-            continue
+            return None
         known = cache.sub_codes.get(kind, {})
-        allowed = set(known.values())
-        if expr.operator in ("=", "in", "!=", "not in") and all(
-            type(v) is str and as_number(v) is None for v in expr.values
-        ):
-            modes = {mode_for(cache.data_types.get(sid, {}).get(expr.key)) for sid in sids}
-            if modes <= {"auto", "string"}:
-                named = {known[v] for v in expr.values if v in known}
-                allowed = named if expr.operator in ("=", "in") else allowed - named
-            else:
-                exact = False
-        else:
-            exact = False
-        pairs = {(kind, code) for code in allowed}
-        any_condition = True
-        if result is None:
-            result = pairs
-        elif is_or:
-            result |= pairs
-        else:
-            result &= pairs
-    if not any_condition or result is None:
+        key_modes = modes.get(expr.key)
+        if key_modes is None:
+            key_modes = modes[expr.key] = {mode_for(cache.data_types.get(sid, {}).get(expr.key)) for sid in sids}
+        match = text_match(expr, key_modes)
+        if match is None:
+            return {(kind, code) for code in known.values()}, False
+        named = {known[v] for v in match.texts if v in known}
+        allowed = set(known.values()) - named if match.negated else named
+        return {(kind, code) for code in allowed}, True
+
+    pushed = push_down(exprs, query.metadata_filters_logical_operator, render)
+    if pushed is None:
         return None
+    parts, exact = pushed
+    result = parts[0]
+    for part in parts[1:]:
+        result = result | part if query.metadata_filters_logical_operator.upper() == "OR" else result & part
     return result, exact
 
 

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from ...errors import CatalogError
 from ...models import DATA_PRODUCT_TYPES, DataSource
+from ..filters import schema_types
 
 SCHEMA_VERSION: Final = 2  # 1: development catalogs with a text sub_type column
 APPLICATION_ID: Final = 0x41555258  # "AURX": marks an SQLite file as an aurorax-core catalog
@@ -407,11 +408,7 @@ class CatalogStore:
             source = _source_from_row(identifier, record)
             by_id[identifier] = source
             by_key[source.key] = identifier
-            types: dict[str, str] = {}
-            for entry in source.data_product_metadata_schema or []:
-                if isinstance(entry, Mapping) and entry.get("field_name") and entry.get("data_type"):
-                    types[str(entry["field_name"])] = str(entry["data_type"])
-            data_types[identifier] = types
+            data_types[identifier] = schema_types(source.data_product_metadata_schema)
             basic_len[identifier] = len(json.dumps(source.to_api_dict("basic_info")))
         row = conn.execute("SELECT value FROM catalog_meta WHERE key = 'cross_keys'").fetchone()
         cross = frozenset(json.loads(row[0])) if row else frozenset()

@@ -1,4 +1,15 @@
-"""A process-wide pause of the cyclic garbage collector, shared by everything that builds many records."""
+"""A reference-counted pause of the cyclic garbage collector, safe with several threads.
+
+The collector is one switch for the whole process, so a pause affects every thread, including
+other sessions of a Panel server: use it only around a short step that allocates many objects that
+all stay alive (where collections find nothing) and where a benchmark shows that it pays. The
+catalog measured that it does not and no longer pauses; the remote backend pauses while decoding
+a large response.
+
+Overlapping pauses from several threads are counted under a lock: the collector stays off until
+the last one ends, and is then put back exactly as it was before the first one began (on if it
+was on, off if it was off).
+"""
 
 from __future__ import annotations
 
@@ -7,29 +18,32 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_gc_lock = threading.Lock()
-_gc_depth = 0
-_gc_was_enabled = False
+_lock = threading.Lock()
+_depth = 0
+_was_enabled = False
 
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many records.
-
-    Every object built is live, so collections triggered by the allocations find nothing and
-    cost ~20% of a large search. Nested/concurrent uses are counted; the collector is
-    re-enabled only if it was enabled before the first one.
-    """
-    global _gc_depth, _gc_was_enabled
-    with _gc_lock:
-        if _gc_depth == 0:
-            _gc_was_enabled = gc.isenabled()
+    """Keep the cyclic garbage collector off inside the block (see the module docstring)."""
+    global _depth, _was_enabled
+    with _lock:
+        if _depth == 0:
+            _was_enabled = gc.isenabled()
             gc.disable()
-        _gc_depth += 1
+        _depth += 1
     try:
         yield
     finally:
-        with _gc_lock:
-            _gc_depth -= 1
-            if _gc_depth == 0 and _gc_was_enabled:
-                gc.enable()
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                if _was_enabled:
+                    gc.enable()
+                else:
+                    gc.disable()
+
+
+def paused_depth() -> int:
+    """How many pauses are running now (0: the collector is as the application left it)."""
+    return _depth

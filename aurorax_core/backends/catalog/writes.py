@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..._gcpause import gc_paused
 from ...errors import ConflictError, DuplicateError, NotFound, RecordValidationError
 from ...models import DATA_SOURCE_FIELDS, DataProduct, DataSource
 from .ingest import _apply_counts, _IngestState
@@ -346,9 +345,9 @@ class _Writes(_Reads):
         started = time.perf_counter()
         if batch_size < 1:
             raise RecordValidationError(f"batch_size must be at least 1, got {batch_size}")
-        # The collector is paused: everything allocated is live (the rows), and its collections
-        # over the caller's records cost ~2.5% of an ingest and find nothing.
-        with self._journal_for_load(), self._write() as conn, gc_paused():
+        # No garbage-collector pause (there was one): 200,000-record ingests took the same CPU
+        # time with and without it (1.09 vs 1.11 s), and it paused the collector process-wide.
+        with self._journal_for_load(), self._write() as conn:
             # A large page cache keeps the hot parts of the URL index in memory during big ingests.
             conn.execute("PRAGMA cache_size=-262144")
             cache = self._sources(conn)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ...errors import CatalogError, RecordValidationError
 from ...models import DATA_PRODUCT_TYPES, DataProduct, DataSource, parse_time
 from ..filters import as_text
+from ..urls import url_problem
 from .store import (
     _DAY,
     _OWN_KEYS,
@@ -34,6 +35,7 @@ from .store import (
 if TYPE_CHECKING:
     from .writes import _Writes
 
+_WEB: Final = ("https://", "http://")
 _TEXT_CACHE_LIMIT: Final = 200_000
 _PLAIN_VALUE_TYPES: Final = frozenset({str, type(None)})
 _CACHEABLE_VALUE_TYPES: Final = frozenset({str, type(None), bool, int})
@@ -205,6 +207,10 @@ class _IngestState:
             url = record.get("url")
             if type(url) is not str or not url:
                 self._bad_url(batch, url, offset, position)
+            if not url.startswith(_WEB):
+                problem = url_problem(url)
+                if problem is not None:
+                    raise RecordValidationError(f"record {offset + position} ({_shown(url)}): {problem}")
             before = len(seen)
             seen.add(url)
             if len(seen) == before:
@@ -557,3 +563,9 @@ def _apply_counts(conn: sqlite3.Connection, days: Counter[tuple[int, int]], type
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _shown(url: str) -> str:
+    """The URL for an error message: quoted, control characters escaped, at most 80 characters."""
+    text = repr(url)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -27,6 +27,7 @@ from .store import (
     _TYPE_NAMES,
     MAX_LISTED_VALUES,
     TYPE_CODES,
+    TYPE_COLUMNS,
     _chunks,
     _SourceCache,
     bump_generation,
@@ -135,7 +136,7 @@ class _IngestState:
         self.inserted = 0
         self.updated = 0
         self.times: dict[Any, int] = {}
-        self.days: Counter[tuple[int, int]] = Counter()
+        self.days: Counter[tuple[int, int, int]] = Counter()  # (source, day, type) -> records
         self.types: Counter[tuple[int, int]] = Counter()
         self.cross_keys = set(cache.cross_keys)
         self.cross_changed = False
@@ -375,7 +376,7 @@ class _IngestState:
             self.sub_codes_added = True
         days = self.days
         types = self.types
-        days.update([(row[0], row[2] // _DAY) for row in rows])
+        days.update([(row[0], row[2] // _DAY, row[1]) for row in rows])
         types.update([(row[0], row[1]) for row in rows])
         if self.bulk:
             # No URL index yet: duplicates across batches are found when it is built.
@@ -420,7 +421,7 @@ class _IngestState:
                     )
                 updated += 1
                 # The counts above took every row as new: take the old one off.
-                days[(old[1], old[3] // _DAY)] -= 1
+                days[(old[1], old[3] // _DAY, old[2])] -= 1
                 types[(old[1], old[2])] -= 1
                 if old[1:] != (row[0], row[1], row[2], row[3], row[5], row[6]):
                     updates.append((row[0], row[1], row[2], row[3], row[5], row[6], old[0]))
@@ -545,11 +546,26 @@ def _write_planner_stats(conn: sqlite3.Connection) -> None:
     conn.execute("ANALYZE sqlite_schema")  # reload the statistics on this connection
 
 
-def _apply_counts(conn: sqlite3.Connection, days: Counter[tuple[int, int]], types: Counter[tuple[int, int]]) -> None:
+def _apply_counts(
+    conn: sqlite3.Connection, days: Counter[tuple[int, int, int]], types: Counter[tuple[int, int]]
+) -> None:
+    """Add the changes of a write to the counts: ``days`` (source, day, type code) -> change,
+    ``types`` (source, type code) -> change. In the write's transaction, like the rows."""
+    per_day: dict[tuple[int, int], list[int]] = {}
+    width = len(TYPE_COLUMNS)
+    for (sid, day, code), n in days.items():
+        if n:
+            row = per_day.get((sid, day))
+            if row is None:
+                row = per_day[(sid, day)] = [0] * (width + 1)
+            row[0] += n
+            row[code] += n
+    columns = ", ".join(TYPE_COLUMNS)
     conn.executemany(
-        "INSERT INTO day_counts (source_id, day, n) VALUES (?, ?, ?) "
-        "ON CONFLICT(source_id, day) DO UPDATE SET n = n + excluded.n",
-        [(sid, day, n) for (sid, day), n in days.items() if n],
+        f"INSERT INTO day_counts (source_id, day, n, {columns}) VALUES (?, ?, ?, {', '.join('?' * width)}) "
+        "ON CONFLICT(source_id, day) DO UPDATE SET n = n + excluded.n, "
+        + ", ".join(f"{c} = {c} + excluded.{c}" for c in TYPE_COLUMNS),
+        [(sid, day, *counts) for (sid, day), counts in per_day.items()],
     )
     conn.executemany(
         "INSERT INTO type_counts (source_id, type, n) VALUES (?, ?, ?) "

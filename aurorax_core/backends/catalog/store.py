@@ -22,8 +22,12 @@ from urllib.parse import quote
 from ...errors import CatalogError
 from ...models import DATA_PRODUCT_TYPES, DataSource
 from ..filters import schema_types
+from .migrations import upgrade
 
-SCHEMA_VERSION: Final = 2  # 1: development catalogs with a text sub_type column
+SCHEMA_VERSION: Final = 3
+# 1: development catalogs with a text sub_type column (refused: rebuild); 2: day_counts without
+# the per-type columns (upgraded in place by migrations.py on the first writable open).
+OLDEST_UPGRADABLE: Final = 2
 APPLICATION_ID: Final = 0x41555258  # "AURX": marks an SQLite file as an aurorax-core catalog
 MAX_TRACKED_REQUESTS: Final = 200
 MAX_LISTED_VALUES: Final = 100
@@ -44,6 +48,8 @@ TYPE_CODES: Final[dict[str, int]] = {
 }
 _TYPE_NAMES: Final[dict[int, str]] = {v: k for k, v in TYPE_CODES.items()}
 assert set(TYPE_CODES) == set(DATA_PRODUCT_TYPES)
+# day_counts' per-type columns, in type-code order: the availability breakdown without a scan.
+TYPE_COLUMNS: Final[tuple[str, ...]] = tuple(f"n_{name}" for name in TYPE_CODES)
 _SUB_TYPE_KEYS: Final[dict[str, int]] = {f"{name}_type": code for name, code in TYPE_CODES.items()}
 _OWN_KEYS: Final[dict[int, str]] = {code: f"{name}_type" for name, code in TYPE_CODES.items()}
 
@@ -84,8 +90,9 @@ _SCHEMA: Final[tuple[str, ...]] = (
     *_PRODUCT_INDEXES.values(),
     """CREATE TABLE IF NOT EXISTS sub_types (
         code INTEGER PRIMARY KEY, type INTEGER NOT NULL, value TEXT NOT NULL, UNIQUE (type, value))""",
-    """CREATE TABLE IF NOT EXISTS day_counts (
+    f"""CREATE TABLE IF NOT EXISTS day_counts (
         source_id INTEGER NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL,
+        {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in TYPE_COLUMNS)},
         PRIMARY KEY (source_id, day)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS type_counts (
         source_id INTEGER NOT NULL, type INTEGER NOT NULL, n INTEGER NOT NULL,
@@ -330,7 +337,7 @@ class CatalogStore:
                 "path or remove it"
             ) from None
         if app_id == APPLICATION_ID:
-            if version < SCHEMA_VERSION:
+            if version < OLDEST_UPGRADABLE:
                 raise CatalogError(
                     f"catalog {path} was written by an older development version of aurorax-core (schema version "
                     f"{version}); rebuild it (remove the file, or pass another --catalog path and ingest again)"
@@ -348,6 +355,14 @@ class CatalogStore:
                 with suppress(sqlite3.Error):
                     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                         conn.execute("PRAGMA journal_mode=WAL")
+            if version < SCHEMA_VERSION:
+                if self._readonly:
+                    raise CatalogError(
+                        f"catalog {path} has schema version {version} and this aurorax-core reads version "
+                        f"{SCHEMA_VERSION}; open it once with write access (for example `aurorax-core --catalog "
+                        f"{path} catalog stats`) to upgrade it in place (one pass over its records; the data is kept)"
+                    )
+                upgrade(conn, path)
             return
         if tables:
             raise CatalogError(not_ours)

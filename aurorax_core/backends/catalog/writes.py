@@ -318,7 +318,7 @@ class _Writes(_Reads):
         wanted = [u for u in dict.fromkeys(urls) if isinstance(u, str)]
         deleted = 0
         with self._write() as conn:
-            days: Counter[tuple[int, int]] = Counter()
+            days: Counter[tuple[int, int, int]] = Counter()
             types: Counter[tuple[int, int]] = Counter()
             for chunk in _chunks(wanted, 500):
                 rows = conn.execute(
@@ -328,7 +328,7 @@ class _Writes(_Reads):
                 ).fetchall()
                 conn.executemany("DELETE FROM products WHERE id = ?", [(r[0],) for r in rows])
                 for _, sid, code, start_s in rows:
-                    days[(sid, start_s // _DAY)] -= 1
+                    days[(sid, start_s // _DAY, code)] -= 1
                     types[(sid, code)] -= 1
                 deleted += len(rows)
             _apply_counts(conn, days, types)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from _data import make_records, make_sources, random_query
-from conftest import EngineFactory, Search
+from semantics_data import make_records, make_sources, random_query
 
 from aurorax_core import DataProduct, DataProductQuery, DataSource, MetadataFilterExpression
 from aurorax_core.backends.filters import matches, reference_search
 
 SEEDS = (3, 17)
+# the shapes conftest.py documents (not imported from it: conftest modules of other folders share its name)
+Search = Callable[[DataProductQuery], list[dict[str, Any]]]
+EngineFactory = Callable[[Path, list[dict[str, Any]], list[dict[str, Any]]], Search]
 
 
 def _products(sources: list[dict[str, Any]], records: list[dict[str, Any]]) -> list[DataProduct]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from _data import DATA_TYPES, KEYS, VALUES, random_expression
+from semantics_data import DATA_TYPES, KEYS, VALUES, random_expression
 
 from aurorax_core import MetadataFilterExpression
 from aurorax_core.backends.catalog import compile_metadata_filter as from_catalog

@@ -172,7 +172,7 @@ def test_a_catalog_locked_by_a_long_write_says_so_and_is_left_alone(
     """Another process holding the write lock past the busy timeout (as a multi-million-record
     ingest through the rollback journal does) is reported as such: never as "not a catalog,
     remove it"."""
-    import aurorax_core.backends.catalog as catalog_module
+    import aurorax_core.backends.catalog.store as catalog_module
 
     path = tmp_path / "catalog.sqlite"
     with CatalogBackend(path) as catalog:

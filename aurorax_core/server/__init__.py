@@ -24,17 +24,20 @@ Behaviour worth knowing (PROTOCOL.md §12 is the checklist it follows):
   ``max_body_bytes`` (10 MB) get a 413 without being kept in memory.
 """
 
-from .app import ServerState, make_app
+from .app import REQUIRED_ABILITIES, check_servable, make_app
 from .registry import CANCEL_LOG, RequestRegistry, SearchEntry
 from .runner import ENV_SERVER_API_KEYS, api_keys_from_env, run_server, serve_in_thread
+from .state import ServerState
 
 __all__ = [
     "CANCEL_LOG",
     "ENV_SERVER_API_KEYS",
+    "REQUIRED_ABILITIES",
     "RequestRegistry",
     "SearchEntry",
     "ServerState",
     "api_keys_from_env",
+    "check_servable",
     "make_app",
     "run_server",
     "serve_in_thread",

@@ -46,7 +46,8 @@ BAD_QUERIES = [
     pytest.param(b"\xff\xfe{}", "UTF-8", id="not-utf8"),
     pytest.param("[1, 2]", "JSON object", id="array"),
     pytest.param('"a string"', "JSON object", id="string"),
-    pytest.param("[" * 100000 + "]" * 100000, "JSON", id="nested-100000-deep"),
+    # 30,000 deep: within the 64 kB query limit (a deeper one is refused by size, 413, before parsing)
+    pytest.param("[" * 30000 + "]" * 30000, "JSON", id="nested-30000-deep"),
     pytest.param('{"start": ' + "9" * 10000 + "}", "JSON", id="huge-integer"),
     pytest.param(_with(start=5), "start", id="start-number"),
     pytest.param(_with(start=None), "start", id="start-null"),
@@ -104,8 +105,13 @@ def test_bad_queries_get_a_400_error_document(
 
 def test_a_50_mb_body_is_refused_with_413(server: str, http: requests.Session) -> None:
     body = b'{"start": "' + b"x" * (50 * 1024 * 1024) + b'"}'
-    reply = http.post(server + "/api/v1/data_products/search", data=body)
+    reply = http.post(
+        server + "/api/v1/data_sources/400/data_products", data=body, headers={"x-aurorax-api-key": API_KEY}
+    )
     assert_error(reply, 413, "AssertionError", "larger than this server accepts")
+    # a query route refuses it by the query limit, naming it and the size given
+    reply = http.post(server + "/api/v1/data_products/search", data=body)
+    assert_error(reply, 413, "AssertionError", "MAX_QUERY_BYTES", f"{len(body):,} bytes")
     # the connection and the server are fine afterwards
     assert http.get(server + "/").status_code == 200
 
@@ -116,7 +122,11 @@ def test_a_50_mb_chunked_body_is_refused_with_413(server: str, http: requests.Se
             yield b"x" * (1024 * 1024)
 
     reply = http.post(server + "/api/v1/data_products/search", data=chunks())
-    assert_error(reply, 413, "AssertionError")
+    assert_error(reply, 413, "AssertionError", "MAX_QUERY_BYTES")
+    reply = http.post(
+        server + "/api/v1/data_sources/400/data_products", data=chunks(), headers={"x-aurorax-api-key": API_KEY}
+    )
+    assert_error(reply, 413, "AssertionError", "larger than this server accepts")
 
 
 def test_a_query_spanning_100_years_is_refused(server: str, http: requests.Session) -> None:

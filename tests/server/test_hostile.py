@@ -264,3 +264,21 @@ def test_a_hostile_host_header_never_reaches_location(archive_path: Path, http: 
     with serve(archive_path) as (url, _proc):
         reply = http.post(f"{url}/api/v1/data_products/search", json=NIGHT, headers={"Host": "evil.example"})
         assert reply.headers["Location"].startswith(f"{url}/api/v1/data_products/requests/")
+
+
+def test_in_process_the_heaviest_query_stops_within_100_ms_of_its_deadline(archive_path: Path) -> None:
+    # the cost model of aurorax_core.query: with the limits, the catalog's own stop check (every
+    # 4,096 rows) comes often enough, without the worker's watcher (Python API, dashboard, threads)
+    from aurorax_core.backends.catalog import CatalogBackend
+    from aurorax_core.errors import SearchTimeout
+    from aurorax_core.query import DataProductQuery
+
+    query = DataProductQuery.from_api_payload(heavy_query())
+    with CatalogBackend(archive_path, readonly=True) as catalog:
+        late = []
+        for _ in range(3):  # the best of three: the machine may be shared
+            started = time.perf_counter()
+            with suppress(SearchTimeout):
+                catalog.search_body(query, timeout=0.5)
+            late.append(time.perf_counter() - started - 0.5)
+    assert min(late) < 0.1, late

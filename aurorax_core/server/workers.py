@@ -23,6 +23,7 @@ import multiprocessing
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -273,6 +274,11 @@ class ProcessSearcher:
         self._free = list(range(slots))
         self._ctx = ctx
         self._slot_ready: asyncio.Condition | None = None
+        self._busy = 0
+        self._busy_large = 0
+        self._light: deque[asyncio.Future[bool]] = deque()
+        self._large: deque[asyncio.Future[bool]] = deque()
+        self._waiting: dict[int, list[asyncio.Future[bool]]] = {}
         self.pool = self._new_pool()
         for future in [self.pool.submit(process_ping, processes) for _ in range(processes)]:
             future.result(timeout=120)  # start and warm every worker before the first request
@@ -321,9 +327,14 @@ class ProcessSearcher:
                 found = []  # the workers report a catalog error themselves; RuntimeError: shutting down
             if len(found) > 1:
                 ranges = list(found)
-        outcome = await self._run_parts(query.to_api_payload(), ranges, cancel, deadline, timeout, max_bytes)
+        # a search the catalog splits is large (>= 2 x 4,000 records): large ones never hold every
+        # worker, so one-night searches always find one free (a heavy query can delay them by no
+        # more than one worker's share)
+        large = len(ranges) > 1
+        payload = query.to_api_payload()
+        outcome = await self._run_parts(payload, ranges, cancel, deadline, timeout, max_bytes, large)
         if outcome is None:  # the parts saw different catalogs: once more, whole
-            outcome = await self._run_parts(query.to_api_payload(), [None], cancel, deadline, timeout, max_bytes)
+            outcome = await self._run_parts(payload, [None], cancel, deadline, timeout, max_bytes, large)
         return outcome or Outcome(failure="the catalog changed during the search; run it again")
 
     async def _run_parts(
@@ -334,6 +345,7 @@ class ProcessSearcher:
         deadline: float,
         timeout: float,
         max_bytes: int,
+        large: bool,
     ) -> Outcome | None:
         loop = asyncio.get_running_loop()
         slot = await self._slot()
@@ -341,6 +353,9 @@ class ProcessSearcher:
 
         def stop() -> None:
             flags[slot] = 1
+            # parts still waiting for a worker give up at once (stop may run on any thread)
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._drop, slot)
 
         unlink = _on_cancel(cancel, stop)
         late = loop.call_later(max(0.0, deadline - time.monotonic()), stop)
@@ -349,9 +364,7 @@ class ProcessSearcher:
             try:
                 outcomes: list[Any] = await asyncio.gather(
                     *(
-                        loop.run_in_executor(
-                            pool, process_search, payload, slot, deadline, timeout, starting, max_bytes
-                        )
+                        self._dispatch(large, slot, pool, payload, slot, deadline, timeout, starting, max_bytes)
                         for starting in ranges
                     ),
                     return_exceptions=True,
@@ -361,6 +374,7 @@ class ProcessSearcher:
         finally:
             late.cancel()
             unlink()
+            self._waiting.pop(slot, None)
             await self._release(slot)
         if any(isinstance(o, BrokenProcessPool) for o in outcomes):
             self._replace_broken(pool)
@@ -369,6 +383,49 @@ class ProcessSearcher:
             return await loop.run_in_executor(self.read_pool, _collect, outcomes, max_bytes, len(ranges) > 1)
         except RuntimeError:  # shutting down: still remove the files
             return _collect(outcomes, max_bytes, len(ranges) > 1)
+
+    def _grant(self) -> None:
+        """Give free workers to waiting parts: small searches first, large ones while they hold
+        fewer than all workers (so a one-night search always finds one not running a large part)."""
+        # two parts per worker in flight: the next one is already in the worker's queue when the
+        # last one ends (one-night searches take ~2 ms; a round trip through the IO loop ~1 ms)
+        while self._busy < 2 * self.processes:
+            if self._light:
+                waiter, large = self._light.popleft(), False
+            elif self._large and self._busy_large < max(1, self.processes - 1):
+                waiter, large = self._large.popleft(), True
+            else:
+                return
+            if waiter.done():  # dropped (its search was cancelled)
+                continue
+            self._busy += 1
+            self._busy_large += large
+            waiter.set_result(True)
+
+    def _drop(self, slot: int) -> None:
+        """The parts of a cancelled search that still wait for a worker give up now."""
+        for waiter in self._waiting.pop(slot, []):
+            if not waiter.done():
+                waiter.set_result(False)
+
+    async def _dispatch(self, large: bool, slot: int, pool: ProcessPoolExecutor, *args: Any) -> Any:
+        """Run one part in a worker as soon as one may take it: parts wait here, not in the pool's
+        queue, so a cancelled search's waiting parts never start and small searches go first."""
+        loop = asyncio.get_running_loop()
+        if self.flags[slot]:
+            return "cancelled", None, None
+        waiter: asyncio.Future[bool] = loop.create_future()
+        (self._large if large else self._light).append(waiter)
+        self._waiting.setdefault(slot, []).append(waiter)
+        self._grant()
+        if not await waiter:
+            return "cancelled", None, None
+        try:
+            return await loop.run_in_executor(pool, process_search, *args)
+        finally:
+            self._busy -= 1
+            self._busy_large -= large
+            self._grant()
 
     def stop_all(self) -> None:
         """Set every slot: each running search stops within milliseconds, queued parts are dropped."""

@@ -24,6 +24,39 @@ LOGICAL_OPERATORS: Final[tuple[str, ...]] = ("AND", "OR")
 # certainly a typo (e.g. 2200 for 2020) and would make the backend scan everything.
 MAX_QUERY_SPAN: Final = timedelta(days=366 * 25)
 
+# --- the cost of a query is bounded wherever it enters (Python API, CLI, server, dashboard) ------
+# Each number is a few times what real AuroraX queries need (PROTOCOL.md, shared/aurorax/data,
+# assets/data_sources.json), so no real query comes near it, while the per-row work of the largest
+# allowed query stays small enough for a search to notice a cancel or its deadline quickly: the
+# catalog checks both every 4,096 rows, and the metadata filter is what each row costs.
+#
+# Cost model (CPU time on the demo archive, measured with bench-free `time.process_time`): a row costs
+# ~3.3 us to read and encode plus ~0.55 us per filter value compared (``between`` compares two,
+# ``in`` on a numeric or typed key one per value). With at most MAX_FILTER_VALUES values in all, a
+# row costs at most ~3.3 + 20 * 0.55 ~ 15 us, so 4,096 rows take ~60 ms < 100 ms between two checks.
+# Real queries: 1-2 expressions (docs and pyaurorax examples; example2.json; the pyaurorax test suite
+# ORs two), at most 8 values (keogram_type has 7 values seen plus 1 schema-only value).
+MAX_METADATA_EXPRESSIONS: Final = 8
+"""Metadata expressions per query: one per metadata key a data product carries (a type key,
+imaging start/end, the ML classification keys) with room to spare; real queries use 1-2."""
+MAX_VALUES_PER_EXPRESSION: Final = 16
+"""Values in one expression: twice keogram_type's 8 known values (the longest real ``in`` list)."""
+MAX_FILTER_VALUES: Final = 20
+"""Values in all expressions together: the per-row cost bound of the cost model above."""
+MAX_KEY_LENGTH: Final = 64
+"""Characters in a metadata key: the longest real key (calgary_cloud_ml_v1_confidence) has 30."""
+MAX_VALUE_LENGTH: Final = 256
+"""Characters in a metadata value: real values are type names (<= 20) and timestamps (26)."""
+MAX_NAME_LENGTH: Final = 64
+"""Characters in a program, platform, instrument type or data product type: the longest real one
+('near-infrared ASI') has 17."""
+MAX_LIST_ENTRIES: Final = 128
+"""Entries in programs / platforms / instrument_types / data_product_type_filters: production has
+18 programs, 76 platforms and 9 instrument types (101 data sources; 108 in 2022)."""
+MAX_QUERY_BYTES: Final = 64 * 1024
+"""Bytes of a query's JSON (a server body, a query file): a largest-allowed query is ~30 kB, a
+real one ~500 bytes."""
+
 _QUERY_KEYS: Final = {"start", "end", "data_sources", "data_product_type_filters", "request_id"}
 _SOURCE_KEYS: Final = {"programs", "platforms", "instrument_types", "data_product_metadata_filters"}
 
@@ -41,6 +74,11 @@ class MetadataFilterExpression:
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.strip():
             raise QueryValidationError("metadata filter: 'key' must be a non-empty string, e.g. 'keogram_type'")
+        if len(self.key) > MAX_KEY_LENGTH:
+            raise QueryValidationError(
+                f"metadata filter key {self.key[:40]!r}... has {len(self.key)} characters, more than the limit "
+                f"of {MAX_KEY_LENGTH} (MAX_KEY_LENGTH); metadata keys are short names like 'keogram_type'"
+            )
         operator = self.operator.strip().lower() if isinstance(self.operator, str) else self.operator
         if operator not in METADATA_OPERATORS:
             raise QueryValidationError(
@@ -54,7 +92,17 @@ class MetadataFilterExpression:
                 f"metadata filter on {self.key!r}: 'values' must be a list, e.g. [\"daily\"], got {values!r}"
             )
         values = tuple(values)
+        if len(values) > MAX_VALUES_PER_EXPRESSION:
+            raise QueryValidationError(
+                f"metadata filter on {self.key!r} has {len(values)} values, more than the limit of "
+                f"{MAX_VALUES_PER_EXPRESSION} per expression (MAX_VALUES_PER_EXPRESSION); narrow the list"
+            )
         for value in values:
+            if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+                raise QueryValidationError(
+                    f"metadata filter on {self.key!r}: a value has {len(value)} characters, more than the "
+                    f"limit of {MAX_VALUE_LENGTH} (MAX_VALUE_LENGTH)"
+                )
             if not isinstance(value, (str, int, float, bool)) or (
                 isinstance(value, float) and not math.isfinite(value)
             ):
@@ -104,11 +152,30 @@ def _string_tuple(name: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise QueryValidationError(f'{name} must be a list of strings, e.g. ["trex"], got {value!r}')
     items = tuple(value)
+    if len(items) > MAX_LIST_ENTRIES:
+        raise QueryValidationError(
+            f"{name} has {len(items)} entries, more than the limit of {MAX_LIST_ENTRIES} (MAX_LIST_ENTRIES); "
+            "leave the list empty to mean all of them"
+        )
     for item in items:
         if not isinstance(item, str) or not item.strip():
             raise QueryValidationError(f"{name}: every entry must be a non-empty string, got {item!r}")
+        if len(item) > MAX_NAME_LENGTH:
+            raise QueryValidationError(
+                f"{name}: {item[:40]!r}... has {len(item)} characters, more than the limit of {MAX_NAME_LENGTH} "
+                "(MAX_NAME_LENGTH); names are like 'trex', 'fort smith', 'RGB ASI'"
+            )
     # Duplicates change nothing in an OR list; dropping them keeps equal queries equal.
     return tuple(dict.fromkeys(items))
+
+
+def _check_filter_cost(filters: tuple[Any, ...]) -> None:
+    # before any expression is built: a list of 20,000 expressions is refused without parsing them
+    if len(filters) > MAX_METADATA_EXPRESSIONS:
+        raise QueryValidationError(
+            f"the query has {len(filters)} metadata filter expressions, more than the limit of "
+            f"{MAX_METADATA_EXPRESSIONS} (MAX_METADATA_EXPRESSIONS); combine values with 'in' instead"
+        )
 
 
 def _query_time(name: str, value: Any) -> datetime:
@@ -173,14 +240,18 @@ class DataProductQuery:
             filters = ()
         if isinstance(filters, (str, bytes, Mapping)) or not isinstance(filters, Iterable):
             raise QueryValidationError(f"metadata_filters must be a list of expressions, got {filters!r}")
-        set_(
-            self,
-            "metadata_filters",
-            tuple(
-                f if isinstance(f, MetadataFilterExpression) else MetadataFilterExpression.from_api_dict(f)
-                for f in filters
-            ),
+        filters = tuple(filters)
+        _check_filter_cost(filters)
+        expressions = tuple(
+            f if isinstance(f, MetadataFilterExpression) else MetadataFilterExpression.from_api_dict(f) for f in filters
         )
+        total = sum(len(e.values) for e in expressions)
+        if total > MAX_FILTER_VALUES:
+            raise QueryValidationError(
+                f"the metadata filters have {total} values in all, more than the limit of {MAX_FILTER_VALUES} "
+                "(MAX_FILTER_VALUES: every record is compared with each value); use fewer values"
+            )
+        set_(self, "metadata_filters", expressions)
         logical = self.metadata_filters_logical_operator
         logical = "AND" if logical is None else logical
         if not isinstance(logical, str) or logical.strip().upper() not in LOGICAL_OPERATORS:
@@ -267,7 +338,7 @@ class DataProductQuery:
             platforms=sources.get("platforms"),
             instrument_types=sources.get("instrument_types"),
             data_product_types=payload.get("data_product_type_filters"),
-            metadata_filters=tuple(MetadataFilterExpression.from_api_dict(e) for e in expressions),
+            metadata_filters=tuple(expressions),
             metadata_filters_logical_operator=logical,
             request_id=request_id if isinstance(request_id, str) else None,
         )
@@ -286,6 +357,9 @@ class DataProductQuery:
             raise QueryValidationError(
                 "the query is empty; it must be a JSON object (see `data_products search_template`)"
             )
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_QUERY_BYTES:
+            raise QueryValidationError(too_large_message(size))
         try:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -344,6 +418,15 @@ class DataProductQuery:
         if self.data_product_types:
             text += f" data_product_type in ({', '.join(self.data_product_types)})"
         return text
+
+
+def too_large_message(size: int | None) -> str:
+    """The refusal of a query whose JSON is over MAX_QUERY_BYTES (``size`` None: not known yet)."""
+    given = f"{size:,} bytes" if size is not None else "more"
+    return (
+        f"the query is {given}, more than the limit of {MAX_QUERY_BYTES:,} bytes (MAX_QUERY_BYTES); "
+        "a real query is well under 1 kB: leave lists empty to mean all, and use fewer metadata filters"
+    )
 
 
 def _java_time(value: datetime) -> str:

@@ -8,6 +8,7 @@ rather than probing with ``getattr``, so a new backend sees in one place what it
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -15,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..events import SEARCH_STAGES, CancelToken, ProgressCallback, SearchEvent
 from ..models import DataSource
 from ..query import DataProductQuery
-from ..results import SearchResult
+from ..results import SearchBody, SearchResult
 
 __all__ = [
     "SEARCH_STAGES",
@@ -27,8 +28,11 @@ __all__ = [
     "MetadataValues",
     "ProgressCallback",
     "RequestTracking",
+    "SearchBodies",
     "SearchEvent",
+    "SourceLookup",
     "TimeSpan",
+    "WritableCatalog",
 ]
 
 
@@ -174,3 +178,57 @@ class ConnectivityCheck(Protocol):
     def check_connectivity(self) -> None:
         """Return when the backend answers; raise a BackendError subclass saying why not."""
         ...
+
+
+@runtime_checkable
+class SearchBodies(Protocol):
+    """Backends that write a search's AuroraX data body themselves and can split a search by start
+    time (what ``aurorax-core serve`` needs to answer searches, in threads or worker processes)."""
+
+    def search_body(
+        self,
+        query: DataProductQuery,
+        *,
+        cancel: CancelToken | None = None,
+        timeout: float | None = None,
+        starting: tuple[datetime, datetime] | None = None,
+    ) -> SearchBody:
+        """The encoded ``{"result": [...]}`` body of ``query`` (only records starting in ``starting``).
+
+        Raises:
+            SearchCancelled, SearchTimeout, CatalogError.
+        """
+        ...
+
+    def start_ranges(self, query: DataProductQuery, parts: int) -> list[tuple[datetime, datetime]]:
+        """At most ``parts`` start-time ranges of about equal size that together cover ``query``."""
+        ...
+
+
+@runtime_checkable
+class SourceLookup(Protocol):
+    """Backends that find one data source by its identifier."""
+
+    def get_source(self, identifier: int, *, include_stats: bool = False) -> DataSource:
+        """The source (with its six stats when asked for).
+
+        Raises:
+            NotFound: no such source.
+        """
+        ...
+
+
+@runtime_checkable
+class WritableCatalog(Protocol):
+    """Backends whose data sources and data products can be changed (the server's upload, delete
+    and data-source routes). Each call is one transaction: all of it or nothing."""
+
+    def add_source(self, source: DataSource) -> DataSource: ...
+
+    def update_source(self, identifier: int, changes: Mapping[str, Any]) -> DataSource: ...
+
+    def delete_source(self, identifier: int) -> None: ...
+
+    def upload_products(self, identifier: int, records: Iterable[Mapping[str, Any]]) -> Any: ...
+
+    def delete_products(self, identifier: int, urls: Iterable[str]) -> int: ...

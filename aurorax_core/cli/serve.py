@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
+from pathlib import Path
 
 from ..errors import AuroraXCoreError
 
@@ -82,6 +84,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="how long a search submission may wait for a quick search to finish before answering 202, "
         "so the client's first status poll finds the data (default 0.1; 0 answers at once)",
     )
+    parser.add_argument(
+        "--search-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="a search still running after this long is stopped where it runs and fails saying so (default 300)",
+    )
+    parser.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="on SIGTERM/Ctrl+C, how long requests being answered may still finish before the searches are "
+        "stopped; the process is gone within this plus one second (default 5)",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the URL clients reach this server at (e.g. https://aurorax.example.org behind a proxy); "
+        "search Locations start with it (default: the address the request came to, never its Host header)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -101,8 +125,18 @@ def handle(args: argparse.Namespace) -> int:
         raise AuroraXCoreError(f"--result-ttl must be positive, got {args.result_ttl:g}")
     if args.result_memory < 1:
         raise AuroraXCoreError(f"--result-memory must be at least 1 (MB), got {args.result_memory}")
-    catalog = config.catalog_path(args.catalog)
-    if not catalog.exists():
+    if not 0 < args.search_timeout <= 86400:
+        raise AuroraXCoreError(f"--search-timeout must be between 0 and 86400 seconds, got {args.search_timeout:g}")
+    if not 0 <= args.shutdown_grace <= 3600:
+        raise AuroraXCoreError(f"--shutdown-grace must be between 0 and 3600 seconds, got {args.shutdown_grace:g}")
+    if args.public_url is not None and not args.public_url.startswith(("http://", "https://")):
+        raise AuroraXCoreError(f"--public-url must start with http:// or https://, got {args.public_url!r}")
+    from ..backends.registry import scheme_of
+
+    catalog: Path | str = config.catalog_path(args.catalog)
+    if args.catalog and scheme_of(args.catalog) is not None:
+        catalog = args.catalog  # another engine's URL (postgresql://...): served if it has what the server needs
+    elif not Path(catalog).exists():
         if args.catalog:
             raise AuroraXCoreError(f"catalog {str(catalog)!r} does not exist; check --catalog")
         from ..demo import ensure_demo_catalog
@@ -119,6 +153,13 @@ def handle(args: argparse.Namespace) -> int:
         print(f"  writes: {f'allowed with {len(keys)} API key(s)' if keys else 'disabled (no --api-key)'}")
         print("Press Ctrl+C to stop.", flush=True)
 
+    def exit_deadline() -> None:
+        # whatever is still running (a thread inside a catalog call), the process is gone within
+        # the grace period plus one second of a stop signal
+        timer = threading.Timer(args.shutdown_grace + 0.9, os._exit, (0,))
+        timer.daemon = True
+        timer.start()
+
     run_server(
         catalog,
         host=args.host,
@@ -130,6 +171,10 @@ def handle(args: argparse.Namespace) -> int:
         workers=args.workers,
         search_processes=args.search_processes,
         submit_wait=args.submit_wait,
+        search_timeout=args.search_timeout,
+        shutdown_grace=args.shutdown_grace,
+        public_url=args.public_url,
+        on_stopping=exit_deadline,
     )
     print("Server stopped.", file=sys.stderr)
     return 0

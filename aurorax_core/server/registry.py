@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from ..backends.base import CancelToken
 from ..query import DataProductQuery
 from ..results import SourceLayout
+from .workers import LinkedCancelToken
 
 STATE_PENDING: Final = "pending"
 STATE_DONE: Final = "done"
@@ -60,7 +60,7 @@ class SearchEntry:
     file_size: int | None = None
     query_duration_ms: int | None = None
     error_message: str | None = None
-    cancel: CancelToken = field(default_factory=CancelToken)
+    cancel: LinkedCancelToken = field(default_factory=LinkedCancelToken)
     done_event: threading.Event = field(default_factory=threading.Event)
     # monotonic completion time, for the TTL
     finished_at: float | None = None
@@ -193,7 +193,7 @@ class RequestRegistry:
         self._gone: OrderedDict[str, None] = OrderedDict()
         # finished ids in completion order, so expiry and eviction never scan pending entries
         self._done: OrderedDict[str, float] = OrderedDict()
-        self._bytes = 0
+        self._bytes = 0  # kept results plus reservations of results on their way
         self._pending = 0
 
     # --- bookkeeping -------------------------------------------------------------------------
@@ -241,6 +241,21 @@ class RequestRegistry:
             len(self._entries) + extra_entries > self.max_entries or self._bytes + extra_bytes > self.max_bytes
         ):
             self._forget(next(iter(self._done)))
+
+    def reserve(self, size: int) -> bool:
+        """Hold ``size`` bytes of the result memory for a result on its way (read back from a worker,
+        or sent by the synchronous route), evicting the oldest finished results if needed; False when
+        it does not fit even then. Every True is paired with :meth:`release` or ``complete(reserved=)``."""
+        with self._lock:
+            self._evict_for(0, size)
+            if self._bytes + size > self.max_bytes:
+                return False
+            self._bytes += size
+            return True
+
+    def release(self, size: int) -> None:
+        with self._lock:
+            self._bytes -= size
 
     # --- the lifecycle -------------------------------------------------------------------------
 
@@ -299,10 +314,13 @@ class RequestRegistry:
         query_duration_ms: int,
         logs: list[tuple[str, str]],
         layout: SourceLayout | None = None,
+        reserved: int = 0,
     ) -> bool:
-        """Store a finished search's encoded result; False when it was cancelled or evicted meanwhile."""
+        """Store a finished search's encoded result; False when it was cancelled or evicted meanwhile.
+        ``reserved``: bytes :meth:`reserve` held for it, released here whatever happens."""
         stored = len(result) + (layout.nbytes if layout is not None else 0)
         with self._lock:
+            self._bytes -= reserved
             if entry.finished or self._entries.get(entry.request_id) is not entry:
                 return False
             self._evict_for(0, stored)

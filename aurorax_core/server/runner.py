@@ -33,18 +33,19 @@ def api_keys_from_env(explicit: Iterable[str] = ()) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _open_catalog(catalog: Any) -> tuple[Any, bool]:
+def _open_catalog(catalog: Any) -> tuple[Any, bool, str | None]:
+    """(the backend, whether it was opened here, its specification for the search processes)."""
     if isinstance(catalog, (str, Path)):
-        from ..backends.catalog import CatalogBackend
+        from ..backends.registry import open_backend, scheme_of
 
-        path = Path(catalog)
-        if not path.exists():
+        spec = str(catalog)
+        if scheme_of(spec) is None and not Path(spec).exists():
             raise AuroraXCoreError(
-                f"catalog {str(path)!r} does not exist; build one with `aurorax-core catalog build-demo` "
+                f"catalog {spec!r} does not exist; build one with `aurorax-core catalog build-demo` "
                 "or pass --catalog PATH"
             )
-        return CatalogBackend(path), True
-    return catalog, False
+        return open_backend(spec, build_demo_if_missing=False), True, spec
+    return catalog, False, None
 
 
 def _server(app: Any, sockets: list[Any]) -> tornado.httpserver.HTTPServer:
@@ -70,10 +71,17 @@ def serve_in_thread(
         AuroraXCoreError: the catalog path does not exist.
         OSError: the port cannot be bound.
     """
-    backend, owned = _open_catalog(catalog)
+    backend, owned, spec = _open_catalog(catalog)
     sockets = tornado.netutil.bind_sockets(port, host)
     actual_port = sockets[0].getsockname()[1]
-    app = make_app(backend, **app_options)
+    try:
+        app = make_app(backend, **{"spec": spec, **app_options})
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        if owned:
+            backend.close()
+        raise
     state = app.settings["aurorax_state"]
     ready = threading.Event()
     holder: dict[str, Any] = {}
@@ -112,8 +120,8 @@ def serve_in_thread(
             logger.debug("server shutdown did not finish cleanly", exc_info=True)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
-        state.close()
-        if owned:
+        quiet = state.close(wait=5.0)
+        if owned and quiet:
             backend.close()
 
     url_host = f"[{host}]" if ":" in host else host
@@ -126,26 +134,42 @@ def run_server(
     host: str = "127.0.0.1",
     port: int = 8080,
     on_ready: Callable[[str], None] | None = None,
+    shutdown_grace: float = 5.0,
+    on_stopping: Callable[[], None] | None = None,
     **app_options: Any,
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM; ``on_ready(url)`` is called once listening.
 
+    On the signal the server stops accepting connections, lets the requests being answered finish
+    for up to ``shutdown_grace`` seconds (new requests on open connections get a 503), then cancels
+    every search, ends the search processes (killed if they do not stop at once) and returns.
+    ``on_stopping()`` is called as the signal arrives (the CLI arms its exit deadline there).
+
     Raises:
         AuroraXCoreError: the catalog does not exist or the port cannot be bound.
     """
-    backend, owned = _open_catalog(catalog)
+    backend, owned, spec = _open_catalog(catalog)
     try:
         sockets = tornado.netutil.bind_sockets(port, host)
     except OSError as exc:
         if owned:
             backend.close()
         raise AuroraXCoreError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port") from None
-    app = make_app(backend, **app_options)
+    try:
+        app = make_app(backend, **{"spec": spec, **app_options})
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        if owned:
+            backend.close()
+        raise
     state = app.settings["aurorax_state"]
     actual_port = sockets[0].getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
+    quiet = False
 
     async def main() -> None:
+        nonlocal quiet
         server = _server(app, sockets)
         if on_ready is not None:
             on_ready(f"http://{url_host}:{actual_port}")
@@ -155,12 +179,21 @@ def run_server(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        server.stop()
-        await server.close_all_connections()
+        if on_stopping is not None:
+            on_stopping()
+        server.stop()  # no new connections
+        state.stopping = True  # new requests on open connections: 503
+        if not await state.wait_idle(shutdown_grace):
+            logger.warning("requests still running after the %g s shutdown grace period; stopping them", shutdown_grace)
+        # the searches stop now, their answers (errors) go out, then the connections close
+        state.stop_searches()
+        await state.wait_idle(0.2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.close_all_connections(), timeout=0.2)
 
     try:
         asyncio.run(main())
     finally:
-        state.close()
-        if owned:
+        quiet = state.close(wait=0.5)
+        if owned and quiet:
             backend.close()

@@ -100,3 +100,43 @@ def test_pyaurorax_equals_the_catalog_for_60_random_queries(
         assert [row_of_pyaurorax(r) for r in search.data] == expected, f"query {index}: {query.to_json(indent=None)}"
         non_empty += bool(expected)
     assert non_empty > 20
+
+
+def at_the_limits(query: DataProductQuery) -> DataProductQuery:
+    """The same query grown to the largest allowed filter without changing its answer: OR gains
+    alternatives that match nothing, AND gains conditions every record passes (``!=`` a value no
+    record has holds only where the key exists, so only on the keys already required)."""
+    from aurorax_core import query as limits
+
+    expressions = [e.to_api_dict() for e in query.metadata_filters]
+    if query.metadata_filters_logical_operator == "OR" or not expressions:
+        if not expressions:  # OR of nothing would filter everything out: keep it unfiltered
+            return query
+        filler = {"key": "keogram_type", "operator": "in", "values": []}
+    else:
+        filler = {"key": expressions[0]["key"], "operator": "not in", "values": []}
+    while len(expressions) < limits.MAX_METADATA_EXPRESSIONS:
+        expressions.append({**filler, "values": []})
+    room = limits.MAX_FILTER_VALUES - sum(len(e["values"]) for e in expressions if e["values"])
+    empties = [e for e in expressions if not e["values"]]
+    for i, expression in enumerate(empties):
+        share = room // len(empties) + (i < room % len(empties))
+        expression["values"] = [f"no-such-{i}-{k}".ljust(limits.MAX_VALUE_LENGTH, "x") for k in range(max(1, share))]
+    return query.replace(metadata_filters=expressions)
+
+
+def test_remote_backend_equals_the_catalog_for_queries_grown_to_the_limits(
+    server_url: str, catalog: CatalogBackend
+) -> None:
+    rng = random.Random(20261205)
+    sources = _sources_with_data(catalog)
+    grown = 0
+    with RemoteBackend(server_url) as remote:
+        for index in range(80):
+            query = random_query(rng, sources)
+            big = at_the_limits(query)
+            grown += big != query
+            expected = catalog.search(query).to_api_records()
+            assert catalog.search(big).to_api_records() == expected, f"query {index}: {big.to_json(indent=None)}"
+            assert remote.search(big, timeout=30).to_api_records() == expected, f"query {index}"
+    assert grown > 30

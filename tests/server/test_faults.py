@@ -46,7 +46,8 @@ BAD_QUERIES = [
     pytest.param(b"\xff\xfe{}", "UTF-8", id="not-utf8"),
     pytest.param("[1, 2]", "JSON object", id="array"),
     pytest.param('"a string"', "JSON object", id="string"),
-    pytest.param("[" * 100000 + "]" * 100000, "JSON", id="nested-100000-deep"),
+    # 30,000 deep: within the 64 kB query limit (a deeper one is refused by size, 413, before parsing)
+    pytest.param("[" * 30000 + "]" * 30000, "JSON", id="nested-30000-deep"),
     pytest.param('{"start": ' + "9" * 10000 + "}", "JSON", id="huge-integer"),
     pytest.param(_with(start=5), "start", id="start-number"),
     pytest.param(_with(start=None), "start", id="start-null"),
@@ -104,8 +105,13 @@ def test_bad_queries_get_a_400_error_document(
 
 def test_a_50_mb_body_is_refused_with_413(server: str, http: requests.Session) -> None:
     body = b'{"start": "' + b"x" * (50 * 1024 * 1024) + b'"}'
-    reply = http.post(server + "/api/v1/data_products/search", data=body)
+    reply = http.post(
+        server + "/api/v1/data_sources/400/data_products", data=body, headers={"x-aurorax-api-key": API_KEY}
+    )
     assert_error(reply, 413, "AssertionError", "larger than this server accepts")
+    # a query route refuses it by the query limit, naming it and the size given
+    reply = http.post(server + "/api/v1/data_products/search", data=body)
+    assert_error(reply, 413, "AssertionError", "MAX_QUERY_BYTES", f"{len(body):,} bytes")
     # the connection and the server are fine afterwards
     assert http.get(server + "/").status_code == 200
 
@@ -116,7 +122,11 @@ def test_a_50_mb_chunked_body_is_refused_with_413(server: str, http: requests.Se
             yield b"x" * (1024 * 1024)
 
     reply = http.post(server + "/api/v1/data_products/search", data=chunks())
-    assert_error(reply, 413, "AssertionError")
+    assert_error(reply, 413, "AssertionError", "MAX_QUERY_BYTES")
+    reply = http.post(
+        server + "/api/v1/data_sources/400/data_products", data=chunks(), headers={"x-aurorax-api-key": API_KEY}
+    )
+    assert_error(reply, 413, "AssertionError", "larger than this server accepts")
 
 
 def test_a_query_spanning_100_years_is_refused(server: str, http: requests.Session) -> None:
@@ -482,6 +492,9 @@ def test_random_garbage_never_gets_a_500(make_server: Any, http: requests.Sessio
         json.dumps([{**UPLOAD[0], "metadata": [1]}]).encode(),
         json.dumps({"response_format": {"a": {"b": {"c": 1}}}, "query": QUERY}).encode(),
     ]
+    # queries at and just past each limit, on every route that takes one
+    bodies += [json.dumps(p.values[n]).encode() for p in _limit_cases() for n in (1, 2)]
+    bodies += [json.dumps({"query": p.values[2]}).encode() for p in _limit_cases()]
     keys = [{}, {"x-aurorax-api-key": API_KEY}, {"x-aurorax-api-key": "\u00e9"}]
     for _ in range(300):
         method = rng.choice(["GET", "POST", "DELETE", "PATCH", "PUT"])
@@ -489,6 +502,7 @@ def test_random_garbage_never_gets_a_500(make_server: Any, http: requests.Sessio
         headers = {k: v.encode("utf-8").decode("latin-1") for k, v in rng.choice(keys).items()}
         reply = http.request(method, server + path, data=rng.choice(bodies), headers=headers)
         assert reply.status_code < 500, (method, path, reply.text)
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
         if reply.status_code >= 400:
             assert reply.headers["Content-Type"] == "application/json"
             assert set(reply.json()) == {"error_code", "error_message"}
@@ -510,3 +524,96 @@ def test_search_processes_see_a_renamed_data_source(make_server: Any, http: requ
     patched = http.patch(url + "/api/v1/data_sources/400", json={"display_name": "Renamed"}, headers=key)
     assert patched.status_code == 200, patched.text
     assert display_names() == ["Renamed"]
+
+
+def _limit_cases() -> list[Any]:
+    """(limit name, query at the limit, the same just past it) for each query limit."""
+    from aurorax_core import query as q
+
+    base = {"start": "2020-01-01T00:00:00", "end": "2020-01-01T23:59:59"}
+
+    def with_filters(expressions: list[dict[str, Any]]) -> dict[str, Any]:
+        return {**base, "data_sources": {"data_product_metadata_filters": {"expressions": expressions}}}
+
+    def values(n: int) -> list[dict[str, Any]]:
+        return [{"key": "keogram_type", "operator": "in", "values": [f"v{i}" for i in range(n)]}]
+
+    def spread(total: int) -> list[dict[str, Any]]:
+        n = q.MAX_METADATA_EXPRESSIONS
+        return [
+            {"key": f"k{i}", "operator": "in", "values": [f"v{j}" for j in range(total // n + (i < total % n))]}
+            for i in range(n)
+        ]
+
+    def expressions(n: int) -> list[dict[str, Any]]:
+        return [{"key": f"k{i}", "operator": "=", "values": ["x"]} for i in range(n)]
+
+    def one(key: str = "k", value: str = "x") -> list[dict[str, Any]]:
+        return [{"key": key, "operator": "=", "values": [value]}]
+
+    def names(field: str, n: int, length: int = 4) -> dict[str, Any]:
+        return {**base, "data_sources": {field: [f"{i:04d}".ljust(length, "n") for i in range(n)]}}
+
+    cases = [
+        (
+            "MAX_METADATA_EXPRESSIONS",
+            with_filters(expressions(q.MAX_METADATA_EXPRESSIONS)),
+            with_filters(expressions(q.MAX_METADATA_EXPRESSIONS + 1)),
+        ),
+        (
+            "MAX_VALUES_PER_EXPRESSION",
+            with_filters(values(q.MAX_VALUES_PER_EXPRESSION)),
+            with_filters(values(q.MAX_VALUES_PER_EXPRESSION + 1)),
+        ),
+        ("MAX_FILTER_VALUES", with_filters(spread(q.MAX_FILTER_VALUES)), with_filters(spread(q.MAX_FILTER_VALUES + 1))),
+        (
+            "MAX_KEY_LENGTH",
+            with_filters(one(key="k" * q.MAX_KEY_LENGTH)),
+            with_filters(one(key="k" * (q.MAX_KEY_LENGTH + 1))),
+        ),
+        (
+            "MAX_VALUE_LENGTH",
+            with_filters(one(value="v" * q.MAX_VALUE_LENGTH)),
+            with_filters(one(value="v" * (q.MAX_VALUE_LENGTH + 1))),
+        ),
+        ("MAX_NAME_LENGTH", names("platforms", 1, q.MAX_NAME_LENGTH), names("platforms", 1, q.MAX_NAME_LENGTH + 1)),
+    ]
+    for field in ("programs", "platforms", "instrument_types"):
+        cases.append(("MAX_LIST_ENTRIES", names(field, q.MAX_LIST_ENTRIES), names(field, q.MAX_LIST_ENTRIES + 1)))
+    cases.append(
+        (
+            "MAX_LIST_ENTRIES",
+            {**base, "data_product_type_filters": ["keogram"] * q.MAX_LIST_ENTRIES},
+            {**base, "data_product_type_filters": ["keogram"] * (q.MAX_LIST_ENTRIES + 1)},
+        )
+    )
+    return [pytest.param(*case, id=f"{case[0]}-{i}") for i, case in enumerate(cases)]
+
+
+@pytest.mark.parametrize(("limit", "at", "past"), _limit_cases())
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/data_products/search", "/api/v1/utils/describe/query/data_products", "sync"],
+)
+def test_queries_at_each_limit_are_answered_and_just_past_it_are_refused_naming_it(
+    server: str, http: requests.Session, limit: str, at: dict[str, Any], past: dict[str, Any], path: str
+) -> None:
+    def post(query: dict[str, Any]) -> requests.Response:
+        if path == "sync":
+            return http.post(f"{server}/api/v1/data_products/search_synchronous", json={"query": query})
+        return http.post(server + path, json=query)
+
+    assert post(at).status_code in (200, 202)
+    assert_error(post(past), 400, "AssertionError", limit)
+
+
+def test_a_query_body_at_the_size_limit_is_parsed_and_one_byte_more_is_a_413(
+    server: str, http: requests.Session
+) -> None:
+    from aurorax_core.query import MAX_QUERY_BYTES
+
+    text = json.dumps({"start": "2020-01-01T00:00:00", "end": "2020-01-01T23:59:59"})
+    at = text[:-1] + " " * (MAX_QUERY_BYTES - len(text)) + "}"
+    assert http.post(f"{server}/api/v1/utils/describe/query/data_products", data=at).status_code == 200
+    reply = http.post(f"{server}/api/v1/utils/describe/query/data_products", data=at + " ")
+    assert_error(reply, 413, "AssertionError", "MAX_QUERY_BYTES", f"{MAX_QUERY_BYTES + 1:,} bytes")

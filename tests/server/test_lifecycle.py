@@ -18,8 +18,7 @@ import requests
 from aurorax_core import DataProductQuery
 from aurorax_core.backends.catalog import CatalogBackend
 from aurorax_core.demo import build_demo_archive
-from aurorax_core.server import CANCEL_LOG
-from aurorax_core.server import app as app_module
+from aurorax_core.server import CANCEL_LOG, spill
 from aurorax_core.server.runner import serve_in_thread
 
 from .conftest import submit, wait
@@ -55,14 +54,25 @@ def test_submit_answers_202_with_an_absolute_location_and_no_body(server: str, h
     uuid.UUID(location.rsplit("/", 1)[1])
 
 
-def test_location_follows_the_host_header_and_forwarded_proto(server: str, http: requests.Session) -> None:
+def test_location_never_follows_a_hostile_host_header(server: str, http: requests.Session) -> None:
+    # the Host header is the client's to set: Location is built from the address the request reached
     reply = http.post(
         f"{server}/api/v1/data_products/search",
         json=QUERY,
-        headers={"Host": "aurorax.example.org:8443", "X-Forwarded-Proto": "https"},
+        headers={"Host": "evil.example", "X-Forwarded-Proto": "https"},
     )
-    assert reply.headers["Location"].startswith("https://aurorax.example.org:8443/api/v1/data_products/requests/")
-    assert not reply.headers["Location"].endswith("/")
+    assert reply.status_code == 202
+    assert reply.headers["Location"].startswith(f"{server}/api/v1/data_products/requests/")
+    assert "evil" not in reply.headers["Location"]
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_location_starts_with_the_configured_public_url(make_server: Any, http: requests.Session) -> None:
+    url, _ = make_server(public_url="https://aurorax.example.org:8443/")
+    reply = http.post(f"{url}/api/v1/data_products/search", json=QUERY, headers={"Host": "evil.example"})
+    location = reply.headers["Location"]
+    assert location.startswith("https://aurorax.example.org:8443/api/v1/data_products/requests/")
+    assert not location.endswith("/")
 
 
 def test_completed_status_has_the_real_log_wording_and_matches_the_data(server: str, http: requests.Session) -> None:
@@ -406,20 +416,16 @@ def test_a_worker_that_cannot_leave_its_result_in_a_file_sends_it_through_the_pi
     build_demo_archive(path, date(2020, 1, 1), date(2020, 1, 2))
     query = {**QUERY, "start": "2020-01-01T00:00:00", "end": "2020-01-02T23:59:59", "data_sources": {}}
     with CatalogBackend(path, readonly=True) as catalog:
-        expected = catalog.search_body(DataProductQuery.from_api_payload(query)).body
-    assert len(expected) > app_module._SPILL_ABOVE
-    try:
-        for prefix in (str(tmp_path / "no-such-folder" / "x-"), None):
-            app_module._process_init(str(path), prefix)
-            kind, result, spilled = app_module._process_search(query, 30.0)
-            assert (kind, spilled, result.body) == ("ok", None, expected)
-        app_module._process_init(str(path), str(tmp_path / "spill-"))
-        kind, result, spilled = app_module._process_search(query, 30.0)
-        assert (kind, result.body) == ("ok", b"") and spilled is not None
-        assert app_module._take_spilled(result, spilled).body == expected
-    finally:
-        app_module._worker_catalog.close()
-        app_module._worker_catalog = None
+        result = catalog.search_body(DataProductQuery.from_api_payload(query))
+    expected = result.body
+    assert len(expected) > spill.SPILL_ABOVE
+    for prefix in (str(tmp_path / "no-such-folder" / "x-"), None):
+        inline, spilled = spill.spill(result, prefix)
+        assert (spilled, inline.body) == (None, expected)
+    emptied, spilled = spill.spill(result, str(tmp_path / "spill-"))
+    assert emptied.body == b"" and spilled is not None
+    assert spill.spilled_size(emptied, spilled) == len(expected)
+    assert spill.take_spilled(emptied, spilled).body == expected
     assert list(tmp_path.glob("spill-*")) == []
 
 

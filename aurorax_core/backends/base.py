@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..events import SEARCH_STAGES, CancelToken, ProgressCallback, SearchEvent
 from ..models import DataSource
 from ..query import DataProductQuery
 from ..results import SearchResult
+
+if TYPE_CHECKING:
+    from ..sync import LedgerEntry, SyncChunk
 
 __all__ = [
     "SEARCH_STAGES",
@@ -28,6 +31,7 @@ __all__ = [
     "ProgressCallback",
     "RequestTracking",
     "SearchEvent",
+    "SyncLedger",
     "TimeSpan",
 ]
 
@@ -173,4 +177,21 @@ class ConnectivityCheck(Protocol):
 
     def check_connectivity(self) -> None:
         """Return when the backend answers; raise a BackendError subclass saying why not."""
+        ...
+
+
+@runtime_checkable
+class SyncLedger(Protocol):
+    """Catalogs that keep a synced copy of an AuroraX API and remember what was synced (``catalog sync``)."""
+
+    def ledger_entries(self, origin: str | None = None) -> list[LedgerEntry]:
+        """What was synced (per origin, source and time window), optionally for one origin URL."""
+        ...
+
+    def local_urls(self, chunk: SyncChunk) -> set[str]:
+        """URLs of the local products inside a chunk's source and window (to find upstream deletions)."""
+        ...
+
+    def apply_chunk(self, chunk: SyncChunk, stale_urls: set[str]) -> None:
+        """Write a chunk's records, delete ``stale_urls`` and record the ledger entry in ONE transaction."""
         ...

@@ -1567,6 +1567,9 @@ class CatalogBackend:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any error."""
         self._require_writable("write")
         conn = self._conn()
+        if conn.in_transaction:  # this thread's outer _write() (catalog_sync) holds it: join, it commits
+            yield conn
+            return
         with self._write_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")

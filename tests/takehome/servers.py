@@ -138,6 +138,7 @@ class Proxy:
         self.upstream = upstream.rstrip("/")
         self.delay_data = 0.0
         self.fail_after: int | None = None  # answer 503 once this many requests were forwarded
+        self.fail_when: Callable[[bytes], bool] | None = None  # answer 503 to requests whose body matches
         self.rewrite_data: Callable[[list[Any]], list[Any]] | None = None
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -162,7 +163,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         with owner._lock:
             owner.requests.append((self.command, self.path))
             count = len(owner.requests)
-        if owner.fail_after is not None and count > owner.fail_after:
+        failing = owner.fail_when is not None and owner.fail_when(body)
+        if failing or (owner.fail_after is not None and count > owner.fail_after):
             payload = json.dumps({"error_code": "Unavailable", "error_message": "down for the test"}).encode()
             self.send_response(503)
             self.send_header("Content-Type", "application/json")

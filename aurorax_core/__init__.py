@@ -15,6 +15,7 @@ from .backends.base import (
     ConnectivityCheck,
     MetadataValues,
     RequestTracking,
+    SyncLedger,
     TimeSpan,
 )
 from .backends.catalog import CatalogBackend, IngestSummary
@@ -50,7 +51,12 @@ from .results import DATAFRAME_COLUMNS, LogEntry, SearchResult, products_to_data
 
 if TYPE_CHECKING:
     from .backends.remote import RemoteBackend
+    from .basket import Basket, BasketError, BasketGroup
+    from .bundle import BundleError, load_manifest, write_bundle
+    from .citations import acknowledgements_markdown, dataset_for
     from .demo import DemoBuildProgress, ensure_demo_catalog
+    from .download import Downloader, DownloadError, DownloadReport
+    from .sync import SyncError, SyncReport, sync_catalog
     from .thumbnails import DEFAULT_ALLOWED_HOSTS, Preview, ThumbnailService
 
 # Imported on first use: requests, numpy and Pillow cost ~150 ms, which every CLI command and a
@@ -62,6 +68,21 @@ _LAZY = {
     "DEFAULT_ALLOWED_HOSTS": ".thumbnails",
     "Preview": ".thumbnails",
     "ThumbnailService": ".thumbnails",
+    # take-away: basket, bundles, downloads, citations, catalog sync
+    "Basket": ".basket",
+    "BasketError": ".basket",
+    "BasketGroup": ".basket",
+    "BundleError": ".bundle",
+    "load_manifest": ".bundle",
+    "write_bundle": ".bundle",
+    "acknowledgements_markdown": ".citations",
+    "dataset_for": ".citations",
+    "Downloader": ".download",
+    "DownloadError": ".download",
+    "DownloadReport": ".download",
+    "SyncError": ".sync",
+    "SyncReport": ".sync",
+    "sync_catalog": ".sync",
 }
 
 
@@ -97,6 +118,10 @@ __all__ = [
     "BackendHTTPError",
     "BackendTimeout",
     "BackendUnavailable",
+    "Basket",
+    "BasketError",
+    "BasketGroup",
+    "BundleError",
     "CancelToken",
     "CatalogBackend",
     "CatalogError",
@@ -106,6 +131,9 @@ __all__ = [
     "DataProductQuery",
     "DataSource",
     "DemoBuildProgress",
+    "DownloadError",
+    "DownloadReport",
+    "Downloader",
     "DuplicateError",
     "IngestSummary",
     "LogEntry",
@@ -126,11 +154,16 @@ __all__ = [
     "SearchFailed",
     "SearchResult",
     "SearchTimeout",
+    "SyncError",
+    "SyncLedger",
+    "SyncReport",
     "ThumbnailService",
     "TimeSpan",
     "Unauthorized",
     "__version__",
+    "acknowledgements_markdown",
     "build_query",
+    "dataset_for",
     "default_catalog_path",
     "describe",
     "ensure_demo_catalog",
@@ -138,6 +171,7 @@ __all__ = [
     "ingest_file",
     "ingest_records",
     "ingest_sources",
+    "load_manifest",
     "open_backend",
     "parse_time",
     "products_to_dataframe",
@@ -145,4 +179,6 @@ __all__ = [
     "registered_schemes",
     "run_query",
     "search",
+    "sync_catalog",
+    "write_bundle",
 ]

@@ -36,6 +36,7 @@ class Route:
     cut_after: int | None = None  # close the connection after this many body bytes ...
     cut_times: int = 1  # ... on this many requests
     ranges: bool = True
+    redirect: str | None = None  # answer 302 to this Location
     hits: int = 0
 
 
@@ -83,6 +84,12 @@ class _FileHandler(BaseHTTPRequestHandler):
             return
         if route.delay:
             time.sleep(route.delay)
+        if route.redirect is not None:
+            self.send_response(302)
+            self.send_header("Location", route.redirect)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if route.status != 200:
             self._plain(route.status, b"error page")
             return

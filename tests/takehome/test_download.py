@@ -249,3 +249,49 @@ def tmpfs(tmp_path: Path) -> Iterator[TmpFs]:
     mounts = TmpFs(tmp_path)
     yield mounts
     mounts.close()
+
+
+def test_redirects_are_followed_only_to_allowed_hosts(file_server: FileServer, tmp_path: Path) -> None:
+    file_server.add("/real.jpg", b"real")
+    moved = product(file_server.add("/moved.jpg", b"", redirect="/real.jpg"))
+    away = product(file_server.add("/away.jpg", b"", redirect="http://169.254.169.254/latest/meta-data.jpg"))
+    report = downloader(file_server, tmp_path / "d").run([moved, away])
+    assert (tmp_path / "d/trex/gillam/2020-01-01/moved.jpg").read_bytes() == b"real"
+    assert [o.url.rsplit("/", 1)[1] for o in report.failed] == ["away.jpg"]
+    assert "redirected to a URL that is not allowed" in (report.failed[0].reason or "")
+
+
+def test_cli_bundle_and_download_from_a_query_on_the_demo_catalog(tmp_path: Path) -> None:
+    from datetime import date
+
+    from aurorax_core.demo import build_demo_archive
+
+    catalog = tmp_path / "demo.sqlite"
+    build_demo_archive(catalog, date(2020, 1, 1), date(2020, 1, 1))
+    query = tmp_path / "q.json"
+    query.write_text(
+        json.dumps(
+            {
+                "start": "2020-01-01T00:00:00",
+                "end": "2020-01-01T23:59:59",
+                "data_sources": {"programs": ["trex"], "platforms": ["gillam"], "instrument_types": ["RGB ASI"]},
+                "data_product_type_filters": ["keogram"],
+            }
+        )
+    )
+    base = [sys.executable, "-m", "aurorax_core", "--catalog", str(catalog), "data_products"]
+    bundle = subprocess.run(
+        [*base, "bundle", str(query), "--out", str(tmp_path / "b.zip")], capture_output=True, text=True, timeout=120
+    )
+    assert bundle.returncode == 0, bundle.stderr
+    products = load_manifest(tmp_path / "b.zip")
+    assert products and all(p.is_synthetic and p.data_source.platform == "gillam" for p in products)
+    dest = tmp_path / "out"
+    done = subprocess.run(
+        [*base, "download", str(query), "--dest", str(dest), "--quiet"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    previews = [p for p in files_under(dest) if "SYNTHETIC-preview" in p]
+    assert len(previews) == len(products)
+    assert all(p.startswith("trex/gillam/2020-01-01/") for p in previews)
+    assert f"{len(products)} synthetic previews" in done.stdout

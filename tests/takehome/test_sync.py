@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,3 +199,45 @@ def test_cli_sync_bad_input_is_a_clear_error(upstream: tuple[str, Path], tmp_pat
 def test_sources_are_synced_before_their_records(upstream: tuple[str, Path], local: CatalogBackend) -> None:
     sync_catalog(local, RemoteBackend(upstream[0]), START, END)
     assert {s.identifier for s in local.list_sources()} == {s["identifier"] for s in SOURCES}
+
+
+def test_a_catalog_locked_by_a_writer_is_waited_for(upstream: tuple[str, Path], tmp_path: Path) -> None:
+    path = tmp_path / "locked.sqlite"
+    CatalogBackend(path).close()
+    blocker = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.0, lambda: blocker.execute("COMMIT"))
+    release.start()
+    local = CatalogBackend(path)
+    try:
+        report = sync_catalog(local, RemoteBackend(upstream[0]), START, END)
+        assert report.chunks_written == N_CHUNKS
+        assert everything(local) == everything(RemoteBackend(upstream[0]))
+    finally:
+        release.join()
+        blocker.close()
+        local.close()
+
+
+def test_ctrl_c_mid_sync_says_what_to_do_and_the_rerun_completes(
+    proxy: Proxy, upstream: tuple[str, Path], tmp_path: Path
+) -> None:
+    path = tmp_path / "interrupted.sqlite"
+    proxy.delay_data = 0.4
+    run = cli("sync", "--api-url", proxy.url, "2020-01-01", "2020-03-31", "--quiet", catalog=path)
+    child = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(p.endswith("/data") for _, p in proxy.requests):
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    _out, err = child.communicate(timeout=30)
+    assert child.returncode == 130
+    assert "run the same command again" in err and "Traceback" not in err
+    proxy.delay_data = 0.0
+    done = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    catalog = CatalogBackend(path)
+    try:
+        assert everything(catalog) == everything(RemoteBackend(upstream[0]))
+    finally:
+        catalog.close()

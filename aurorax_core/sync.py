@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from .backends.base import Backend, SyncLedger
-from .errors import AuroraXCoreError, BackendError, RecordValidationError
+from .errors import AuroraXCoreError, BackendError, RecordValidationError, SearchFailed, SearchTimeout
 from .events import CancelToken
 from .models import DataSource, format_time, parse_time
 from .query import DataProductQuery
@@ -263,7 +263,7 @@ def sync_catalog(
                 done += 1
                 if progress is not None:
                     progress(SyncProgress(done, report.chunks_total, report.records_fetched))
-    except BackendError as exc:
+    except (BackendError, SearchFailed, SearchTimeout) as exc:
         raise SyncError(
             f"{exc}; {report.chunks_written} chunk(s) were synced and kept, run the same command again to continue"
         ) from None
@@ -337,7 +337,12 @@ def _fetch_records(
     request_id = remote.submit(query)
     requests = 1
     pause = 0.005
+    limit = float(getattr(remote, "deadline", 0) or 600.0)
+    give_up = time.monotonic() + limit
     while True:
+        if time.monotonic() > give_up:
+            remote.cancel_request(request_id)
+            raise SearchTimeout(f"the search for {query.start:%Y-%m} did not finish within {limit:g} s")
         if cancel is not None and cancel.cancelled:
             remote.cancel_request(request_id)
             raise KeyboardInterrupt

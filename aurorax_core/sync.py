@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
+import orjson
+
 from .backends.base import Backend, SyncLedger
 from .errors import AuroraXCoreError, BackendError, RecordValidationError, SearchFailed, SearchTimeout
 from .events import CancelToken
@@ -159,14 +161,13 @@ def ledger_for(catalog: Any) -> SyncLedger:
 
 
 def _checksum(records: Sequence[dict[str, Any]]) -> str:
-    """sha256 of the records in URL order as JSON (one C-encoder call for the whole chunk).
-
-    Keys keep the server's order (sorting them doubled the cost): a server that reorders keys
-    between answers only makes ``--full`` rewrite chunks that did not change.
-    """
+    """sha256 of the records in URL order as canonical JSON (sorted keys), encoded by orjson."""
     ordered = sorted(records, key=lambda r: str(r.get("url")))
-    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    try:
+        data = orjson.dumps(ordered, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # what orjson refuses (integers beyond 64 bits ...): the standard encoder
+        data = json.dumps(ordered, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()
 
 
 def _source_compare(source: DataSource) -> dict[str, Any]:
@@ -240,8 +241,8 @@ def sync_catalog(
         done = report.chunks_unchanged
         if progress is not None:
             progress(SyncProgress(done, report.chunks_total, 0))
-        for window, needed, records in _fetch_months(remote, plan, report, cancel):
-            for chunk in _split(origin, window, needed, records, signals):
+        for chunks in _fetch_months(remote, plan, report, cancel, origin, signals):
+            for chunk in chunks:
                 if cancel is not None and cancel.cancelled:
                     raise KeyboardInterrupt
                 report.chunks_fetched += 1
@@ -362,8 +363,11 @@ def _fetch_months(
     plan: list[tuple[_Window, list[DataSource]]],
     report: SyncReport,
     cancel: CancelToken | None,
-) -> Iterator[tuple[_Window, list[DataSource], list[dict[str, Any]]]]:
-    """Each planned month's records, the next month(s) fetched while the current one is written."""
+    origin: str,
+    signals: dict[int, dict[date, int]],
+) -> Iterator[list[SyncChunk]]:
+    """Each planned group's checked chunks, in plan order. The next groups are fetched, checked and
+    checksummed in worker threads while the caller writes the current one (SQLite releases the GIL)."""
 
     def query_for(window: _Window, needed: list[DataSource]) -> DataProductQuery:
         return DataProductQuery(
@@ -374,23 +378,23 @@ def _fetch_months(
             instrument_types=tuple(sorted({s.instrument_type for s in needed})),
         )
 
+    def fetch(window: _Window, needed: list[DataSource]) -> tuple[list[SyncChunk], int]:
+        records, requests = _fetch_records(remote, query_for(window, needed), cancel)
+        return _split(origin, window, needed, records, signals), requests
+
     with ThreadPoolExecutor(max_workers=_PREFETCH, thread_name_prefix="aurorax-sync") as pool:
-        pending: list[tuple[_Window, list[DataSource], Future[tuple[list[dict[str, Any]], int]]]] = []
+        pending: list[Future[tuple[list[SyncChunk], int]]] = []
         index = 0
         try:
             while index < len(plan) or pending:
                 while index < len(plan) and len(pending) < _PREFETCH:
-                    window, needed = plan[index]
-                    pending.append(
-                        (window, needed, pool.submit(_fetch_records, remote, query_for(window, needed), cancel))
-                    )
+                    pending.append(pool.submit(fetch, *plan[index]))
                     index += 1
-                window, needed, future = pending.pop(0)
-                records, requests = future.result()
+                chunks, requests = pending.pop(0).result()
                 report.requests += requests
-                yield window, needed, records
+                yield chunks
         finally:
-            for _, _, future in pending:
+            for future in pending:
                 future.cancel()
 
 

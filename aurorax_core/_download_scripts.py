@@ -69,6 +69,8 @@ fetch_one() {
     fi
     # 33: the server cannot resume (no byte ranges): start the file again.
     [ "$code" -eq 33 ] && rm -f -- "$target.part"
+    # 416: the partial file is as long as the server's file (or longer: it changed): start again.
+    grep -q 'error: 416' "$target.err" 2>/dev/null && rm -f -- "$target.part"
     if [ "$attempt" -ge "$RETRIES" ]; then
       reason=$(tr '\t\n' '  ' < "$target.err")
       rm -f -- "$target.err"

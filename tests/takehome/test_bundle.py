@@ -103,8 +103,11 @@ def test_shell_script_resumes_skips_and_reports_failures(file_server: FileServer
         product(file_server.add("/cut.jpg", big, cut_after=60_000)),
         product(file_server.add("/small.jpg", b"small")),
         product(file_server.base + "/missing.jpg"),
+        product(file_server.add("/stale.jpg", b"new content")),
     ]
     work = extract(bundle_files(products, policy=policy_for(file_server)), tmp_path / "bundle")
+    (work / "out/trex/gillam/2020-01-01").mkdir(parents=True)
+    (work / "out/trex/gillam/2020-01-01/stale.jpg.part").write_bytes(b"an older, longer version")
     env = {"PATH": "/usr/bin:/bin", "PARALLEL": "2", "RETRIES": "2"}
     run = ["sh", "download.sh", "out"]
     first = subprocess.run(run, cwd=work, capture_output=True, text=True, timeout=120, env=env)
@@ -115,6 +118,7 @@ def test_shell_script_resumes_skips_and_reports_failures(file_server: FileServer
     assert ("/cut.jpg", "bytes=60000-") in file_server.log
     assert (day / "small.jpg").read_bytes() == b"small"
     assert not (day / "missing.jpg").exists()
+    assert (day / "stale.jpg").read_bytes() == b"new content"  # the server's 416 made it start again
     asked = len(file_server.log)
     second = subprocess.run(
         ["sh", "download.sh", "out"], cwd=work, capture_output=True, text=True, timeout=120, env=env

@@ -9,8 +9,9 @@
   connect/read timeouts and a content-type check (HTML served instead of a file is refused).
 * A file is streamed to ``<name>.part`` and renamed when complete, so a file present under its
   own name is complete and is skipped next time; a ``.part`` is resumed with an HTTP Range
-  request (a server that ignores ranges makes us start again). If the size announced by the
-  server changes between attempts, the partial file is discarded and the download restarts once.
+  request, with ``If-Range`` when the server gave an ETag/Last-Modified (kept with the announced
+  size in ``<name>.part.json``), so a file that changed since is sent whole, never spliced; a size
+  that differs from the one announced when the .part began also restarts the download (once).
 * Transient failures (connection cut, timeout, 5xx, 408/429) are retried with a growing pause;
   refusals and other 4xx are not. A full disk stops the run (the partial file is kept for a
   later resume). Failures come back with their reason; nothing raises for one bad file.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import http.client
+import json
 import os
 import threading
 import time
@@ -316,28 +318,30 @@ class Downloader:
         except OSError as exc:
             return FileOutcome(url, entry.path, "failed", reason=f"cannot create its folder ({exc.strerror or exc})")
         resumed = part.exists() and part.stat().st_size > 0
-        announced: int | None = None
+        announced, validator = _read_part_info(part) if resumed else (None, None)
         restarted = False
         written = 0
         reason = "not tried"
         for attempt in range(1, self.retries + 1):
             try:
-                got, _total = self._stream(entry.url, part, announced, on_bytes)
+                got, _total = self._stream(entry.url, part, announced, validator, on_bytes)
                 written += got
                 os.replace(part, target)
+                _part_info_path(part).unlink(missing_ok=True)
                 return FileOutcome(url, entry.path, "resumed" if resumed else "downloaded", written, attempts=attempt)
             except _SizeChanged as exc:
                 part.unlink(missing_ok=True)
+                _part_info_path(part).unlink(missing_ok=True)
                 if restarted:
                     return FileOutcome(url, entry.path, "failed", written, str(exc), attempt)
-                restarted, announced, resumed = True, None, False
+                restarted, announced, validator, resumed = True, None, None, False
                 reason = str(exc)
                 continue
             except _Transient as exc:
                 written += exc.written
                 reason = exc.reason
                 if announced is None:
-                    announced = _announced_total(part)
+                    announced, validator = _read_part_info(part)
             except _Fatal as exc:
                 if exc.disk_full:
                     self._stop_reason = "not started: the disk is full"
@@ -376,7 +380,12 @@ class Downloader:
         return FileOutcome(url, entry.path, "synthetic", len(image.data))
 
     def _stream(
-        self, url: str, part: Path, announced: int | None, on_bytes: Callable[[int], None]
+        self,
+        url: str,
+        part: Path,
+        announced: int | None,
+        validator: str | None,
+        on_bytes: Callable[[int], None],
     ) -> tuple[int, int | None]:
         """One attempt: GET (with Range when ``part`` has bytes), append to ``part``.
 
@@ -386,7 +395,7 @@ class Downloader:
         current = url
         for _hop in range(self.policy.max_redirects + 1):
             target = _fetch.resolve_target(current, self.policy)
-            result = self._exchange(target, part, have, announced, on_bytes)
+            result = self._exchange(target, part, have, announced, validator, on_bytes)
             if isinstance(result, str):
                 nxt = urljoin(current, result)
                 if urlsplit(current).scheme == "https" and urlsplit(nxt).scheme != "https":
@@ -406,6 +415,7 @@ class Downloader:
         part: Path,
         have: int,
         announced: int | None,
+        validator: str | None,
         on_bytes: Callable[[int], None],
     ) -> tuple[int, int | None] | str:
         policy = self.policy
@@ -422,6 +432,9 @@ class Downloader:
             conn.putheader("Connection", "close")
             if have:
                 conn.putheader("Range", f"bytes={have}-")
+                if validator:
+                    # The server sends the whole file instead when it changed since the .part began.
+                    conn.putheader("If-Range", validator)
             conn.endheaders()
             response = conn.getresponse()
             status = response.status
@@ -460,7 +473,12 @@ class Downloader:
                 )
             if total is not None and total > policy.max_bytes:
                 raise _Fatal(_fetch.too_large_reason(policy.max_bytes))
-            _record_total(part, total)
+            _write_part_info(
+                part,
+                target.url,
+                total,
+                response.getheader("ETag") or response.getheader("Last-Modified"),
+            )
             sock = conn.sock
             try:
                 handle = open(part, mode)  # noqa: SIM115  (closed below, errors need the path)
@@ -539,18 +557,30 @@ def _content_range_total(header: str | None) -> int | None:
         return None
 
 
-# The size the server announced for a partial file, kept in memory for this process: a later
-# attempt that sees another size knows the file changed underneath.
-_TOTALS: dict[str, int] = {}
-_TOTALS_LOCK: Final = threading.Lock()
+def _part_info_path(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
 
 
-def _record_total(part: Path, total: int | None) -> None:
-    if total is not None:
-        with _TOTALS_LOCK:
-            _TOTALS[str(part)] = total
+def _read_part_info(part: Path) -> tuple[int | None, str | None]:
+    """(total size, validator) the server announced when ``part`` began; (None, None) if unknown."""
+    try:
+        info = json.loads(_part_info_path(part).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    if not isinstance(info, dict):
+        return None, None
+    total, validator = info.get("total"), info.get("validator")
+    return (
+        total if isinstance(total, int) and not isinstance(total, bool) else None,
+        validator if isinstance(validator, str) and validator.isprintable() and len(validator) < 200 else None,
+    )
 
 
-def _announced_total(part: Path) -> int | None:
-    with _TOTALS_LOCK:
-        return _TOTALS.get(str(part))
+def _write_part_info(part: Path, url: str, total: int | None, validator: str | None) -> None:
+    """Remember beside the .part what the server announced, so a later run can tell if it changed."""
+    try:
+        _part_info_path(part).write_text(
+            json.dumps({"url": url, "total": total, "validator": validator}), encoding="utf-8"
+        )
+    except OSError as exc:
+        raise _Fatal(_os_reason(exc, part), disk_full=exc.errno == errno.ENOSPC) from None

@@ -295,3 +295,19 @@ def test_cli_bundle_and_download_from_a_query_on_the_demo_catalog(tmp_path: Path
     assert len(previews) == len(products)
     assert all(p.startswith("trex/gillam/2020-01-01/") for p in previews)
     assert f"{len(products)} synthetic previews" in done.stdout
+
+
+def test_a_file_changed_on_the_server_since_an_earlier_run_is_not_spliced(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    old, new = payload(50_000, 1), payload(50_000, 2)  # same size, other content
+    url = file_server.add("/v.jpg", old, etag='"v1"', cut_after=20_000)
+    first = downloader(file_server, tmp_path / "d", retries=1).run([product(url)])
+    assert not first.ok  # cut, retries exhausted: the .part stays for a later run
+    assert (tmp_path / "d/trex/gillam/2020-01-01/v.jpg.part").stat().st_size == 20_000
+    route = file_server.routes["/v.jpg"]
+    route.body, route.etag, route.cut_after = new, '"v2"', None
+    second = downloader(file_server, tmp_path / "d").run([product(url)])
+    assert second.ok, second.summary()
+    assert (tmp_path / "d/trex/gillam/2020-01-01/v.jpg").read_bytes() == new
+    assert not list((tmp_path / "d").rglob("*.part*"))

@@ -23,6 +23,7 @@ from .bundle import product_size
 from .citations import dataset_for, unknown_key
 from .errors import AuroraXCoreError
 from .models import DataProduct, DataSource, format_time
+from .query import DataProductQuery
 
 __all__ = ["MAX_UNDO", "PERMALINK_LIMIT", "Basket", "BasketError", "BasketGroup"]
 
@@ -53,21 +54,25 @@ class BasketGroup:
 class Basket:
     """Products keyed by URL, in the order they were added; immutable (see the module doc)."""
 
-    __slots__ = ("_depth", "_items", "_previous")
+    __slots__ = ("_depth", "_items", "_previous", "_queries")
 
-    def __init__(self, products: Iterable[DataProduct] = ()) -> None:
+    def __init__(self, products: Iterable[DataProduct] = (), *, queries: Iterable[DataProductQuery] = ()) -> None:
         items: dict[str, DataProduct] = {}
         for product in products:
             _check(product)
             items.setdefault(product.url, product)
         self._items = items
+        self._queries: tuple[DataProductQuery, ...] = tuple(dict.fromkeys(queries))
         self._previous: Basket | None = None
         self._depth = 0
 
     @classmethod
-    def _derived(cls, items: dict[str, DataProduct], previous: Basket) -> Basket:
+    def _derived(
+        cls, items: dict[str, DataProduct], previous: Basket, queries: tuple[DataProductQuery, ...] | None = None
+    ) -> Basket:
         basket = cls.__new__(cls)
         basket._items = items
+        basket._queries = previous._queries if queries is None else queries
         basket._previous = previous
         basket._depth = min(previous._depth + 1, MAX_UNDO)
         if basket._depth == MAX_UNDO:
@@ -101,6 +106,11 @@ class Basket:
     @property
     def urls(self) -> list[str]:
         return list(self._items)
+
+    @property
+    def queries(self) -> tuple[DataProductQuery, ...]:
+        """The searches that products were added from (for the bundle's query files), oldest first."""
+        return self._queries
 
     @property
     def can_undo(self) -> bool:
@@ -145,13 +155,19 @@ class Basket:
 
     # -- changing (each returns a new basket) -----------------------------------------------------
 
-    def add(self, products: Iterable[DataProduct]) -> Basket:
-        """A basket with these products added (URLs already in it are kept as they are)."""
+    def add(self, products: Iterable[DataProduct], *, query: DataProductQuery | None = None) -> Basket:
+        """A basket with these products added (URLs already in it are kept as they are); ``query``
+        is the search they came from."""
         items = dict(self._items)
         for product in products:
             _check(product)
             items.setdefault(product.url, product)
-        return self if len(items) == len(self._items) else Basket._derived(items, self)
+        if len(items) == len(self._items):
+            return self
+        queries = self._queries
+        if query is not None and query not in queries:
+            queries = (*queries, query)
+        return Basket._derived(items, self, queries)
 
     def remove(self, urls: Iterable[str | DataProduct]) -> Basket:
         """A basket without these URLs (unknown URLs are ignored)."""
@@ -161,7 +177,7 @@ class Basket:
         return Basket._derived({u: p for u, p in self._items.items() if u not in drop}, self)
 
     def clear(self) -> Basket:
-        return self if not self._items else Basket._derived({}, self)
+        return self if not self._items else Basket._derived({}, self, ())
 
     def undo(self) -> Basket:
         """The basket before the last change (this basket itself when there is nothing to undo)."""
@@ -187,7 +203,10 @@ class Basket:
             if product.metadata:
                 row.append(product.metadata)
             rows.append(row)
-        return json.dumps({"v": _FORMAT_VERSION, "s": [list(k) for k in sources], "p": rows}, separators=(",", ":"))
+        document: dict[str, Any] = {"v": _FORMAT_VERSION, "s": [list(k) for k in sources], "p": rows}
+        if self._queries:
+            document["q"] = [q.to_api_payload() for q in self._queries]
+        return json.dumps(document, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Basket:
@@ -245,7 +264,16 @@ class Basket:
                 products.append(DataProduct.from_api_dict(record, data_source=sources[row[0]]))
             except AuroraXCoreError as exc:
                 raise BasketError(f"stored basket: product {index}: {exc}") from None
-        return cls(products)
+        raw_queries = document.get("q", [])
+        if not isinstance(raw_queries, list):
+            raise BasketError("the stored basket's query list is malformed")
+        queries = []
+        for index, raw in enumerate(raw_queries):
+            try:
+                queries.append(DataProductQuery.from_api_payload(raw))
+            except AuroraXCoreError as exc:
+                raise BasketError(f"stored basket: query {index}: {exc}") from None
+        return cls(products, queries=queries)
 
     def to_permalink(self, limit: int = PERMALINK_LIMIT) -> str:
         """A URL-safe token carrying the basket, for a link.

@@ -107,3 +107,25 @@ def test_small_baskets_fit_a_permalink_large_ones_are_refused() -> None:
     bomb = base64.urlsafe_b64encode(zlib.compress(b" " * 50_000_000, 9)).decode().rstrip("=")
     with pytest.raises(BasketError):
         Basket.from_permalink(bomb, limit=len(bomb))
+
+
+def test_the_searches_that_fed_the_basket_are_kept_for_the_bundle(tmp_path) -> None:
+    import zipfile
+
+    from aurorax_core.bundle import write_bundle
+    from aurorax_core.query import DataProductQuery
+
+    jan = DataProductQuery(start="2020-01-01T00:00:00", end="2020-01-01T23:59:59", programs=["trex"])
+    feb = DataProductQuery(start="2020-02-01T00:00:00", end="2020-02-01T23:59:59", programs=["rego"])
+    basket = Basket().add(hourly(2), query=jan).add(hourly(3), query=jan)
+    basket = basket.add([product("https://data.phys.ucalgary.ca/r.jpg", source=REGO)], query=feb)
+    assert basket.queries == (jan, feb)
+    back = Basket.from_json(basket.to_json())
+    assert back.queries == (jan, feb) and back.products == basket.products
+    assert basket.undo().queries == (jan,) and basket.clear().queries == ()
+    out = write_bundle(back.products, tmp_path / "b.zip", queries=back.queries)
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(n for n in archive.namelist() if n.startswith("queries/")) == [
+            "queries/query-01.json",
+            "queries/query-02.json",
+        ]

@@ -175,6 +175,8 @@ class Downloader:
         connect_timeout, read_timeout: seconds; a server silent for ``read_timeout`` is cut off.
         max_bytes: larger files are refused.
         backoff: first pause between attempts (doubles each time).
+        min_rate, stall_window: a server sending fewer than ``min_rate`` bytes/s over
+            ``stall_window`` seconds is cut off (and retried), however regularly it drips.
         allow_private_addresses: as for thumbnails (also ``AURORAX_ALLOW_PRIVATE_ADDRESSES=1``).
 
     Raises:
@@ -193,6 +195,8 @@ class Downloader:
         max_bytes: int = 20_000_000_000,
         backoff: float = 0.5,
         allow_private_addresses: bool = False,
+        min_rate: int = 1000,
+        stall_window: float = 60.0,
     ) -> None:
         if not isinstance(parallel, int) or not 1 <= parallel <= 64:
             raise DownloadError(f"parallel must be between 1 and 64, got {parallel!r}")
@@ -210,6 +214,10 @@ class Downloader:
         self.parallel = parallel
         self.retries = retries
         self.backoff = max(0.0, float(backoff))
+        if not stall_window > 0 or min_rate < 0:
+            raise DownloadError("stall_window must be positive and min_rate at least 0")
+        self.min_rate = int(min_rate)
+        self.stall_window = float(stall_window)
         # total_timeout bounds one HTTP exchange: generous, large files take time; stalls are
         # caught by read_timeout.
         self.policy = FetchPolicy(
@@ -484,6 +492,7 @@ class Downloader:
                 handle = open(part, mode)  # noqa: SIM115  (closed below, errors need the path)
             except OSError as exc:
                 raise _Fatal(_os_reason(exc, part), disk_full=exc.errno == errno.ENOSPC) from None
+            window_start, window_bytes = time.monotonic(), 0
             with handle:
                 while True:
                     if sock is not None:
@@ -500,6 +509,16 @@ class Downloader:
                         ) from None
                     written += len(chunk)
                     on_bytes(len(chunk))
+                    window_bytes += len(chunk)
+                    elapsed = time.monotonic() - window_start
+                    if elapsed >= self.stall_window:
+                        if window_bytes < self.min_rate * elapsed:
+                            raise _Transient(
+                                f"the server is too slow ({window_bytes / elapsed:,.0f} bytes/s over {elapsed:.1f} s, "
+                                f"less than {self.min_rate:,} bytes/s)",
+                                written,
+                            )
+                        window_start, window_bytes = time.monotonic(), 0
                 try:
                     handle.flush()
                 except OSError as exc:

@@ -311,3 +311,16 @@ def test_a_file_changed_on_the_server_since_an_earlier_run_is_not_spliced(
     assert second.ok, second.summary()
     assert (tmp_path / "d/trex/gillam/2020-01-01/v.jpg").read_bytes() == new
     assert not list((tmp_path / "d").rglob("*.part*"))
+
+
+def test_a_server_that_drips_too_slowly_is_cut_off_and_the_part_kept(file_server: FileServer, tmp_path: Path) -> None:
+    body = payload(60_000)
+    url = file_server.add("/drip.jpg", body, drip=0.02)  # about 50 kB/s
+    slow = downloader(file_server, tmp_path / "d", retries=1, min_rate=500_000, stall_window=0.3)
+    report = slow.run([product(url)])
+    assert "too slow" in (report.failed[0].reason or "")
+    part = tmp_path / "d/trex/gillam/2020-01-01/drip.jpg.part"
+    assert 0 < part.stat().st_size < len(body)
+    patient = downloader(file_server, tmp_path / "d")
+    assert patient.run([product(url)]).outcomes[0].status == "resumed"
+    assert (tmp_path / "d/trex/gillam/2020-01-01/drip.jpg").read_bytes() == body

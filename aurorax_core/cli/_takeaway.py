@@ -43,10 +43,18 @@ def register_takeaway(commands: argparse._SubParsersAction[argparse.ArgumentPars
     _sources(download)
     download.add_argument("--dest", required=True, metavar="DIR", help="destination folder")
     download.add_argument(
-        "--parallel", type=bounded_int(1, 64), default=DEFAULT_PARALLEL, metavar="N", help="downloads at a time"
+        "--parallel",
+        type=bounded_int(1, 64),
+        default=DEFAULT_PARALLEL,
+        metavar="N",
+        help="downloads at a time (default 4)",
     )
     download.add_argument(
-        "--retries", type=bounded_int(1, 20), default=DEFAULT_RETRIES, metavar="N", help="attempts per file"
+        "--retries",
+        type=bounded_int(1, 20),
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help="attempts per file for transient failures (default 3)",
     )
     download.add_argument("--quiet", action="store_true", help="no progress bars")
     download.set_defaults(handler=command(cmd_download))

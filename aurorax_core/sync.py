@@ -7,8 +7,9 @@ own transaction together with its ledger entry (what, from where, when, record c
 * **Incremental.** One availability request (per-source, per-day counts) tells which chunks may
   have changed since the ledger entry; only those are fetched. An unchanged range costs the source
   list and that one request, and writes nothing. ``full=True`` fetches every chunk and compares
-  its checksum instead (catching edits that keep the counts, or an availability that lags; the
-  real API refreshes it ~10 minutes after a change).
+  its checksum and the local URLs of the chunk instead (catching edits that keep the counts, an
+  availability that lags -- the real API refreshes it ~10 minutes after a change -- and local
+  records removed or added by hand).
 * **Deletions.** A fetched chunk replaces the local records of that source and window: local
   records missing upstream are deleted in the same transaction.
 * **Resumable and idempotent.** A chunk is committed with its ledger entry or not at all, so after
@@ -248,15 +249,18 @@ def sync_catalog(
                 report.chunks_fetched += 1
                 report.records_fetched += len(chunk.records)
                 entry = known.get(chunk.key)
+                upstream_urls = {r["url"] for r in chunk.records}
+                local_urls = ledger.local_urls(chunk)
                 if (
                     full
                     and entry is not None
                     and entry.checksum == chunk.checksum
                     and entry.upstream_signal == chunk.upstream_signal
+                    and local_urls == upstream_urls  # and nobody removed or added records here locally
                 ):
                     report.chunks_unchanged += 1
                 else:
-                    stale = ledger.local_urls(chunk) - {r["url"] for r in chunk.records}
+                    stale = local_urls - upstream_urls
                     ledger.apply_chunk(chunk, stale)
                     report.chunks_written += 1
                     report.records_written += len(chunk.records)

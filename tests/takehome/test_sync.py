@@ -241,3 +241,14 @@ def test_ctrl_c_mid_sync_says_what_to_do_and_the_rerun_completes(
         assert everything(catalog) == everything(RemoteBackend(upstream[0]))
     finally:
         catalog.close()
+
+
+def test_full_repairs_local_records_removed_by_hand(upstream: tuple[str, Path], local: CatalogBackend) -> None:
+    remote = RemoteBackend(upstream[0])
+    sync_catalog(local, remote, START, END)
+    lost = sorted(u for (sid, _t, _s, _e, u, _m) in everything(local) if sid == 46 and "/202002" in u)[:5]
+    local.delete_products(46, lost)
+    assert sync_catalog(local, remote, START, END).chunks_written == 0  # upstream unchanged: not looked at
+    repaired = sync_catalog(local, remote, START, END, full=True)
+    assert repaired.chunks_written == 1
+    assert everything(local) == everything(remote)

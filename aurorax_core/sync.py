@@ -422,6 +422,9 @@ def _split(
             raise SyncError(
                 f"the server returned a record without a data_source in {window.month}; nothing of it was written"
             )
+        url = record.get("url")
+        if not isinstance(url, str) or not url:
+            raise SyncError(f"the server returned a record without a URL in {window.month}; nothing of it was written")
         rs, re_ = record.get("start"), record.get("end")
         if not (isinstance(rs, str) and isinstance(re_, str) and len(rs) == 19 and len(re_) == 19):
             try:
@@ -436,9 +439,11 @@ def _split(
                 f"the server returned a record outside the asked range ({record.get('url')!r}: {rs} .. {re_}, asked "
                 f"{lo} .. {hi}); it answers another question, so nothing of {window.month} was written"
             )
-        if any(
-            ds.get(key) is not None and ds.get(key) not in allowed
-            for key, allowed in (("program", programs), ("platform", platforms), ("instrument_type", instrument_types))
+        program, platform, instrument_type = ds.get("program"), ds.get("platform"), ds.get("instrument_type")
+        if (
+            (program is not None and program not in programs)
+            or (platform is not None and platform not in platforms)
+            or (instrument_type is not None and instrument_type not in instrument_types)
         ):
             raise SyncError(
                 f"the server returned a record of a data source that was not asked for ({record.get('url')!r}); "

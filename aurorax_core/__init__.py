@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from .citations import acknowledgements_markdown, dataset_for
     from .demo import DemoBuildProgress, ensure_demo_catalog
     from .download import Downloader, DownloadError, DownloadReport
-    from .sync import SyncError, SyncReport, sync_catalog
+    from .sync import SyncError, SyncReport, sync_catalog, sync_query
     from .thumbnails import DEFAULT_ALLOWED_HOSTS, Preview, ThumbnailService
 
 # Imported on first use: requests, numpy and Pillow cost ~150 ms, which every CLI command and a
@@ -83,6 +83,7 @@ _LAZY = {
     "SyncError": ".sync",
     "SyncReport": ".sync",
     "sync_catalog": ".sync",
+    "sync_query": ".sync",
 }
 
 
@@ -180,5 +181,6 @@ __all__ = [
     "run_query",
     "search",
     "sync_catalog",
+    "sync_query",
     "write_bundle",
 ]

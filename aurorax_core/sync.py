@@ -42,7 +42,16 @@ from .events import CancelToken
 from .models import DataSource, format_time, parse_time
 from .query import DataProductQuery
 
-__all__ = ["LedgerEntry", "SyncChunk", "SyncError", "SyncProgress", "SyncReport", "ledger_for", "sync_catalog"]
+__all__ = [
+    "LedgerEntry",
+    "SyncChunk",
+    "SyncError",
+    "SyncProgress",
+    "SyncReport",
+    "ledger_for",
+    "sync_catalog",
+    "sync_query",
+]
 
 OVERHANG: Final = timedelta(days=1)
 _PREFETCH: Final = 2
@@ -471,3 +480,29 @@ def _split(
             )
         )
     return chunks
+
+
+def sync_query(
+    catalog: Any,
+    remote: Backend,
+    query: DataProductQuery,
+    *,
+    full: bool = False,
+    progress: Callable[[SyncProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> SyncReport:
+    """Keep a search's results offline: sync the sources and time range of ``query`` (its
+    programs/platforms/instrument types; type and metadata filters are not applied, the whole
+    sources' months are copied so that later searches of them work offline)."""
+    return sync_catalog(
+        catalog,
+        remote,
+        query.start,
+        query.end,
+        programs=query.programs,
+        platforms=query.platforms,
+        instrument_types=query.instrument_types,
+        full=full,
+        progress=progress,
+        cancel=cancel,
+    )

@@ -252,3 +252,20 @@ def test_full_repairs_local_records_removed_by_hand(upstream: tuple[str, Path], 
     repaired = sync_catalog(local, remote, START, END, full=True)
     assert repaired.chunks_written == 1
     assert everything(local) == everything(remote)
+
+
+def test_keep_a_searchs_results_offline(upstream: tuple[str, Path], local: CatalogBackend) -> None:
+    from aurorax_core.sync import sync_query
+
+    remote = RemoteBackend(upstream[0])
+    query = DataProductQuery(
+        start="2020-02-03T00:00:00",
+        end="2020-02-09T23:59:59",
+        programs=["trex"],
+        data_product_types=["keogram"],
+        metadata_filters=[{"key": "keogram_type", "operator": "=", "values": ["daily"]}],
+    )
+    report = sync_query(local, remote, query)
+    assert report.chunks_written == 2  # trex gillam and rabbit lake, February
+    offline, online = local.search(query).data, remote.search(query).data
+    assert [p.url for p in offline] == [p.url for p in online] and offline

@@ -466,6 +466,12 @@ def _split(
     chunks = []
     for sid, items in by_source.items():
         signal = sum(n for day, n in signals.get(sid, {}).items() if window.first_day <= day <= window.last_day)
+        checksum = _checksum(items)  # of the records as the server sent them
+        # One data_source object for the whole chunk: the catalog's ingest resolves a source once
+        # per distinct object (the records were checked against this source above).
+        shared = {"identifier": sid}
+        for record in items:
+            record["data_source"] = shared
         chunks.append(
             SyncChunk(
                 origin,
@@ -475,7 +481,7 @@ def _split(
                 window.end,
                 window.start_before,
                 items,
-                _checksum(items),
+                checksum,
                 signal,
             )
         )

@@ -2,7 +2,8 @@
 
 ``Downloader(dest).run(products)`` puts each product's file at ``dest/program/platform/YYYY-MM-DD/
 <original name>`` (see :mod:`aurorax_core.bundle` for how names are made safe), and writes
-``ACKNOWLEDGEMENTS.md`` and ``manifest.csv`` beside the data.
+``ACKNOWLEDGEMENTS.md``, ``manifest.csv`` and ``manifest.json`` beside the data (covering earlier
+runs into the same folder too).
 
 * Fetch safety is the thumbnails' (:mod:`aurorax_core._fetch`): http(s) only, the host allowlist
   (``AURORAX_ALLOWED_HOSTS``), every resolved address checked and pinned, redirects re-validated,
@@ -46,7 +47,15 @@ from ._fetch import (
     env_flag,
     parse_host_rules,
 )
-from .bundle import BundleEntry, BundleError, manifest_csv, plan_entries, resolve_within
+from .bundle import (
+    BundleEntry,
+    BundleError,
+    load_manifest,
+    manifest_csv,
+    manifest_records,
+    plan_entries,
+    resolve_within,
+)
 from .citations import acknowledgements_markdown
 from .errors import AuroraXCoreError
 from .models import DataProduct
@@ -244,8 +253,13 @@ class Downloader:
             DownloadError: the destination cannot be created or written.
         """
         started = time.perf_counter()
-        entries = self.plan(products)
+        current = list(products)
         self._prepare_dest()
+        # Earlier runs into this folder take part in naming, so two URLs that would share a local
+        # path get distinct ones across runs too, and the citations cover the whole folder.
+        wanted = {p.url for p in current}
+        everything = self.plan([*(p for p in self._earlier_products() if p.url not in wanted), *current])
+        entries = [e for e in everything if e.product.url in wanted]
         self._stop.clear()
         report = DownloadReport(self.dest)
         done = [0, 0]  # files, bytes
@@ -269,7 +283,7 @@ class Downloader:
 
         with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="aurorax-download") as pool:
             report.outcomes = list(pool.map(work, entries))
-        self._write_sidecars(entries)
+        self._write_sidecars(everything)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -292,10 +306,21 @@ class Downloader:
                 f"the destination {dest} is not writable ({exc.strerror or exc}); choose another --dest"
             ) from None
 
-    def _write_sidecars(self, entries: Sequence[BundleEntry]) -> None:
+    def _earlier_products(self) -> list[DataProduct]:
+        earlier = self.dest / "manifest.json"
+        if not earlier.is_file():
+            return []
+        try:
+            return load_manifest(earlier)
+        except BundleError:
+            return []  # not ours (or damaged): replaced by this run's
+
+    def _write_sidecars(self, everything: Sequence[BundleEntry]) -> None:
+        """manifest.json / manifest.csv / ACKNOWLEDGEMENTS.md for everything in ``dest``."""
         for name, text in (
-            ("ACKNOWLEDGEMENTS.md", acknowledgements_markdown([e.product for e in entries])),
-            ("manifest.csv", manifest_csv(entries)),
+            ("ACKNOWLEDGEMENTS.md", acknowledgements_markdown([e.product for e in everything])),
+            ("manifest.csv", manifest_csv(everything)),
+            ("manifest.json", json.dumps(manifest_records(everything), indent=1)),
         ):
             tmp = self.dest / f".{name}.tmp"
             try:

@@ -324,3 +324,25 @@ def test_a_server_that_drips_too_slowly_is_cut_off_and_the_part_kept(file_server
     patient = downloader(file_server, tmp_path / "d")
     assert patient.run([product(url)]).outcomes[0].status == "resumed"
     assert (tmp_path / "d/trex/gillam/2020-01-01/drip.jpg").read_bytes() == body
+
+
+def test_citations_cover_every_run_into_the_same_folder(file_server: FileServer, tmp_path: Path) -> None:
+    rego = DataSource(84, "rego", "fort smith", "redline ASI")
+    first = product(file_server.add("/t.jpg", b"t"), sub_type="daily")
+    second = product(file_server.add("/r.jpg", b"r"), source=rego, sub_type="daily")
+    downloader(file_server, tmp_path / "d").run([first])
+    downloader(file_server, tmp_path / "d").run([second])
+    acks = (tmp_path / "d/ACKNOWLEDGEMENTS.md").read_text()
+    assert "TREX_RGB_DAILY_KEOGRAM" in acks and "REGO_DAILY_KEOGRAM_JPG" in acks
+    assert {p.url for p in load_manifest(tmp_path / "d/manifest.json")} == {first.url, second.url}
+
+
+def test_two_urls_with_the_same_local_name_in_two_runs_do_not_collide(file_server: FileServer, tmp_path: Path) -> None:
+    one = product(file_server.add("/a/k.jpg", b"first"))
+    two = product(file_server.add("/b/k.jpg", b"second"))
+    downloader(file_server, tmp_path / "d").run([one])
+    report = downloader(file_server, tmp_path / "d").run([two])
+    assert report.outcomes[0].status == "downloaded"
+    day = tmp_path / "d/trex/gillam/2020-01-01"
+    assert (day / "k.jpg").read_bytes() == b"first"
+    assert sorted(p.read_bytes() for p in day.glob("k*.jpg")) == [b"first", b"second"]

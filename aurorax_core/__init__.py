@@ -15,6 +15,7 @@ from .backends.base import (
     ConnectivityCheck,
     MetadataValues,
     RequestTracking,
+    SyncLedger,
     TimeSpan,
 )
 from .backends.catalog import CatalogBackend, IngestSummary
@@ -57,8 +58,13 @@ if TYPE_CHECKING:
         site_coordinates,
     )
     from .backends.remote import RemoteBackend
+    from .basket import Basket, BasketError, BasketGroup
+    from .bundle import BundleError, load_manifest, write_bundle
+    from .citations import acknowledgements_markdown, dataset_for
     from .demo import DemoBuildProgress, ensure_demo_catalog
     from .sky import IMAGING_SUN_ELEVATION, ExpectedImaging, expected_imaging
+    from .download import Downloader, DownloadError, DownloadReport
+    from .sync import SyncError, SyncReport, sync_catalog, sync_query
     from .thumbnails import DEFAULT_ALLOWED_HOSTS, Preview, ThumbnailService
 
 # Imported on first use: requests, numpy and Pillow cost ~150 ms, which every CLI command and a
@@ -78,6 +84,22 @@ _LAZY = {
     "ExpectedImaging": ".sky",
     "IMAGING_SUN_ELEVATION": ".sky",
     "expected_imaging": ".sky",
+    # take-away: basket, bundles, downloads, citations, catalog sync
+    "Basket": ".basket",
+    "BasketError": ".basket",
+    "BasketGroup": ".basket",
+    "BundleError": ".bundle",
+    "load_manifest": ".bundle",
+    "write_bundle": ".bundle",
+    "acknowledgements_markdown": ".citations",
+    "dataset_for": ".citations",
+    "Downloader": ".download",
+    "DownloadError": ".download",
+    "DownloadReport": ".download",
+    "SyncError": ".sync",
+    "SyncReport": ".sync",
+    "sync_catalog": ".sync",
+    "sync_query": ".sync",
 }
 
 
@@ -116,6 +138,10 @@ __all__ = [
     "BackendHTTPError",
     "BackendTimeout",
     "BackendUnavailable",
+    "Basket",
+    "BasketError",
+    "BasketGroup",
+    "BundleError",
     "CancelToken",
     "CatalogBackend",
     "CatalogError",
@@ -125,6 +151,9 @@ __all__ = [
     "DataProductQuery",
     "DataSource",
     "DemoBuildProgress",
+    "DownloadError",
+    "DownloadReport",
+    "Downloader",
     "DuplicateError",
     "ExpectedImaging",
     "IngestSummary",
@@ -147,12 +176,17 @@ __all__ = [
     "SearchResult",
     "SearchTimeout",
     "SourceDay",
+    "SyncError",
+    "SyncLedger",
+    "SyncReport",
     "ThumbnailService",
     "TimeSpan",
     "Unauthorized",
     "__version__",
     "availability",
+    "acknowledgements_markdown",
     "build_query",
+    "dataset_for",
     "default_catalog_path",
     "describe",
     "ensure_demo_catalog",
@@ -161,6 +195,7 @@ __all__ = [
     "ingest_file",
     "ingest_records",
     "ingest_sources",
+    "load_manifest",
     "open_backend",
     "parse_time",
     "products_to_dataframe",
@@ -169,4 +204,7 @@ __all__ = [
     "run_query",
     "search",
     "site_coordinates",
+    "sync_catalog",
+    "sync_query",
+    "write_bundle",
 ]

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..events import SEARCH_STAGES, CancelToken, ProgressCallback, SearchEvent
 from ..models import DataSource
 from ..query import DataProductQuery
 from ..results import SearchBody, SearchResult
+
+if TYPE_CHECKING:
+    from ..sync import LedgerEntry, SyncChunk
 
 __all__ = [
     "SEARCH_STAGES",
@@ -31,6 +34,7 @@ __all__ = [
     "SearchBodies",
     "SearchEvent",
     "SourceLookup",
+    "SyncLedger",
     "TimeSpan",
     "WritableCatalog",
 ]
@@ -232,3 +236,20 @@ class WritableCatalog(Protocol):
     def upload_products(self, identifier: int, records: Iterable[Mapping[str, Any]]) -> Any: ...
 
     def delete_products(self, identifier: int, urls: Iterable[str]) -> int: ...
+
+
+@runtime_checkable
+class SyncLedger(Protocol):
+    """Catalogs that keep a synced copy of an AuroraX API and remember what was synced (``catalog sync``)."""
+
+    def ledger_entries(self, origin: str | None = None) -> list[LedgerEntry]:
+        """What was synced (per origin, source and time window), optionally for one origin URL."""
+        ...
+
+    def local_urls(self, chunk: SyncChunk) -> set[str]:
+        """URLs of the local products inside a chunk's source and window (to find upstream deletions)."""
+        ...
+
+    def apply_chunk(self, chunk: SyncChunk, stale_urls: set[str]) -> None:
+        """Write a chunk's records, delete ``stale_urls`` and record the ledger entry in ONE transaction."""
+        ...

@@ -75,6 +75,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(handler=command(cmd_demo))
 
+    sync = commands.add_parser(
+        "sync",
+        help="pull the records of an AuroraX API into the catalog (incremental, resumable)",
+        description="Copy the data products of an AuroraX(-compatible) API between START and END into the "
+        "catalog, one transaction per data source and month, remembering what was synced: a second run "
+        "asks only for what changed (one availability request) and writes nothing when nothing did; "
+        "--full re-checks every chunk. Interrupted runs continue where they stopped. Records deleted "
+        "upstream are deleted locally.",
+        epilog=EXIT_CODES,
+    )
+    sync.add_argument("start", metavar="START", help="first day or time (YYYY-MM-DD[THH:MM:SS], UTC)")
+    sync.add_argument("end", metavar="END", help="last day (inclusive) or time")
+    sync.add_argument("--api-url", dest="sync_api_url", metavar="URL", help="the API to copy from")
+    sync.add_argument("--program", action="append", default=[], metavar="NAME", help="only this program (repeatable)")
+    sync.add_argument("--platform", action="append", default=[], metavar="NAME", help="only this platform")
+    sync.add_argument("--instrument-type", action="append", default=[], metavar="NAME", help="only this type")
+    sync.add_argument("--full", action="store_true", help="fetch every chunk and compare, not only changed ones")
+    sync.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    sync.set_defaults(handler=command(cmd_sync))
+
 
 # --- reading record files ------------------------------------------------------------------------
 
@@ -276,6 +296,104 @@ def cmd_stats(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     print(format_stats(stats))
+    ledger = _ledger_text(args)
+    if ledger:
+        print(ledger)
+    return 0
+
+
+def _ledger_text(args: argparse.Namespace) -> str:
+    """What ``catalog sync`` copied into this catalog, per origin (empty when never synced)."""
+    from ..sync import ledger_for
+
+    backend = _catalog_backend(args)
+    try:
+        entries = ledger_for(backend).ledger_entries()
+    finally:
+        backend.close()
+    if not entries:
+        return ""
+    lines = ["Synced from:"]
+    origins: dict[str, list[Any]] = {}
+    for entry in entries:
+        origins.setdefault(entry.origin, []).append(entry)
+    for origin, items in origins.items():
+        months = sorted({e.month for e in items})
+        last = max(e.synced_at for e in items)
+        lines.append(
+            f"  {origin}: {intcomma(sum(e.records for e in items))} records, "
+            f"{len({(e.program, e.platform, e.instrument_type) for e in items})} data sources, "
+            f"months {months[0]} .. {months[-1]} ({len(items)} chunks), last synced {last:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    return "\n".join(lines)
+
+
+def _sync_time(value: str, which: str, *, end: bool) -> datetime:
+    from datetime import timedelta
+
+    from ..models import parse_time
+
+    try:
+        parsed = parse_time(value, field_name=which)
+    except RecordValidationError as exc:
+        raise AuroraXCoreError(f"{which}: {exc}") from None
+    if end and len(value.strip()) == 10:
+        parsed += timedelta(days=1) - timedelta(seconds=1)  # a day given as END includes that whole day
+    return parsed
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from ..backends.remote import RemoteBackend
+    from ..sync import SyncProgress, sync_catalog
+
+    api_url = args.sync_api_url or args.api_url or config.api_url_from_env()
+    if not api_url:
+        raise AuroraXCoreError("catalog sync needs --api-url URL (the AuroraX API to copy from)")
+    start = _sync_time(args.start, "START", end=False)
+    end = _sync_time(args.end, "END", end=True)
+    if end < start:
+        raise AuroraXCoreError(f"END {args.end} is before START {args.start}; swap them")
+    remote = RemoteBackend(api_url, api_key=args.api_key)
+    catalog = _catalog_backend(args)
+    bar: Any = None
+
+    def progress(event: SyncProgress) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=event.chunks_total, unit="chunk", desc="sync", file=sys.stderr, leave=False)
+        bar.update(event.chunks_done - bar.n)
+        bar.set_postfix(records=event.records, refresh=False)
+
+    try:
+        report = sync_catalog(
+            catalog,
+            remote,
+            start,
+            end,
+            programs=args.program,
+            platforms=args.platform,
+            instrument_types=args.instrument_type,
+            full=args.full,
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        print(
+            "Error: interrupted; every chunk finished before stays in the catalog, run the same command again "
+            "to continue",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+        catalog.close()
+        remote.close()
+    if not args.quiet:
+        print(report.summary())
     return 0
 
 

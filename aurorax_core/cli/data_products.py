@@ -118,6 +118,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     resubmit.add_argument("request_id", metavar="REQUEST_ID", help="the request id")
     resubmit.set_defaults(handler=command(cmd_search_resubmit))
 
+    from ._takeaway import register_takeaway  # bundle / download live there (one reason to change)
+
+    register_takeaway(commands)
+
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outfile", metavar="FILE", help="file to save the data to (default: <request_id>_data.json)")

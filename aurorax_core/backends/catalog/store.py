@@ -446,6 +446,11 @@ class CatalogStore:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any error."""
         self._require_writable("write")
         conn = self._conn()
+        if conn.in_transaction:
+            # A write inside another write of this thread (a sync chunk's records, deletions and
+            # ledger entry) joins the outer transaction, so all of it commits or none does.
+            yield conn
+            return
         with self._write_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")

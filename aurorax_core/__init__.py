@@ -62,8 +62,8 @@ if TYPE_CHECKING:
     from .bundle import BundleError, load_manifest, write_bundle
     from .citations import acknowledgements_markdown, dataset_for
     from .demo import DemoBuildProgress, ensure_demo_catalog
-    from .sky import IMAGING_SUN_ELEVATION, ExpectedImaging, expected_imaging
     from .download import Downloader, DownloadError, DownloadReport
+    from .sky import IMAGING_SUN_ELEVATION, ExpectedImaging, expected_imaging
     from .sync import SyncError, SyncReport, sync_catalog, sync_query
     from .thumbnails import DEFAULT_ALLOWED_HOSTS, Preview, ThumbnailService
 
@@ -183,8 +183,8 @@ __all__ = [
     "TimeSpan",
     "Unauthorized",
     "__version__",
-    "availability",
     "acknowledgements_markdown",
+    "availability",
     "build_query",
     "dataset_for",
     "default_catalog_path",

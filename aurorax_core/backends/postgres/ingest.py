@@ -181,11 +181,13 @@ class ProductLoad:
                 for row in rows:
                     copy.write_row(row)
         except psycopg.errors.UniqueViolation as exc:
+            # the unique URL index met a URL of an earlier batch (the checker finds repeats within one)
             detail = exc.diag.message_detail or ""
             url = detail.split("=(", 1)[-1].rsplit(") already exists", 1)[0] if "=(" in detail else "?"
+            position = next((i for i, row in enumerate(rows) if row[4] == url), 0)
             raise RecordValidationError(
-                f"duplicate URL {url}: given twice in this ingest (the second time in records {offset}.."
-                f"{offset + len(rows) - 1}); a URL identifies one data product"
+                f"record {offset + position} ({url}): duplicate URL, already given earlier in this ingest; a URL "
+                "identifies one data product"
             ) from None
 
     def _copy_staging(self, rows: list[tuple[Any, ...]], offset: int) -> None:
@@ -253,7 +255,7 @@ class ProductLoad:
             [(k,) for k in checker.values],
         )
         conn.cursor().executemany(
-            "INSERT INTO aurorax.metadata_values (key, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            "INSERT INTO aurorax.metadata_values (key, value) VALUES (%s, %s) ON CONFLICT (key, md5(value)) DO NOTHING",
             checker.listed(),
         )
         grown = [

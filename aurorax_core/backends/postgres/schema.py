@@ -62,7 +62,9 @@ _V1: Final[tuple[str, ...]] = (
         source_id integer NOT NULL, day integer NOT NULL, type smallint NOT NULL, n bigint NOT NULL,
         PRIMARY KEY (source_id, day, type))""",
     "CREATE TABLE aurorax.metadata_keys (key text PRIMARY KEY, overflow boolean NOT NULL DEFAULT false)",
-    "CREATE TABLE aurorax.metadata_values (key text NOT NULL, value text NOT NULL, PRIMARY KEY (key, value))",
+    "CREATE TABLE aurorax.metadata_values (key text NOT NULL, value text NOT NULL)",
+    # by digest: a listed value may be longer than a b-tree entry can be (~2.7 kB)
+    "CREATE UNIQUE INDEX metadata_values_key_value ON aurorax.metadata_values (key, md5(value))",
     """CREATE TABLE aurorax.search_requests (
         seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         id text NOT NULL UNIQUE,

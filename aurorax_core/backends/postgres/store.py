@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from ...errors import (
@@ -26,28 +25,21 @@ from ...errors import (
     SearchTimeout,
 )
 from ...events import (
-    STAGE_AVAILABLE,
-    STAGE_CREATED,
-    STAGE_REQUEST_ID,
-    STAGE_RETRIEVED,
-    STAGE_RETRIEVING,
-    STAGE_SUBMITTED,
-    STAGE_WAITING,
     CancelToken,
     ProgressCallback,
 )
-from ...models import DataProduct, DataSource, format_time, parse_time
-from ...progress import emit, natural_size
+from ...models import DataProduct, DataSource, format_time
 from ...query import DataProductQuery
-from ...results import LogEntry, SearchBody, SearchResult
+from ...results import SearchBody, SearchResult
 from ..base import Availability
 from ..catalog import DEFAULT_BATCH_SIZE, IngestProgress, IngestSummary
 from . import connect as pg
+from . import lifecycle, views
 from .ingest import ProductLoad, upsert_sources
 from .plan import plan
 from .requests import RequestLog
-from .rows import ROW_COLUMNS, TYPE_NAMES, SourceIndex, build_products, encode_body, load_sources, sort_rows, time_text
-from .schema import SCHEMA_VERSION, ensure_schema
+from .rows import ROW_COLUMNS, SourceIndex, build_products, encode_body, load_sources, sort_rows
+from .schema import SCHEMA_VERSION, WRITE_LOCK, ensure_schema
 
 # how long a process trusts its copy of the sources before asking whether another changed them
 SOURCES_RECHECK_S = 1.0
@@ -164,7 +156,8 @@ class PostgresBackend:
         ]
         if not include_stats or not out:
             return out
-        stats = self._source_stats([s.identifier for s in out if s.identifier is not None])
+        with self._connection("read the source statistics") as conn:
+            stats = views.source_stats(conn, [s.identifier for s in out if s.identifier is not None])
         return [replace(s, stats=stats.get(s.identifier or 0)) for s in out]
 
     def get_source(self, identifier: int, *, include_stats: bool = False) -> DataSource:
@@ -176,43 +169,18 @@ class PostgresBackend:
         source = self._sources().by_id.get(key)
         if source is None:
             raise NotFound(f"No Data Source record found in AuroraX for identifier {identifier}", 404)
-        return replace(source, stats=self._source_stats([key])[key]) if include_stats else source
-
-    def _source_stats(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        if not include_stats:
+            return source
         with self._connection("read the source statistics") as conn:
-            counts = dict(
-                conn.execute(
-                    "SELECT source_id, sum(n)::bigint FROM aurorax.day_counts WHERE source_id = ANY(%s) "
-                    "GROUP BY source_id",
-                    (ids,),
-                ).fetchall()
-            )
-            spans = {sid: (lo, hi) for sid, lo, hi in self._spans(conn, [i for i in ids if counts.get(i)])}
-        out = {}
-        for sid in ids:
-            lo, hi = spans.get(sid, (None, None))
-            out[sid] = {
-                "ephemeris_count": 0,
-                "data_product_count": int(counts.get(sid) or 0),
-                "earliest_ephemeris_loaded": None,
-                "latest_ephemeris_loaded": None,
-                "earliest_data_product_loaded": time_text(lo) if lo is not None else None,
-                "latest_data_product_loaded": time_text(hi) if hi is not None else None,
-            }
-        return out
+            return replace(source, stats=views.source_stats(conn, [key])[key])
 
-    @staticmethod
-    def _spans(conn: Any, ids: list[int]) -> list[tuple[int, int | None, int | None]]:
-        """(source, first start, last start) of each source: two steps down its index each."""
-        if not ids:
-            return []
-        return conn.execute(
-            "SELECT s.sid, "
-            "(SELECT start_s FROM aurorax.products WHERE source_id = s.sid ORDER BY start_s LIMIT 1), "
-            "(SELECT start_s FROM aurorax.products WHERE source_id = s.sid ORDER BY start_s DESC LIMIT 1) "
-            "FROM unnest(%s::integer[]) AS s(sid)",
-            (ids,),
-        ).fetchall()
+    def get_source_by_key(self, program: str, platform: str, instrument_type: str) -> DataSource:
+        """The data source with this program/platform/instrument_type. Raises NotFound."""
+        index = self._sources()
+        sid = index.by_key.get((program, platform, instrument_type))
+        if sid is None:
+            raise NotFound(f"No matching data source found ({program}/{platform}/{instrument_type})", 404)
+        return index.by_id[sid]
 
     # --- search ----------------------------------------------------------------------------------
 
@@ -269,13 +237,7 @@ class PostgresBackend:
         """
         started = time.perf_counter()
         deadline = started + timeout if timeout is not None else None
-        request_id = str(uuid.uuid4())
-        emit(progress, STAGE_CREATED, "Search object created")
-        logs = [LogEntry("debug", "Search request arrived and saved", datetime.now(UTC))]
-        emit(progress, STAGE_SUBMITTED, "Request submitted", request_id)
-        emit(progress, STAGE_REQUEST_ID, f"Request ID: {request_id}", request_id)
-        emit(progress, STAGE_WAITING, "Waiting for data ...", request_id)
-        logs.append(LogEntry("info", f"Starting query for {request_id}", datetime.now(UTC)))
+        request_id, logs = lifecycle.begin(progress)
         selected = self._select(query, cancel, deadline, timeout)
         if selected is None:
             products: list[DataProduct] = []
@@ -290,37 +252,7 @@ class PostgresBackend:
                 index,
                 lambda: _check_stop(cancel, deadline, timeout),
             )
-        n = len(products)
-        finished = time.perf_counter()
-        logs.append(LogEntry("info", f"Finished query in {finished - started:.2f} seconds.", datetime.now(UTC)))
-        logs.append(LogEntry("debug", "Starting to write data to file", datetime.now(UTC)))
-        logs.append(LogEntry("info", f"Finished writing data, found {n} records in 0.00 seconds.", datetime.now(UTC)))
-        logs.append(LogEntry("debug", f"File size is {size} bytes.", datetime.now(UTC)))
-        logs.append(
-            LogEntry(
-                "info", f"Finished search in {finished - started:.2f} seconds and found {n} records.", datetime.now(UTC)
-            )
-        )
-        emit(progress, STAGE_AVAILABLE, "Data is now available", request_id)
-        emit(progress, STAGE_RETRIEVING, "Retrieving data ...", request_id)
-        emit(
-            progress,
-            STAGE_RETRIEVED,
-            f"Retrieved {natural_size(size)} of data containing {n} records",
-            request_id,
-            result_count=n,
-            file_size=size,
-        )
-        return SearchResult(
-            query=query,
-            data=products,
-            request_id=request_id,
-            logs=logs,
-            file_size=size,
-            query_duration_ms=(finished - started) * 1000.0,
-            elapsed_s=finished - started,
-            backend=self.name,
-        )
+        return lifecycle.finish(query, products, size, started, request_id, logs, progress, self.name)
 
     def search_body(
         self,
@@ -373,9 +305,7 @@ class PostgresBackend:
         owner: str | None = None,
     ) -> list[Availability]:
         """Per-source, per-day counts (and per type) of products starting on each day in [start, end]."""
-        first, last = _as_date(start, "start"), _as_date(end, "end")
-        if last < first:
-            raise QueryValidationError(f"end ({last}) is before start ({first}); swap them")
+        first, last = views.date_range(start, end)
         sources = self.list_sources(
             programs=(program,) if program else (),
             platforms=(platform,) if platform else (),
@@ -383,82 +313,37 @@ class PostgresBackend:
             source_type=source_type,
             owner=owner,
         )
-        by_id = {s.identifier: s for s in sources if s.identifier is not None}
-        if not by_id:
-            return []
-        totals: dict[int, dict[str, int]] = {}
-        by_type: dict[int, dict[str, dict[str, int]]] = {}
-        labels: dict[int, str] = {}
         with self._connection("read availability") as conn:
-            rows = conn.execute(
-                "SELECT source_id, day, type, n FROM aurorax.day_counts WHERE source_id = ANY(%s) AND day >= %s "
-                "AND day <= %s AND n > 0 ORDER BY source_id, day, type",
-                (sorted(by_id), (first - _EPOCH).days, (last - _EPOCH).days),
-            ).fetchall()
-        for sid, day, code, n in rows:
-            label = labels.get(day)
-            if label is None:
-                label = labels[day] = (_EPOCH + timedelta(days=day)).isoformat()
-            days = totals.setdefault(sid, {})
-            days[label] = days.get(label, 0) + int(n)
-            by_type.setdefault(sid, {}).setdefault(label, {})[TYPE_NAMES.get(code, str(code))] = int(n)
-        return [Availability(by_id[sid], totals[sid], by_type[sid]) for sid in sorted(totals)]
+            return views.availability(conn, sources, first, last)
 
     def time_span(self) -> tuple[datetime, datetime] | None:
         """(earliest product start, latest product start), or None when there are no products."""
         with self._connection("read the time span") as conn:
-            ids = [r[0] for r in conn.execute("SELECT DISTINCT source_id FROM aurorax.day_counts WHERE n > 0")]
-            spans = self._spans(conn, ids)
-        lows = [lo for _, lo, _ in spans if lo is not None]
-        highs = [hi for _, _, hi in spans if hi is not None]
-        if not lows or not highs:
-            return None
-        return datetime.fromtimestamp(min(lows), UTC), datetime.fromtimestamp(max(highs), UTC)
+            return views.time_span(conn)
 
     def metadata_values(self, keys: Iterable[str] | None = None) -> dict[str, list[Any]]:
         """Distinct values of each metadata key, sorted; an empty list for keys with too many."""
-        import json
-
-        wanted = None if keys is None else set(keys)
         with self._connection("read metadata values") as conn:
-            listed = conn.execute("SELECT key, overflow FROM aurorax.metadata_keys ORDER BY key").fetchall()
-            values = conn.execute("SELECT key, value FROM aurorax.metadata_values ORDER BY key").fetchall()
-        out: dict[str, list[Any]] = {k: [] for k, _ in listed if wanted is None or k in wanted}
-        overflowed = {k for k, over in listed if over}
-        for key, value in values:
-            if key in out and key not in overflowed:
-                out[key].append(json.loads(value))
-        return {k: sorted(v, key=_sort_key) for k, v in out.items()}
+            return views.metadata_values(conn, keys)
 
     def stats(self) -> dict[str, Any]:
         """Records, sources, per-type counts, time span and the database size of the catalog."""
         index = self._sources()
         with self._connection("read catalog statistics") as conn:
-            per = conn.execute(
-                "SELECT type, sum(n)::bigint, count(DISTINCT source_id) FROM aurorax.day_counts WHERE n > 0 "
-                "GROUP BY type ORDER BY type"
-            ).fetchall()
-            with_products = conn.execute(
-                "SELECT count(DISTINCT source_id) FROM aurorax.day_counts WHERE n > 0"
-            ).fetchone()[0]
-            size = conn.execute(
-                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'aurorax' AND c.relkind = 'r'"
-            ).fetchone()[0]
-        per_type = {TYPE_NAMES.get(code, str(code)): int(n) for code, n, _ in per}
+            per_type, with_products, size = views.counts(conn)
+            span = views.time_span(conn)
         records = sum(per_type.values())
-        span = self.time_span()
         return {
             "path": self._target.display,
             "schema_version": SCHEMA_VERSION,
             "records": records,
             "sources": len(index.by_id),
-            "sources_with_products": int(with_products),
-            "per_type": dict(sorted(per_type.items())),
+            "sources_with_products": with_products,
+            "per_type": per_type,
             "earliest": format_time(span[0]) if span else None,
             "latest": format_time(span[1]) if span else None,
-            "file_size_bytes": int(size),
-            "bytes_per_record": (int(size) / records) if records else None,
+            "file_size_bytes": size,
+            "bytes_per_record": (size / records) if records else None,
         }
 
     # --- writes ----------------------------------------------------------------------------------
@@ -490,12 +375,29 @@ class PostgresBackend:
             RecordValidationError: a record is invalid or a URL is given twice; nothing is written.
             CatalogError: read-only, or the write failed; nothing is written.
         """
+        return self._load(records, batch_size, progress)
+
+    def _load(
+        self,
+        records: Iterable[Any],
+        batch_size: int,
+        progress: IngestProgress | None,
+        replace_with: list[Any] | None = None,
+    ) -> IngestSummary:
         self._require_writable("ingest data products")
         if batch_size < 1:
             raise RecordValidationError(f"batch_size must be at least 1, got {batch_size}")
         started = time.perf_counter()
         with self._connection("ingest data products") as conn, conn.transaction():
-            load = ProductLoad(conn, self._sources(conn))
+            if replace_with is not None:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                # DELETE, not TRUNCATE: readers keep seeing the old catalog (TRUNCATE would block them)
+                for table in ("products", "sources", "day_counts", "metadata_keys", "metadata_values"):
+                    conn.execute(f"DELETE FROM aurorax.{table}")  # fixed names
+                conn.execute("DELETE FROM aurorax.catalog_meta WHERE key = 'cross_keys'")
+                upsert_sources(conn, replace_with)
+            index = load_sources(conn, "") if replace_with is not None else self._sources(conn)
+            load = ProductLoad(conn, index)
             load.run(records, batch_size, progress)
         self._forget_sources()
         return IngestSummary(
@@ -505,17 +407,16 @@ class PostgresBackend:
             seconds=time.perf_counter() - started,
         )
 
-    def clear(self) -> None:
-        """Remove every product, source, count and request (``catalog demo --replace``)."""
-        self._require_writable("clear the catalog")
-        with self._connection("clear the catalog") as conn, conn.transaction():
-            conn.execute(
-                "TRUNCATE aurorax.products, aurorax.sources, aurorax.day_counts, aurorax.metadata_keys, "
-                "aurorax.metadata_values, aurorax.search_requests RESTART IDENTITY"
-            )
-            conn.execute("DELETE FROM aurorax.catalog_meta WHERE key = 'cross_keys'")
-            conn.execute("UPDATE aurorax.catalog_meta SET value = %s WHERE key = 'generation'", (uuid.uuid4().hex,))
-        self._forget_sources()
+    def replace_catalog(
+        self,
+        sources: Iterable[Mapping[str, Any] | DataSource],
+        records: Iterable[Mapping[str, Any] | DataProduct],
+        *,
+        progress: IngestProgress | None = None,
+    ) -> IngestSummary:
+        """Replace everything (sources, products, counts, requests) in ONE transaction: readers
+        see the old catalog until the new one is complete (``catalog demo --replace``)."""
+        return self._load(records, DEFAULT_BATCH_SIZE, progress, replace_with=list(sources))
 
     # --- request tracking ------------------------------------------------------------------------
 
@@ -544,28 +445,3 @@ def _check_stop(
             f"the search did not complete within {timeout:g} s; narrow the query (fewer sources or a shorter "
             "time range) or allow a longer timeout"
         )
-
-
-def _as_date(value: Any, name: str) -> date:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).date() if value.tzinfo else value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return parse_time(value, field_name=name).date()
-        except RecordValidationError as exc:
-            raise QueryValidationError(str(exc)) from None
-    raise QueryValidationError(f"{name} must be a date like 2020-01-01, got {value!r}")
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    import json
-
-    if isinstance(value, bool):
-        return (0, value)
-    if isinstance(value, (int, float)):
-        return (1, value)
-    if isinstance(value, str):
-        return (2, value)
-    return (3, json.dumps(value, sort_keys=True))

@@ -20,6 +20,8 @@ from .plan import as_text
 from .rows import OWN_KEYS, SUB_TYPE_KEYS, TYPE_CODES, SourceIndex
 
 MAX_LISTED_VALUES: Final = 100
+# a b-tree entry holds ~2,700 bytes: longer URLs could not be in the unique URL index
+MAX_URL_LENGTH: Final = 2000
 _CACHE_LIMIT: Final = 200_000
 _CACHEABLE: Final = frozenset({str, type(None), bool, int})
 
@@ -163,8 +165,8 @@ class RecordChecker:
                     "product"
                 )
             seen.add(url)
-            if "\x00" in url:
-                raise RecordValidationError(f"record {index} ({url!r}): the URL contains a NUL character")
+            if "\x00" in url or len(url) > MAX_URL_LENGTH:
+                self._bad_url_text(url, index)
             ds = record.get("data_source")
             sid = by_object.get(id(ds))
             if sid is None:
@@ -200,6 +202,15 @@ class RecordChecker:
             del self.values[key]
             self.shapes.clear()
         return rows
+
+    @staticmethod
+    def _bad_url_text(url: str, index: int) -> None:
+        if "\x00" in url:
+            raise RecordValidationError(f"record {index} ({url!r}): the URL contains a NUL character")
+        raise RecordValidationError(
+            f"record {index} ({url[:80]}...): the URL is {len(url):,} characters long; a PostgreSQL catalog indexes "
+            f"URLs of up to {MAX_URL_LENGTH:,}"
+        )
 
     def _metadata(self, code: int, md: dict[str, Any], index: int, url: str) -> tuple[str, str | None]:
         """(JSON text, own sub-type text) of a record's metadata; collects values for pick lists."""

@@ -193,6 +193,7 @@ def check_idle(conn: Any) -> None:
         raise psycopg.OperationalError("the connection is closed")
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
     if readable:
+        conn.close()  # closed, the pool drops it instead of offering it again
         raise psycopg.OperationalError("the server closed the connection while it was idle")
 
 

@@ -32,6 +32,13 @@ MIN_UPGRADABLE: Final = 1
 SCHEMA_LOCK: Final = 0x41555201
 WRITE_LOCK: Final = 0x41555202
 
+# name -> "[UNIQUE] INDEX ..." (a load into an empty catalog drops and rebuilds them)
+PRODUCT_INDEXES: Final[dict[str, str]] = {
+    "products_url": "UNIQUE INDEX products_url ON aurorax.products (url)",
+    "products_source_start": "INDEX products_source_start ON aurorax.products (source_id, start_s)",
+    "products_sub_start": "INDEX products_sub_start ON aurorax.products (type, sub_type, start_s)",
+}
+
 _V1: Final[tuple[str, ...]] = (
     "CREATE SCHEMA IF NOT EXISTS aurorax",
     "CREATE TABLE aurorax.schema_version (version integer NOT NULL, changed timestamptz NOT NULL DEFAULT now())",
@@ -55,9 +62,7 @@ _V1: Final[tuple[str, ...]] = (
         url text NOT NULL,
         sub_type text,
         metadata text NOT NULL)""",
-    "CREATE UNIQUE INDEX products_url ON aurorax.products (url)",
-    "CREATE INDEX products_source_start ON aurorax.products (source_id, start_s)",
-    "CREATE INDEX products_sub_start ON aurorax.products (type, sub_type, start_s)",
+    *(f"CREATE {statement}" for statement in PRODUCT_INDEXES.values()),
     """CREATE TABLE aurorax.day_counts (
         source_id integer NOT NULL, day integer NOT NULL, type smallint NOT NULL, n bigint NOT NULL,
         PRIMARY KEY (source_id, day, type))""",

@@ -84,3 +84,15 @@ class ConflictError(AuroraXCoreError):
 
 class BackendConfigurationError(AuroraXCoreError, ValueError):
     """A backend is mis-specified (e.g. an API URL that is not http(s), a non-positive timeout)."""
+
+
+class CatalogUnavailable(CatalogError):
+    """A catalog server (PostgreSQL) cannot be reached, dropped the connection, or has no free connection."""
+
+
+class CatalogAccessDenied(CatalogError):
+    """A catalog server refused the credentials (wrong user or password) or the permission."""
+
+
+class CatalogSchemaError(CatalogError):
+    """A catalog database has no aurorax-core schema, or one this version cannot use (older/newer)."""

@@ -41,9 +41,19 @@ _PRODUCT_KEYS: Final = frozenset({"url", "data_product_type"})
 FileKind = Literal["auto", "products", "sources"]
 
 
-def _open_catalog(catalog: CatalogBackend | str | os.PathLike[str]) -> tuple[CatalogBackend, bool]:
+def _open_catalog(catalog: CatalogBackend | str | os.PathLike[str]) -> tuple[Any, bool]:
     if isinstance(catalog, CatalogBackend):
         return catalog, False
+    if not isinstance(catalog, (str, os.PathLike)):
+        return catalog, False  # another engine's catalog (e.g. PostgresBackend): same write methods
+    from .backends.registry import scheme_of
+
+    scheme = scheme_of(catalog) if isinstance(catalog, str) else None
+    if scheme not in (None, "sqlite", "file"):
+        # a catalog URL (postgresql://...): the registry opens it
+        from .backends.registry import open_spec
+
+        return open_spec(catalog), True
     return CatalogBackend(catalog), True
 
 

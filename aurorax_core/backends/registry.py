@@ -40,6 +40,8 @@ _BUILTIN: dict[str, str] = {
     "file": "aurorax_core.backends.registry",
     "http": "aurorax_core.backends.registry",
     "https": "aurorax_core.backends.registry",
+    "postgresql": "aurorax_core.backends.postgres",
+    "postgres": "aurorax_core.backends.postgres",
 }
 # a Windows drive ("C:\\...") is a path, not a scheme; a scheme needs two or more letters
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")

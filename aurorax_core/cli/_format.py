@@ -35,6 +35,7 @@ __all__ = [
     "EXIT_CODES",
     "bounded_int",
     "catalog_errors",
+    "catalog_url",
     "check_catalog_location",
     "command",
     "data_url",
@@ -269,7 +270,8 @@ def open_backend_for(args: argparse.Namespace, *, must_exist: bool = True, quiet
     from . import _common
 
     api_url = getattr(args, "api_url", None) or (None if getattr(args, "catalog", None) else config.api_url_from_env())
-    if api_url:
+    if api_url or catalog_url(args):
+        # a catalog database (postgresql://...) has no file to check: the registry opens it
         return _common.backend_from_args(args)
     explicit = getattr(args, "catalog", None)
     path = config.catalog_path(explicit)
@@ -288,6 +290,17 @@ def open_backend_for(args: argparse.Namespace, *, must_exist: bool = True, quiet
         )
     with catalog_errors(path):
         return _common.backend_from_args(args)
+
+
+def catalog_url(args: argparse.Namespace) -> str | None:
+    """``--catalog`` / ``AURORAX_CATALOG`` when it is a catalog database URL (``postgresql://...``),
+    None when it is a catalog file (a path or ``sqlite:``/``file:``) or unset."""
+    from ..backends.registry import scheme_of
+
+    value = str(getattr(args, "catalog", None) or os.environ.get(config.ENV_CATALOG, "")).strip()
+    if not value or scheme_of(value) in (None, "sqlite", "file"):
+        return None
+    return value
 
 
 def check_catalog_location(path: Path, *, explicit: bool) -> None:

@@ -27,6 +27,7 @@ from ..errors import AuroraXCoreError, CatalogError, RecordValidationError
 from ._format import (
     EXIT_CODES,
     catalog_errors,
+    catalog_url,
     check_catalog_location,
     command,
     intcomma,
@@ -159,9 +160,15 @@ def _reject_api_url(args: argparse.Namespace) -> None:
 
 
 def _catalog_backend(args: argparse.Namespace) -> Any:
-    """The CatalogBackend at --catalog / AURORAX_CATALOG / the default path, created if missing."""
+    """The CatalogBackend at --catalog / AURORAX_CATALOG / the default path, created if missing
+    (or the catalog database at a postgresql:// URL, its schema created if missing)."""
     from ..backends.catalog import CatalogBackend
 
+    url = catalog_url(args)
+    if url:
+        from ..backends.registry import open_spec
+
+        return open_spec(url)
     path = config.catalog_path(args.catalog)
     check_catalog_location(path, explicit=bool(args.catalog))
     with catalog_errors(path):
@@ -185,13 +192,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         elif first is not None:
             product_files.append(path)
     offsets: list[tuple[int, Path]] = []  # (index of the file's first record in the stream, file)
+    url = catalog_url(args)
     catalog_path = config.catalog_path(args.catalog)
-    existed = catalog_path.exists()
+    existed = bool(url) or catalog_path.exists()  # a database is never removed here
     backend = _catalog_backend(args)
+    where = getattr(backend, "path", None) or backend.name
     try:
         if getattr(backend, "readonly", False):
-            raise CatalogError(f"catalog {backend.path} is read-only; cannot ingest into it")
-        with catalog_errors(backend.path):
+            raise CatalogError(f"catalog {where} is read-only; cannot ingest into it")
+        with catalog_errors(where):
             source_summary = backend.ingest_sources(sources) if sources else None
             summary = None
             if product_files:
@@ -446,6 +455,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from ..demo import build_demo_archive
     except ImportError:
         raise AuroraXCoreError("the demo archive builder is not available in this installation") from None
+    url = catalog_url(args)
+    if url:
+        return _demo_into_database(args, url, start, end)
     path = config.catalog_path(args.catalog)
     if path.exists() and not args.replace:
         # build_demo_archive replaces the whole file: never destroy a user's catalog silently.
@@ -477,6 +489,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
             bar.close()
     if not args.quiet:
         print(format_demo_summary(result or {}, path, time.perf_counter() - started))
+    return 0
+
+
+def _demo_into_database(args: argparse.Namespace, url: str, start: date | None, end: date | None) -> int:
+    """``catalog demo`` into a catalog database: the same records, ingested in one transaction."""
+    from ..backends.postgres.demo import build_demo_into
+    from ..backends.registry import open_spec
+
+    backend: Any = open_spec(url)
+    bar: Any = None
+
+    def progress(event: Any) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=event.total, unit="day", desc="demo", delay=1.0, file=sys.stderr, leave=False)
+        bar.set_postfix_str(f"{event.records:,} records", refresh=False)
+        bar.update(max(int(event.done) - bar.n, 0))
+
+    started = time.perf_counter()
+    try:
+        result = build_demo_into(backend, start, end, full=args.full, replace=args.replace, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+        backend.close()
+    if not args.quiet:
+        print(format_demo_summary(result, Path(result["path"]), time.perf_counter() - started))
     return 0
 
 

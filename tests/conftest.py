@@ -59,3 +59,29 @@ def demo_catalog(demo_catalog_path: Path) -> Iterator[object]:
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """pytest-playwright launches the system Chromium for every browser test."""
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A real PostgreSQL server for the whole session (tests/postgres/pgcluster.py): the one
+    ``AURORAX_TEST_POSTGRES_URL`` names (``bash scripts/test.sh`` starts one), else a throwaway
+    cluster started here. Never skipped: without PostgreSQL the tests that need it fail, saying how
+    to fix it."""
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "postgres"))
+    from pgcluster import cluster_from_environment
+
+    try:
+        cluster = cluster_from_environment()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        pytest.fail(
+            f"the PostgreSQL tests need a server: {exc}. Install PostgreSQL (apt-get install -y postgresql) or set "
+            "AURORAX_TEST_POSTGRES_URL=postgresql://user:password@host:port/database (bash scripts/test.sh does both)",
+            pytrace=False,
+        )
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

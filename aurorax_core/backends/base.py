@@ -27,6 +27,7 @@ __all__ = [
     "AvailabilityCounts",
     "Backend",
     "CancelToken",
+    "CatalogStats",
     "ConnectivityCheck",
     "MetadataValues",
     "ProgressCallback",
@@ -181,6 +182,15 @@ class ConnectivityCheck(Protocol):
 
     def check_connectivity(self) -> None:
         """Return when the backend answers; raise a BackendError subclass saying why not."""
+        ...
+
+
+@runtime_checkable
+class CatalogStats(Protocol):
+    """Catalogs that summarise themselves (``aurorax-core catalog stats``)."""
+
+    def stats(self) -> dict[str, Any]:
+        """``records``, ``sources``, ``per_type``, ``earliest``/``latest``, size figures ..."""
         ...
 
 

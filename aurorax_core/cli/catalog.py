@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
+from ..backends.base import CatalogStats
 from ..errors import AuroraXCoreError, CatalogError, RecordValidationError
 from ._format import (
     EXIT_CODES,
@@ -298,10 +299,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     _reject_api_url(args)
     backend = open_backend_for(args)
     try:
-        stats_fn = getattr(backend, "stats", None)
-        if not callable(stats_fn):
+        if not isinstance(backend, CatalogStats):
             raise AuroraXCoreError(f"{backend.name} has no catalog statistics")
-        stats = stats_fn()
+        stats = backend.stats()
     finally:
         backend.close()
     print(format_stats(stats))
@@ -313,11 +313,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def _ledger_text(args: argparse.Namespace) -> str:
     """What ``catalog sync`` copied into this catalog, per origin (empty when never synced)."""
-    from ..sync import ledger_for
+    from ..sync import SyncError, ledger_for
 
     backend = _catalog_backend(args)
     try:
         entries = ledger_for(backend).ledger_entries()
+    except SyncError:  # an engine that keeps no sync ledger has nothing synced to show
+        return ""
     finally:
         backend.close()
     if not entries:

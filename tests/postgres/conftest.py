@@ -1,7 +1,7 @@
 """Fixtures for the PostgreSQL backend's tests: a real server, a fresh database per test.
 
-These tests never skip: without ``AURORAX_TEST_POSTGRES_URL`` a throwaway cluster is started,
-and when that is impossible every test here fails saying why.
+These tests never skip: ``pg_cluster`` (tests/conftest.py) is ``AURORAX_TEST_POSTGRES_URL``'s server
+or a throwaway cluster it starts, and when neither is possible every test here fails saying why.
 """
 
 from __future__ import annotations
@@ -16,31 +16,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-from pgcluster import Cluster, cluster_from_environment
+from pgcluster import Cluster
 
 from aurorax_core.backends.postgres import PostgresBackend
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    try:
-        cluster = cluster_from_environment()
-    except (RuntimeError, OSError, subprocess_error()) as exc:
-        pytest.fail(
-            f"the PostgreSQL tests need a server: {exc}. Install PostgreSQL (apt-get install -y postgresql) or set "
-            "AURORAX_TEST_POSTGRES_URL=postgresql://user:password@host:port/database (bash scripts/test.sh does both)",
-            pytrace=False,
-        )
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-def subprocess_error() -> type[Exception]:
-    import subprocess
-
-    return subprocess.SubprocessError
 
 
 @pytest.fixture

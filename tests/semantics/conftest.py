@@ -7,17 +7,9 @@ into a new, empty store and returns a callable ``search(query) -> list[dict]`` g
 AuroraX records (``DataProduct.to_api_dict()``, basic_info sources) in the engine's order (start,
 then URL). The ``engine`` fixture runs every test once per factory.
 
-A new engine joins the suite by adding one factory here, e.g. for PostgreSQL::
-
-    def _postgres(tmp_path, sources, records):
-        backend = PostgresBackend(url_of_a_new_test_database())
-        backend.ingest_sources(sources)
-        backend.ingest_products(records)
-        return lambda query: [p.to_api_dict() for p in backend.search(query).data]
-
-    ENGINES["postgres"] = _postgres
-
-Nothing else changes: the random catalogs, the random queries and the comparison are shared.
+A new engine joins the suite by adding one factory to ``ENGINES`` (as ``_postgres`` did: a new
+database on the session's real PostgreSQL server). Nothing else changes: the random catalogs, the
+random queries and the comparison are shared.
 """
 
 from __future__ import annotations
@@ -55,12 +47,51 @@ def _catalog_body(tmp_path: Path, sources: list[dict[str, Any]], records: list[d
     return lambda query: json.loads(backend.search_body(query).body)["result"]
 
 
-ENGINES: dict[str, EngineFactory] = {"catalog": _catalog, "catalog-body": _catalog_body}
+_PG_CLUSTER: list[Any] = []  # the session's PostgreSQL server, set by the engine fixture when needed
+_PG_DATABASES: list[str] = []
+
+
+def _postgres(tmp_path: Path, sources: list[dict[str, Any]], records: list[dict[str, Any]]) -> Search:
+    """The PostgreSQL catalog (a new database on the session's server), through search()."""
+    from aurorax_core.backends.postgres import PostgresBackend
+
+    url = _PG_CLUSTER[0].create_database()
+    _PG_DATABASES.append(url)
+    backend = PostgresBackend(url)
+    _OPENED.append(backend)
+    backend.ingest_sources(sources)
+    backend.ingest_products(records, batch_size=500)
+    return lambda query: [p.to_api_dict() for p in backend.search(query).data]
+
+
+def _postgres_body(tmp_path: Path, sources: list[dict[str, Any]], records: list[dict[str, Any]]) -> Search:
+    """The PostgreSQL catalog through search_body() (what the server would send)."""
+    from aurorax_core.backends.postgres import PostgresBackend
+
+    url = _PG_CLUSTER[0].create_database()
+    _PG_DATABASES.append(url)
+    backend = PostgresBackend(url)
+    _OPENED.append(backend)
+    backend.ingest_sources(sources)
+    backend.ingest_products(records, batch_size=500)
+    return lambda query: json.loads(backend.search_body(query).body)["result"]
+
+
+ENGINES: dict[str, EngineFactory] = {
+    "catalog": _catalog,
+    "catalog-body": _catalog_body,
+    "postgres": _postgres,
+    "postgres-body": _postgres_body,
+}
 
 
 @pytest.fixture(scope="module", params=sorted(ENGINES))
 def engine(request: pytest.FixtureRequest) -> Iterator[EngineFactory]:
     """One engine factory per run of each test (see the module docstring)."""
+    if request.param.startswith("postgres") and not _PG_CLUSTER:
+        _PG_CLUSTER.append(request.getfixturevalue("pg_cluster"))
     yield ENGINES[request.param]
     while _OPENED:
         _OPENED.pop().close()
+    while _PG_DATABASES:
+        _PG_CLUSTER[0].drop_database(_PG_DATABASES.pop())

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aurorax_core import DataProductQuery, MetadataFilterExpression
+from aurorax_core.query import MAX_FILTER_VALUES, MAX_METADATA_EXPRESSIONS
 
 BASE = datetime(2021, 3, 1, tzinfo=UTC)
 DAYS = 5
@@ -103,7 +104,13 @@ def random_query(rng: random.Random, sources: list[dict[str, Any]]) -> DataProdu
         # many alternatives on few keys: what the OR grouping turns into set and interval lookups
         keys = [rng.choice(KEYS) for _ in range(rng.randint(1, 2))]
         ops = ("=", "in", "between", "between", rng.choice(OPERATORS))
-        filters = [random_expression(rng, rng.choice(keys), rng.choice(ops)) for _ in range(rng.randint(2, 12))]
+        # up to the query limits (aurorax_core.query): the largest query a user may send is covered
+        filters = []
+        for _ in range(rng.randint(2, MAX_METADATA_EXPRESSIONS)):
+            expression = random_expression(rng, rng.choice(keys), rng.choice(ops))
+            if sum(len(f.values) for f in filters) + len(expression.values) > MAX_FILTER_VALUES:
+                break
+            filters.append(expression)
     return DataProductQuery(
         start=start,
         end=end,

@@ -4,8 +4,9 @@ The plan is the SQLite catalog's: the data-source constraints resolve to source 
 (the sources are few and cached), the SQL bounds the start time on an index and containment on
 the end, and metadata filters on a record's own ``<type>_type`` key narrow the rows through the
 ``(type, sub_type, start_s)`` index. The filters then run exactly in Python with the shared
-AuroraX semantics (``compile_metadata_filter``), except when the pushed-down condition is already
-exact (plain text values on a key no selected source types as numeric or bool), as in SQLite.
+AuroraX semantics (``filters.compile_metadata_filter``, shared with SQLite), except when the
+pushed-down condition is already exact (plain text values on a key no selected source types as
+numeric or bool), as in SQLite.
 """
 
 from __future__ import annotations

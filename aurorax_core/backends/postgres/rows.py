@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from ...models import DATA_PRODUCT_TYPES, DataProduct, DataSource, format_time
 from ...query import MetadataFilterExpression
-from ..catalog import compile_metadata_filter
+from ..filters import compile_metadata_filter
 
 # Fixed codes (never reorder): the same small integers as the SQLite catalog.
 TYPE_CODES: Final[dict[str, int]] = {

@@ -232,13 +232,16 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _records_requests_locally(backend: Backend) -> bool:
-    """True for a writable embedded catalog: its searches must be submitted to be trackable.
+    """True for a writable local catalog (SQLite or PostgreSQL): its searches must be submitted to be
+    trackable.
 
     (A remote search is tracked by the server anyway; a read-only catalog cannot record one.)
     """
-    from ..backends.catalog import CatalogBackend
+    from ..backends.remote import RemoteBackend
 
-    return isinstance(backend, CatalogBackend) and not backend.readonly
+    if isinstance(backend, RemoteBackend) or not isinstance(backend, RequestTracking):
+        return False
+    return not bool(getattr(backend, "readonly", False))
 
 
 def _tracked_search(backend: Any, query: DataProductQuery, *, quiet: bool) -> tuple[str, list[dict[str, Any]], int]:

@@ -32,22 +32,13 @@ fetch/render; the others wait for its result. Fetch failures are remembered for
 from __future__ import annotations
 
 import base64
-import io
 import logging
 import os
-import stat
-import subprocess
-import tempfile
-import threading
-import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
+from typing import Any, Final, Literal
 
 from . import config
 from ._fetch import (
@@ -56,15 +47,25 @@ from ._fetch import (
     ENV_ALLOWED_HOSTS,
     TOO_LARGE,
     FetchConfigError,
-    FetchError,
     FetchPolicy,
     HostRule,
     env_flag,
-    fetch,
-    format_bytes,
     parse_host_rules,
-    too_large_reason,
 )
+from ._flights import FailureMemo, SingleFlight
+from ._images import (
+    MAX_IMAGE_PIXELS,
+    SAFE_IMAGE_FORMATS,
+    THUMBNAIL_MAX_HEIGHT,
+    THUMBNAIL_WIDTH,
+    NoPreview,
+    cached_entry_problem,
+    make_thumbnail,
+    poster_frame,
+    sniff_movie,
+    verified_image,
+)
+from ._sources import ENV_LOCAL_ROOTS, IMAGE_ACCEPT, VIDEO_ACCEPT, PreviewSources
 from ._thumbcache import CacheEntry, DiskCache, cache_key
 from .errors import AuroraXCoreError, PreviewUnavailable
 from .models import DataProduct
@@ -74,6 +75,10 @@ __all__ = [
     "ENV_ALLOWED_HOSTS",
     "ENV_ALLOW_PRIVATE",
     "ENV_LOCAL_ROOTS",
+    "MAX_IMAGE_PIXELS",
+    "SAFE_IMAGE_FORMATS",
+    "THUMBNAIL_MAX_HEIGHT",
+    "THUMBNAIL_WIDTH",
     "Preview",
     "ThumbnailConfigError",
     "ThumbnailService",
@@ -81,32 +86,12 @@ __all__ = [
 
 logger = logging.getLogger("aurorax_core.thumbnails")
 
-ENV_LOCAL_ROOTS: Final = "AURORAX_LOCAL_ROOTS"
 DEFAULT_MAX_CACHE_BYTES: Final = 512 * 1024 * 1024
 DEFAULT_MAX_DOWNLOAD_BYTES: Final = 25_000_000
 DEFAULT_POSTER_PREFIX_BYTES: Final = 8_000_000
-THUMBNAIL_WIDTH: Final = 240
-THUMBNAIL_MAX_HEIGHT: Final = 360
-# Decompression-bomb guard, checked per image before decoding (instead of changing Pillow's
-# process-wide Image.MAX_IMAGE_PIXELS under other code's feet): a 25 MB JPEG of real auroral data
-# is far below this, a tiny file claiming 100k x 100k pixels is refused.
-MAX_IMAGE_PIXELS: Final = 50_000_000
-# Only these decoders ever see downloaded bytes: they cover every real preview format and keep
-# Pillow's riskier plugins (EPS runs Ghostscript, for one) out of reach.
-SAFE_IMAGE_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP")
-_FORMAT_MIME: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
-_IMAGE_ACCEPT: Final = ("image/*", "application/octet-stream", "binary/octet-stream")
-_VIDEO_ACCEPT: Final = ("video/*", "application/mp4", "application/octet-stream", "binary/octet-stream")
-_MAX_FAILURES_REMEMBERED: Final = 4096
-# What the cache may hand out: the images we verify or render, and the movie containers we sniff
-# or render (the demo renderer falls back to animated WebP when ffmpeg is missing).
-_SERVABLE_TYPES: Final = frozenset(
-    {*_FORMAT_MIME.values(), "video/mp4", "video/webm", "video/mpeg", "video/quicktime", "video/x-msvideo"}
-)
 
 Kind = Literal["thumbnail", "preview", "movie"]
 KINDS: Final[tuple[str, ...]] = ("thumbnail", "preview", "movie")
-T = TypeVar("T")
 
 
 class ThumbnailConfigError(AuroraXCoreError, ValueError):
@@ -153,177 +138,6 @@ class Preview:
         if not self.ok or self.data is None or not self.content_type:
             return None
         return f"data:{self.content_type};base64,{base64.b64encode(self.data).decode('ascii')}"
-
-
-class _NoPreview(Exception):
-    def __init__(self, reason: str, *, refused: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.refused = refused
-
-
-class _SingleFlight:
-    """Per-key de-duplication: while one caller computes a key, other callers wait for its result."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: dict[str, Future[Any]] = {}
-
-    def run(self, key: str, fn: Callable[[], T]) -> T:
-        with self._lock:
-            future = self._calls.get(key)
-            leader = future is None
-            if future is None:
-                future = Future()
-                self._calls[key] = future
-        if not leader:
-            return future.result()
-        try:
-            result = fn()
-        except BaseException as exc:
-            future.set_exception(exc)
-            raise
-        else:
-            future.set_result(result)
-            return result
-        finally:
-            with self._lock:
-                self._calls.pop(key, None)
-
-
-# -- images -----------------------------------------------------------------------------------
-
-
-def _open_image(data: bytes) -> Any:
-    """Open (not yet decode) an image of a safe format, refusing decompression bombs."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=SAFE_IMAGE_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _NoPreview(
-            f"the image is too large to decode safely (more than {MAX_IMAGE_PIXELS / 1e6:g} million pixels)"
-        ) from None
-    except UnidentifiedImageError:
-        raise _NoPreview("the file is not an image in a supported format (JPEG, PNG, GIF or WebP)") from None
-    except Exception:
-        # Pillow raises many exception types on malformed headers (SyntaxError, struct.error ...);
-        # for untrusted bytes they all mean the same thing.
-        raise _NoPreview("the image is truncated or corrupt") from None
-    width, height = image.size
-    if width <= 0 or height <= 0 or width * height > MAX_IMAGE_PIXELS:
-        raise _NoPreview(f"the image is too large to decode safely ({width}×{height} pixels)")
-    return image
-
-
-def _decode_fully(image: Any) -> None:
-    """Decode every pixel: this is what detects a truncated or corrupt file."""
-    try:
-        image.load()
-    except Exception:
-        raise _NoPreview("the image is truncated or corrupt") from None
-
-
-def _verified_image(data: bytes) -> CacheEntry:
-    """The original bytes, after checking that they decode completely; type from the bytes themselves."""
-    image = _open_image(data)
-    _decode_fully(image)
-    return CacheEntry(data, _FORMAT_MIME[image.format], image.size[0], image.size[1], "", "")
-
-
-def _make_thumbnail(data: bytes, width: int = THUMBNAIL_WIDTH, max_height: int = THUMBNAIL_MAX_HEIGHT) -> CacheEntry:
-    """A JPEG at most ``width`` x ``max_height`` px (aspect kept, never enlarged)."""
-    from PIL import Image
-
-    image = _open_image(data)
-    src_w, src_h = image.size
-    scale = min(width / src_w, max_height / src_h, 1.0)
-    size = (max(1, round(src_w * scale)), max(1, round(src_h * scale)))
-    if image.format == "JPEG":
-        # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: much faster, and it still reads the whole
-        # stream, so truncation is still detected.
-        image.draft("L" if image.mode == "L" else "RGB", size)
-    _decode_fully(image)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, (255, 255, 255))
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        image = flat
-    elif image.mode not in ("RGB", "L"):
-        image = image.convert("L" if image.mode in ("1", "I", "I;16", "F") else "RGB")
-    if image.size != size:
-        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=82)
-    return CacheEntry(out.getvalue(), "image/jpeg", size[0], size[1], "", "")
-
-
-def _sniff_movie(data: bytes) -> str | None:
-    """The media type of movie bytes, from their magic numbers (None if not a known container)."""
-    if len(data) >= 12 and data[4:8] == b"ftyp":
-        return "video/quicktime" if data[8:10] == b"qt" else "video/mp4"
-    if data.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
-    if data.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):
-        return "video/mpeg"
-    if data.startswith(b"RIFF") and data[8:12] == b"AVI ":
-        return "video/x-msvideo"
-    return None
-
-
-def _poster_frame(movie: bytes, timeout: float) -> CacheEntry:
-    """The first frame of a movie as a JPEG, decoded by ffmpeg (imageio-ffmpeg)."""
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        raise _NoPreview(
-            "poster frames of movies need the imageio-ffmpeg package (pip install imageio-ffmpeg)"
-        ) from None
-    try:
-        exe = imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError as exc:
-        raise _NoPreview(f"ffmpeg is not available for poster frames ({exc})") from None
-    with tempfile.TemporaryDirectory(prefix="aurorax-poster-") as tmp:
-        path = os.path.join(tmp, "movie.bin")
-        with open(path, "wb") as fh:
-            fh.write(movie)
-        command = [
-            exe,
-            "-nostdin",
-            "-v",
-            "error",
-            # Untrusted input: ffmpeg may only read this one local file (a crafted playlist must
-            # not make it open URLs or other files) and only parse ordinary movie containers.
-            "-protocol_whitelist",
-            "file",
-            "-format_whitelist",
-            "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mpeg,mpegts,avi",
-            "-i",
-            path,
-            "-frames:v",
-            "1",
-            "-f",
-            "image2pipe",
-            "-vcodec",
-            "mjpeg",
-            "-q:v",
-            "3",
-            "pipe:1",
-        ]
-        try:
-            done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise _NoPreview(f"extracting the poster frame took longer than {timeout:g} s") from None
-        except OSError as exc:
-            raise _NoPreview(f"cannot run ffmpeg for the poster frame ({exc})") from None
-    if done.returncode != 0 or not done.stdout:
-        raise _NoPreview("the movie is truncated or corrupt (no frame could be decoded)")
-    return _verified_image(done.stdout)
-
-
-# -- the service ------------------------------------------------------------------------------
 
 
 def _env_list(name: str, separator: str) -> list[str]:
@@ -403,9 +217,9 @@ class ThumbnailService:
         self.thumbnail_width = int(_positive("thumbnail_width", thumbnail_width))
         self.poster_prefix_bytes = int(_positive("poster_prefix_bytes", poster_prefix_bytes))
         self._cache = DiskCache(self.cache_dir, int(_positive("max_cache_bytes", max_cache_bytes)))
-        self._flights = _SingleFlight()
-        self._failures: dict[str, tuple[float, Preview]] = {}
-        self._failures_lock = threading.Lock()
+        self._sources = PreviewSources(self.policy, self.local_roots, self.poster_prefix_bytes)
+        self._flights = SingleFlight()
+        self._failures: FailureMemo[Preview] = FailureMemo(self.failure_ttl)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -526,8 +340,7 @@ class ThumbnailService:
 
     def clear_cache(self) -> int:
         """Delete every cached entry (and forget remembered failures); return how many were deleted."""
-        with self._failures_lock:
-            self._failures.clear()
+        self._failures.clear()
         return self._cache.clear()
 
     def require(self, preview: Preview) -> Preview:
@@ -542,26 +355,16 @@ class ThumbnailService:
 
     # -- internals ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _origin(product: DataProduct) -> str:
-        if product.is_synthetic:
-            return "demo"
-        url = product.url.strip()
-        scheme = urlsplit(url).scheme.lower() if "://" in url or url.lower().startswith("file:") else ""
-        if scheme == "file" or (not scheme and (url.startswith(("/", "~", ".")) or os.path.isabs(url))):
-            return "file"
-        return "http"
-
     def _from_cache(self, product: DataProduct, kind: str) -> Preview | None:
-        origin = self._origin(product)
+        origin = self._sources.origin(product)
         key = cache_key(kind, origin, product.url)
         entry = self._cache.read(key, product.url)
         if entry is None:
             return None
-        problem = _cached_entry_problem(entry)
+        problem = cached_entry_problem(entry)
         if problem is not None:
             logger.warning("thumbnail cache entry for %s is unusable (%s); rebuilding it", product.url, problem)
-            self._cache.discard(key)
+            self._cache.discard(key, entry.stamp)
             return None
         return Preview(
             entry.data,
@@ -580,9 +383,9 @@ class ThumbnailService:
         hit = self._from_cache(product, kind)
         if hit is not None:
             return hit
-        origin = self._origin(product)
+        origin = self._sources.origin(product)
         key = cache_key(kind, origin, product.url)
-        remembered = self._remembered_failure(key)
+        remembered = self._failures.get(key)
         if remembered is not None:
             return remembered
         return self._flights.run(key, lambda: self._build(product, kind, origin, key))
@@ -594,11 +397,11 @@ class ThumbnailService:
             return hit
         try:
             entry = self._produce(product, kind, origin)
-        except _NoPreview as exc:
+        except NoPreview as exc:
             failed = Preview(None, None, None, None, product.is_synthetic, origin, exc.reason, product.url, kind)
             logger.info("no %s for %s: %s", kind, product.url, exc.reason)
             if not exc.refused:
-                self._remember_failure(key, failed)
+                self._failures.put(key, failed)
             return failed
         stored = CacheEntry(entry.data, entry.content_type, entry.width, entry.height, product.url, origin)
         self._cache.write(key, stored)
@@ -617,170 +420,32 @@ class ThumbnailService:
     def _produce(self, product: DataProduct, kind: str, origin: str) -> CacheEntry:
         is_movie = product.data_product_type == "movie"
         if kind == "movie" and not is_movie:
-            raise _NoPreview(
+            raise NoPreview(
                 f"this record is a {product.data_product_type.replace('_', ' ')}, not a movie", refused=True
             )
         if origin == "demo":
-            return self._render_demo(product, kind)
+            return self._sources.render_demo(product, kind)
         if kind == "thumbnail":
             full = self._get(product, "preview")
             if not full.ok or full.data is None:
-                raise _NoPreview(full.reason or "no preview")
-            return _make_thumbnail(full.data, self.thumbnail_width)
+                raise NoPreview(full.reason or "no preview")
+            return make_thumbnail(full.data, self.thumbnail_width)
         if kind == "movie":
-            data = self._load(product, origin, _VIDEO_ACCEPT)
-            content_type = _sniff_movie(data)
+            data = self._sources.load(product, origin, VIDEO_ACCEPT)
+            content_type = sniff_movie(data)
             if content_type is None:
-                raise _NoPreview("the file is not a movie in a supported format (MP4, WebM, MPEG or AVI)")
+                raise NoPreview("the file is not a movie in a supported format (MP4, WebM, MPEG or AVI)")
             return CacheEntry(data, content_type, None, None, "", "")
         if is_movie:
             movie = self._get(product, "movie")
             if movie.ok and movie.data is not None:
-                return _poster_frame(movie.data, self.policy.total_timeout)
+                return poster_frame(movie.data, self.policy.total_timeout)
             if movie.reason and movie.reason.startswith(TOO_LARGE):
                 # Real movies are often far larger than the download limit; a movie written for
                 # streaming keeps its index at the front, so its first megabytes hold a frame.
-                return self._poster_from_prefix(product, origin, movie.reason)
-            raise _NoPreview(movie.reason or "no movie")
-        return _verified_image(self._load(product, origin, _IMAGE_ACCEPT))
-
-    def _poster_from_prefix(self, product: DataProduct, origin: str, too_large: str) -> CacheEntry:
-        size = self.poster_prefix_bytes
-        if origin == "file":
-            head = self._read_local(product.url, prefix=size)
-        else:
-            try:
-                head = fetch(product.url, self.policy, accept=_VIDEO_ACCEPT, prefix=size).data
-            except FetchError as exc:
-                raise _NoPreview(exc.reason, refused=exc.refused) from None
-        if _sniff_movie(head) is None:
-            raise _NoPreview("the file is not a movie in a supported format (MP4, WebM, MPEG or AVI)")
-        try:
-            return _poster_frame(head, self.policy.total_timeout)
-        except _NoPreview:
-            raise _NoPreview(
-                f"{too_large}, and no frame could be decoded from its first {format_bytes(size)}"
-            ) from None
-
-    def _render_demo(self, product: DataProduct, kind: str) -> CacheEntry:
-        try:
-            from .demo import render
-        except ImportError as exc:
-            raise _NoPreview(f"the demo renderer is not available ({exc})") from None
-        try:
-            if kind == "movie":
-                movie = render.render_movie(product)
-                return CacheEntry(movie.data, movie.content_type, movie.width, movie.height, "", "")
-            image = render.render_preview(product, size="full" if kind == "preview" else "thumbnail")
-        except AuroraXCoreError as exc:
-            # the renderer's RenderError: a demo record whose fields cannot be drawn
-            raise _NoPreview(f"the demo preview cannot be rendered: {exc}") from None
-        except Exception as exc:
-            # A defect in the renderer must cost one picture, not a whole page of thumbnails or the
-            # dashboard session: log it with its traceback and report it as the reason.
-            logger.exception("the demo renderer failed on %s", product.url)
-            raise _NoPreview(f"the demo renderer failed ({type(exc).__name__}: {exc})") from None
-        return CacheEntry(image.data, image.content_type, image.width, image.height, "", "")
-
-    def _load(self, product: DataProduct, origin: str, accept: Sequence[str]) -> bytes:
-        if origin == "file":
-            return self._read_local(product.url)
-        try:
-            return fetch(product.url, self.policy, accept=accept).data
-        except FetchError as exc:
-            raise _NoPreview(exc.reason, refused=exc.refused) from None
-
-    def _read_local(self, url: str, *, prefix: int | None = None) -> bytes:
-        """Read a local file, only below a configured root, only a regular file, size-limited.
-
-        ``prefix``: read only the first ``prefix`` bytes (no size limit then).
-        """
-        text = url.strip()
-        if text.lower().startswith("file:"):
-            parts = urlsplit(text)
-            if parts.netloc not in ("", "localhost"):
-                raise _NoPreview(f"file URLs on another host ({parts.netloc!r}) are not read", refused=True)
-            path = url2pathname(parts.path)
-        else:
-            path = os.path.expanduser(text)
-        if not self.local_roots:
-            raise _NoPreview(
-                "local files are not read unless their folder is allowed: pass local_roots=[...] "
-                f"or set {ENV_LOCAL_ROOTS}",
-                refused=True,
-            )
-        if "\x00" in path or not os.path.isabs(path):
-            raise _NoPreview(f"{path!r} is not an absolute file path", refused=True)
-        # realpath resolves '..' and symlinks, so neither can lead outside the allowed folders.
-        real = os.path.realpath(path)
-        if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.local_roots):
-            raise _NoPreview(
-                f"the file {path!r} is outside the allowed folders ({', '.join(self.local_roots)}); "
-                f"add its folder to local_roots or {ENV_LOCAL_ROOTS}",
-                refused=True,
-            )
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        try:
-            fd = os.open(real, flags)
-        except FileNotFoundError:
-            raise _NoPreview(f"the file {path!r} does not exist") from None
-        except OSError as exc:
-            raise _NoPreview(f"cannot open the file {path!r} ({exc.strerror})") from None
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            raise _NoPreview(f"{path!r} is not a regular file", refused=True)
-        with os.fdopen(fd, "rb") as fh:
-            if prefix is not None:
-                return fh.read(prefix)
-            if info.st_size > self.policy.max_bytes:
-                raise _NoPreview(too_large_reason(self.policy.max_bytes))
-            data = fh.read(self.policy.max_bytes + 1)
-        if len(data) > self.policy.max_bytes:
-            raise _NoPreview(too_large_reason(self.policy.max_bytes))
-        return data
-
-    def _remembered_failure(self, key: str) -> Preview | None:
-        with self._failures_lock:
-            item = self._failures.get(key)
-            if item is None:
-                return None
-            if item[0] < time.monotonic():
-                del self._failures[key]
-                return None
-            return item[1]
-
-    def _remember_failure(self, key: str, preview: Preview) -> None:
-        if self.failure_ttl <= 0:
-            return
-        with self._failures_lock:
-            if len(self._failures) >= _MAX_FAILURES_REMEMBERED:
-                self._failures.clear()
-            self._failures[key] = (time.monotonic() + self.failure_ttl, preview)
-
-
-def _cached_entry_problem(entry: CacheEntry) -> str | None:
-    """Why a checksum-valid entry still must not be served (None if it may).
-
-    The checksum catches damage; this catches an entry that is whole but wrong (written by a
-    different version, or planted): only known media types are served, and an image must open
-    with one of the safe decoders at the size its header claims. Opening parses headers only, so
-    a warm hit stays well under a millisecond.
-    """
-    if entry.content_type not in _SERVABLE_TYPES:
-        return f"content type {entry.content_type!r} is not served"
-    if entry.content_type.startswith("image/"):
-        from PIL import Image
-
-        try:
-            with Image.open(io.BytesIO(entry.data), formats=SAFE_IMAGE_FORMATS) as image:
-                size = image.size
-        except Exception:
-            # any failure to parse cached bytes means the same: rebuild the entry
-            return "the image does not open"
-        if entry.width is not None and size != (entry.width, entry.height):
-            return f"the image is {size[0]}x{size[1]}, the entry says {entry.width}x{entry.height}"
-    return None
+                return self._sources.poster_from_prefix(product, origin, movie.reason)
+            raise NoPreview(movie.reason or "no movie")
+        return verified_image(self._sources.load(product, origin, IMAGE_ACCEPT))
 
 
 def _check_product(product: object) -> None:

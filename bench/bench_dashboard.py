@@ -82,7 +82,7 @@ def _set_query(template: Any, start: datetime, end: datetime, programs: list[str
         state.param.update(start=start, end=end)
         done.set()
 
-    state.dispatch(apply)
+    state.runner.dispatch(apply)
     done.wait(10)
 
 

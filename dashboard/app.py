@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +23,7 @@ from aurorax_core import AuroraXCoreError, DemoBuildProgress, default_catalog_pa
 
 from .images import ImageSource
 from .media import esc
+from .runner import thread_runner
 from .state import DashboardState, friendly_error
 from .views.backend import BackendPanel, connect
 from .views.export import ExportPanel
@@ -57,10 +57,6 @@ pn.extension("tabulator", notifications=False)
 # the browser contact hosts other than this server, so drop it (the system font is used instead).
 # A subclass cannot do this: Panel resolves the design's bundled files by class name.
 Fast._resources = {**Fast._resources, "font": {}}
-
-
-def _thread_executor(fn: Callable[[], None]) -> None:
-    threading.Thread(target=fn, daemon=True, name="dashboard-work").start()
 
 
 # Searches of all sessions share two workers, first come first served. Ten sessions searching at
@@ -117,9 +113,9 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
     served = doc is not None and doc.session_context is not None
     state = DashboardState()
     if served:
-        state.executor = _thread_executor
-        state.search_executor = _search_executor
-        state.dispatch = _doc_dispatcher(doc)
+        state.runner.executor = thread_runner
+        state.runner.search_executor = _search_executor
+        state.runner.dispatch = _doc_dispatcher(doc)
     images = images if images is not None else _shared_images()
 
     status = SearchStatus(state=state)
@@ -200,17 +196,16 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
         startup.object = f'<div class="ax-alert ax-alert-info" role="status"><p>{esc(message)}</p></div>'
         startup.visible = True
 
-    def load() -> None:
-        try:
-            spec = backend if backend is not None else _default_spec()
-            if spec is None:
-                spec = _ensure_default_catalog(lambda m: state.dispatch(lambda: progress(m)))
-            resolved, sources, vocabulary = connect(spec)
-        except BaseException as exc:
-            failure = exc
-            state.dispatch(lambda: failed(failure))
-            return
-        state.dispatch(lambda: ready(resolved, sources, vocabulary))
+    opening = state.runner.lane()
+
+    def load() -> tuple[Any, list[Any], dict[str, list[Any]]]:
+        spec = backend if backend is not None else _default_spec()
+        if spec is None:
+            spec = _ensure_default_catalog(lambda m: state.runner.dispatch(lambda: progress(m)))
+        return connect(spec)
+
+    def start_loading() -> None:
+        opening.submit(load, lambda answer: ready(*answer), failed)
 
     if backend is not None and not isinstance(backend, (str, Path)):
         # A ready Backend object (tests, benchmarks): load synchronously, it is local.
@@ -223,9 +218,9 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
         state.backend_opening = True
         progress("Opening the backend …")
         if served:
-            pn.state.onload(lambda: state.executor(load))
+            pn.state.onload(start_loading)
         else:
-            load()
+            start_loading()
 
     if served:
         pn.state.on_session_destroyed(lambda _ctx: _close(state))

@@ -1,8 +1,7 @@
 """All dashboard state in one ``param.Parameterized`` class (no Panel here, by design).
 
-Views read and write these parameters; the app wires two hooks so that a search runs off the
-Bokeh event loop (``executor``) and its results land back on it (``dispatch``). With the
-defaults (call immediately) everything is synchronous, which is what the tests use.
+Views read and write these parameters; work off the Bokeh event loop goes through ``runner``
+(a :class:`~dashboard.runner.BackgroundRunner`, synchronous by default, which is what the tests use).
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ from aurorax_core import (
     products_to_dataframe,
 )
 
-Runner = Callable[[Callable[[], None]], None]
+from .runner import BackgroundRunner
 
 # The day the AuroraX documentation uses in its examples (TREx RGB at Fort Smith, 2020-01-01).
 EXAMPLE_DAY = date(2020, 1, 1)
@@ -54,10 +53,6 @@ MAX_SPAN = timedelta(days=366 * 25)
 # A search over everything would scan the whole archive; one constraint is the least we ask for.
 SOURCE_FIELDS = ("programs", "platforms", "instrument_types")
 _STAGE_ORDER = ("created", "submitted", "request_id", "waiting", "available", "retrieving", "retrieved")
-
-
-def _call_now(fn: Callable[[], None]) -> None:
-    fn()
 
 
 def day_range(day: date) -> tuple[datetime, datetime]:
@@ -195,18 +190,14 @@ class DashboardState(param.Parameterized):
     view = param.Selector(default="table", objects=["table", "gallery"], doc="Which results view is shown.")
 
     def __init__(self, backend: Any = None, **params: Any) -> None:
-        self.executor: Runner = _call_now
-        self.dispatch: Runner = _call_now
-        # Searches (and the frames built from their results) may go to a bounded pool instead:
-        # with many sessions searching at once, CPU-bound threads sharing the GIL all finish late.
-        self.search_executor: Runner | None = None
+        self.runner = BackgroundRunner()
+        self._search_lane = self.runner.lane()
         # name -> fn(result, frame): per-result values that views need (e.g. the table's display
         # frame). A search computes them in its worker thread, so that nothing proportional to the
         # result size runs on the session's event loop (shared by all sessions of the server).
         self.result_views: dict[str, Callable[[SearchResult, Any], Any]] = {}
         self.prepared: dict[str, Any] = {}
         self._token: CancelToken | None = None
-        self._generation = 0
         # Search pressed while the backend was opening: run it once the backend is ready.
         self._search_when_open = False
         self._lock = threading.Lock()
@@ -530,13 +521,12 @@ class DashboardState(param.Parameterized):
             self.param.update(error_title="No backend", error="Choose the embedded catalog or an AuroraX API URL.")
             return False
         query = self.to_query()
-        with self._lock:
-            if self._token is not None:
-                self._token.cancel()
-            token = CancelToken()
-            self._token = token
-            self._generation += 1
-            generation = self._generation
+        if self._token is not None:
+            self._token.cancel()
+        token = CancelToken()
+        self._token = token
+        lane = self._search_lane
+        generation = lane.begin()
         started = time.perf_counter()
         self.param.update(
             is_searching=True,
@@ -555,7 +545,7 @@ class DashboardState(param.Parameterized):
                 lines = pending[:]
                 pending.clear()
             for line in lines:
-                self._add_stage(generation, line)
+                self._add_stage(line)
 
         def progress(event: SearchEvent) -> None:
             line = {"stage": event.stage, "message": event.message, "elapsed": time.perf_counter() - started}
@@ -564,35 +554,36 @@ class DashboardState(param.Parameterized):
                 pending.append(line)
                 first = len(pending) == 1
             if first:
-                self.dispatch(flush)
+                lane.post(generation, flush)
 
-        def work() -> None:
-            try:
-                result = backend.search(query, progress=progress, cancel=token)
-                # Built here, in the worker, so that large results do not stall the page's event loop.
-                frame = products_to_dataframe(result.data)
-                prepared = self.prepare_views(result, frame)
-                # The advice may ask the backend for its newest day: also off the event loop.
-                advice = "" if result.data else self._no_results_advice(result.query)
-            except BaseException as exc:  # every failure becomes an alert, never a traceback
-                failure = exc
-                self.dispatch(lambda: (flush(), self._finish_error(generation, failure)))
-                return
+        def work() -> tuple[SearchResult, Any, dict[str, Any], str]:
+            result = backend.search(query, progress=progress, cancel=token)
+            # Built here, in the worker, so that large results do not stall the page's event loop.
+            frame = products_to_dataframe(result.data)
+            prepared = self.prepare_views(result, frame)
+            # The advice may ask the backend for its newest day: also off the event loop.
+            advice = "" if result.data else self._no_results_advice(result.query)
+            return result, frame, prepared, advice
 
-            def finish() -> None:
-                flush()
-                self._finish(generation, result, time.perf_counter() - started, frame, advice, prepared)
+        def finish(answer: tuple[SearchResult, Any, dict[str, Any], str]) -> None:
+            flush()
+            result, frame, prepared, advice = answer
+            self._token = None
+            self.set_result(
+                result, elapsed=time.perf_counter() - started, frame=frame, advice=advice, prepared=prepared
+            )
 
-            self.dispatch(finish)
+        def fail(exc: BaseException) -> None:
+            flush()
+            self._finish_error(exc)
 
-        (self.search_executor or self.executor)(work)
+        lane.submit(work, finish, fail, pool="search", generation=generation)
         return True
 
     def cancel_search(self) -> None:
         """Cancel the running search now; its late answer is ignored."""
-        with self._lock:
-            token, self._token = self._token, None
-            self._generation += 1
+        token, self._token = self._token, None
+        self._search_lane.reset()
         if token is None:
             return
         token.cancel()
@@ -602,19 +593,13 @@ class DashboardState(param.Parameterized):
             stages=[*self.stages, {"stage": "cancelled", "message": "Search cancelled", "elapsed": None}],
         )
 
-    def _current(self, generation: int) -> bool:
-        return generation == self._generation
-
-    def _add_stage(self, generation: int, line: dict[str, Any]) -> None:
+    def _add_stage(self, line: dict[str, Any]) -> None:
         # The page already shows "Search object created" from the moment Search was pressed.
         if line["stage"] == "created" and any(s["stage"] == "created" for s in self.stages):
             return
-        if self._current(generation):
-            self.stages = [*self.stages, line]
+        self.stages = [*self.stages, line]
 
-    def _finish_error(self, generation: int, exc: BaseException) -> None:
-        if not self._current(generation):
-            return
+    def _finish_error(self, exc: BaseException) -> None:
         self._token = None
         title, message = friendly_error(exc)
         self.param.update(
@@ -632,20 +617,6 @@ class DashboardState(param.Parameterized):
             Exception: whatever a builder raises (the search then reports it as failed).
         """
         return {name: build(result, frame) for name, build in list(self.result_views.items())}
-
-    def _finish(
-        self,
-        generation: int,
-        result: SearchResult,
-        elapsed: float,
-        frame: Any = None,
-        advice: str | None = None,
-        prepared: dict[str, Any] | None = None,
-    ) -> None:
-        if not self._current(generation):
-            return
-        self._token = None
-        self.set_result(result, elapsed=elapsed, frame=frame, advice=advice, prepared=prepared)
 
     def set_result(
         self,

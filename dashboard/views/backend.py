@@ -46,6 +46,7 @@ class BackendPanel(pn.viewable.Viewer):
         super().__init__(**params)
         self._embedded_spec = embedded_spec or (lambda: None)
         self._syncing = False
+        self._connecting = self.state.runner.lane()
         remote = self.state.backend_name.startswith(("http://", "https://"))
         # Radio inputs (not toggle buttons): which backend is active must be obvious in both themes.
         self._kind = pn.widgets.RadioBoxGroup(
@@ -109,18 +110,13 @@ class BackendPanel(pn.viewable.Viewer):
             spec = self._embedded_spec()
         self._connect.disabled = True
         self._render(message=esc(f"Connecting to {spec or 'the embedded catalog'} …"))
-        state = self.state
-
-        def work() -> None:
-            try:
-                backend, sources, vocabulary = connect(spec)
-            except BaseException as exc:
-                failure = exc
-                state.dispatch(lambda: self._failed(failure))
-                return
-            state.dispatch(lambda: self._done(backend, sources, vocabulary))
-
-        state.executor(work)
+        self._connecting.submit(
+            lambda: connect(spec),
+            lambda answer: self._done(*answer),
+            self._failed,
+            # A newer choice was made meanwhile: nobody will use this connection.
+            discard=lambda answer: answer[0].close(),
+        )
 
     def _failed(self, exc: BaseException) -> None:
         self._connect.disabled = False

@@ -131,7 +131,8 @@ class Gallery(pn.viewable.Viewer):
         super().__init__(**params)
         self.grid = GalleryGrid(sizing_mode="stretch_width", min_height=150)
         self.grid.on_msg(self._on_msg)
-        self._generation = 0
+        # One batch of cards at a time; new results or a new order make the batch in flight stale.
+        self._cards = self.state.runner.lane()
         self._loading = False
         self.state.param.watch(self._reset, ["view_indices", "result"])
         # Thumbnails are only made for a gallery someone looks at.
@@ -139,7 +140,7 @@ class Gallery(pn.viewable.Viewer):
         self._reset()
 
     def _reset(self, *_: Any) -> None:
-        self._generation += 1
+        self._cards.reset()
         self._loading = False
         self.grid.param.update(items=[], total=len(self.state.view_indices))
         self.load_more()
@@ -154,7 +155,6 @@ class Gallery(pn.viewable.Viewer):
         if not indices:
             return
         self._loading = True
-        generation = self._generation
         products = [result.data[i] for i in indices]
         images = self.images
         if images is not None:
@@ -162,22 +162,19 @@ class Gallery(pn.viewable.Viewer):
             cached = [images.cached_thumbnail(p) for p in products]
             if all(uri is not None for uri in cached):
                 cards = [_card(i, p, uri) for i, p, uri in zip(indices, products, cached, strict=True)]
-                self._append(generation, have, cards)
+                self._append(have, cards)
                 return
 
-        def work() -> None:
+        def work() -> list[dict[str, Any]]:
             try:
                 uris = images.thumbnails(products) if images is not None else [None] * len(products)
             except Exception:  # placeholders instead of a broken gallery
                 uris = [None] * len(products)
-            cards = [_card(i, p, uri) for i, p, uri in zip(indices, products, uris, strict=True)]
-            self.state.dispatch(lambda: self._append(generation, have, cards))
+            return [_card(i, p, uri) for i, p, uri in zip(indices, products, uris, strict=True)]
 
-        self.state.executor(work)
+        self._cards.submit(work, lambda cards: self._append(have, cards))
 
-    def _append(self, generation: int, have: int, cards: list[dict[str, Any]]) -> None:
-        if generation != self._generation:
-            return
+    def _append(self, have: int, cards: list[dict[str, Any]]) -> None:
         self._loading = False
         if len(self.grid.items) == have:
             self.grid.items = [*self.grid.items, *cards]

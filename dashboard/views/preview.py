@@ -81,7 +81,7 @@ class ProductPreview(pn.viewable.Viewer):
         self._meta = html("", sizing_mode="stretch_width")
         self._close = pn.widgets.Button(label="Close preview", width=130, description="Close the preview")
         self._close.on_click(lambda _e: setattr(self.state, "selected_index", None))
-        self._generation = 0
+        self._previews = self.state.runner.lane()
         self._scroll = ScrollIntoView(height=1, sizing_mode="stretch_width", margin=0)
         self._layout = pn.Column(
             self._scroll,
@@ -103,8 +103,7 @@ class ProductPreview(pn.viewable.Viewer):
 
     def _on_selected(self, *_: Any) -> None:
         product = self.state.selected
-        self._generation += 1
-        generation = self._generation
+        self._previews.reset()
         if product is None:
             self._layout.visible = False
             self.player.param.update(src="", frames=[], visible=False)
@@ -121,20 +120,18 @@ class ProductPreview(pn.viewable.Viewer):
         self._image.visible = True
         self.player.param.update(src="", frames=[], visible=False)
         if self.images is None:
-            self._show(generation, product, Media(None, reason="no thumbnail service"), None)
+            self._show(product, Media(None, reason="no thumbnail service"), None)
             return
         images = self.images
 
-        def work() -> None:
+        def work() -> tuple[Media, Media | None]:
             media = images.preview(product)
             movie = images.movie(product) if product.data_product_type == "movie" else None
-            self.state.dispatch(lambda: self._show(generation, product, media, movie))
+            return media, movie
 
-        self.state.executor(work)
+        self._previews.submit(work, lambda answer: self._show(product, *answer))
 
-    def _show(self, generation: int, product: DataProduct, media: Media, movie: Media | None) -> None:
-        if generation != self._generation:
-            return
+    def _show(self, product: DataProduct, media: Media, movie: Media | None) -> None:
         label = alt_text(product)
         synthetic = media.synthetic or (movie.synthetic if movie else False) or product.is_synthetic
         self._header.object = (

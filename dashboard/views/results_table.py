@@ -100,7 +100,8 @@ class ResultsTable(pn.viewable.Viewer):
         self._count = html("", margin=(0, 10), sizing_mode="stretch_width")
         self._applying = False
         self._link_filters: dict[str, str] = {}
-        self._generation = 0
+        # Thumbnails of several pages may load at once; new results make them all stale.
+        self._thumbs = self.state.runner.lane(supersede=False)
         self._pending: set[int] = set()
         self._chips = pn.Row(visible=False, sizing_mode="stretch_width")
         self.state.param.watch(self._on_results, ["results"])
@@ -116,7 +117,7 @@ class ResultsTable(pn.viewable.Viewer):
     # --- state -> table ---------------------------------------------------------------------
 
     def _on_results(self, *_: Any) -> None:
-        self._generation += 1
+        self._thumbs.reset()
         self._pending.clear()
         self._applying = True
         try:
@@ -273,24 +274,20 @@ class ResultsTable(pn.viewable.Viewer):
         if not missing:
             return
         self._pending.update(missing)
-        generation = self._generation
         products = [result.data[i] for i in missing]
         images = self.images
 
-        def work() -> None:
+        def work() -> list[str]:
             try:
                 uris = images.thumbnails(products)
             except Exception:  # a failed render leaves the placeholder; never breaks the table
                 uris = [None] * len(products)
-            cells = [img_html(uri, alt_text(p), width=120, height=60) for p, uri in zip(products, uris, strict=True)]
-            self.state.dispatch(lambda: self._apply_thumbnails(generation, missing, cells))
+            return [img_html(uri, alt_text(p), width=120, height=60) for p, uri in zip(products, uris, strict=True)]
 
-        self.state.executor(work)
+        self._thumbs.submit(work, lambda cells: self._apply_thumbnails(missing, cells))
 
-    def _apply_thumbnails(self, generation: int, indices: list[int], cells: list[str]) -> None:
+    def _apply_thumbnails(self, indices: list[int], cells: list[str]) -> None:
         self._pending.difference_update(indices)
-        if generation != self._generation:
-            return
         self._patch_cells("thumbnail", list(zip(indices, cells, strict=True)))
 
     def _patch_cells(self, column: str, items: list[tuple[int, str]]) -> None:

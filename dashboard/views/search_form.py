@@ -171,6 +171,8 @@ class SearchForm(pn.viewable.Viewer):
         self._next = pn.widgets.Button(label="+1 day ▶", description="Move the range one day later")
         for button in (self._newest, self._week, self._example, self._prev, self._next):
             button.sizing_mode = "stretch_width"
+        # The latest preset pressed wins, however long the backend takes to answer the first.
+        self._newest_lane = state.runner.lane()
         self._newest.on_click(lambda _e: self._nights(1))
         self._week.on_click(lambda _e: self._nights(7))
         self._example.on_click(lambda _e: state.preset_example_day())
@@ -225,14 +227,13 @@ class SearchForm(pn.viewable.Viewer):
         # Asking a remote backend for its newest day is an HTTP call: keep it off the event loop.
         state = self.state
 
-        def work() -> None:
+        def work() -> Any:
             try:
-                day = state.newest_day()
+                return state.newest_day()
             except Exception:  # newest_day reports problems as None; this is a last guard
-                day = None
-            state.dispatch(lambda: state.apply_nights(day, nights))
+                return None
 
-        state.executor(work)
+        self._newest_lane.submit(work, lambda day: state.apply_nights(day, nights))
 
     def _set_time(self, name: str, value: datetime | None) -> None:
         if value is None:

@@ -162,7 +162,7 @@ def test_cancel_really_cancels_and_late_answers_are_ignored(state: DashboardStat
     worker: list[threading.Thread] = []
     seen_cancel: list[bool] = []
     state.backend = Slow()
-    state.executor = lambda fn: worker.append(threading.Thread(target=fn)) or worker[-1].start()
+    state.runner.executor = lambda fn: worker.append(threading.Thread(target=fn)) or worker[-1].start()
     state.param.trigger("search")
     assert started.wait(5) and state.is_searching
     state.param.trigger("cancel")
@@ -205,13 +205,13 @@ def test_permalink_with_junk_is_reported_not_crashing(state: DashboardState) -> 
 def test_progress_events_are_dispatched_in_order(state: DashboardState) -> None:
     """Stages reach the state through ``dispatch`` (the app routes them to the event loop)."""
     seen: list[str] = []
-    original = state.dispatch
+    original = state.runner.dispatch
 
     def dispatch(fn):  # type: ignore[no-untyped-def]
         seen.append("dispatch")
         original(fn)
 
-    state.dispatch = dispatch
+    state.runner.dispatch = dispatch
     state.param.trigger("search")
     assert len(seen) >= 3
     assert [line["stage"] for line in state.stages][-1] == "retrieved"

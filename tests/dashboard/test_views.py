@@ -259,7 +259,7 @@ def test_search_builds_the_table_frame_in_the_worker_and_sends_warm_thumbnails_w
 
     images = ImageSource(service=ThumbnailService(cache_dir=tmp_path))
     table = ResultsTable(state=state, images=images)
-    state.executor, state.dispatch = executor, dispatch
+    state.runner.executor, state.runner.dispatch = executor, dispatch
     built_in: list[str] = []
     build = state.result_views["table"]
     state.result_views["table"] = lambda r, f: (built_in.append(threading.current_thread().name), build(r, f))[1]
@@ -294,5 +294,5 @@ def test_later_pages_of_a_rendered_table_get_their_links_and_thumbnails(state: D
     assert len(shown_links) == min(size, len(table.table.value) - size)
     assert all(link.startswith("<a href=") for link in shown_links)
     index = table.table.value.index[size]
-    table._apply_thumbnails(table._generation, [index], ['<img alt="x" src="data:image/jpeg;base64,AA==">'])
+    table._apply_thumbnails([index], ['<img alt="x" src="data:image/jpeg;base64,AA==">'])
     assert source.data["thumbnail"][0].startswith("<img")

@@ -66,7 +66,7 @@ def test_example_query_rows_thumbnails_preview_movie_and_export(
     expect(page.locator(".ax-preview img.ax-full")).to_be_visible(timeout=20_000)
     # Open a movie (as the gallery or a permalink would) and play it.
     movie_index = next(i for i, p in enumerate(state.result.data) if p.data_product_type == "movie")
-    state.dispatch(lambda: setattr(state, "selected_index", movie_index))
+    state.runner.dispatch(lambda: setattr(state, "selected_index", movie_index))
     expect(page.locator("#ax-preview-title")).to_contain_text("Movie", timeout=20_000)
     expect(page.locator(".ax-preview")).to_contain_text("Synthetic demo preview")
     player = page.locator(".ax-player")
@@ -122,7 +122,7 @@ def test_hostile_metadata_is_inert_text(page: Page, serve_dashboard: Any) -> Non
         },
     )
     new_result = replace(state.result, data=[hostile, *state.result.data[1:]])
-    state.dispatch(lambda: state.set_result(new_result))
+    state.runner.dispatch(lambda: state.set_result(new_result))
     expect(page.locator(".tabulator-row").first).to_contain_text("<script>", timeout=20_000)
     page.locator(".tabulator-row").first.click()
     expect(page.locator(".ax-preview")).to_contain_text("javascript:window.__pwned=true", timeout=20_000)

@@ -8,10 +8,11 @@ from typing import Any
 import panel as pn
 import param
 
-from aurorax_core import open_backend
+from aurorax_core import ConnectivityCheck, open_backend
 
 from ..media import esc, http_url
-from ..state import DashboardState, friendly_error
+from ..state import DashboardSession, friendly_error
+from .base import SessionView
 from .style import html
 
 EMBEDDED = "Embedded catalog"
@@ -26,35 +27,33 @@ def connect(spec: Any) -> tuple[Any, list[Any], dict[str, list[Any]]]:
     """
     backend = open_backend(spec)
     try:
-        check = getattr(backend, "check_connectivity", None)
-        if callable(check):
-            check()
-        sources, vocabulary = DashboardState.load_vocabulary(backend)
+        if isinstance(backend, ConnectivityCheck):
+            backend.check_connectivity()
+        sources, vocabulary = DashboardSession.load_vocabulary(backend)
     except BaseException:
         backend.close()
         raise
     return backend, sources, vocabulary
 
 
-class BackendPanel(pn.viewable.Viewer):
+class BackendPanel(SessionView):
     """Radio (embedded / API), URL field, Connect button and a status line."""
 
-    state = param.ClassSelector(class_=DashboardState, instantiate=False)
     default_url = param.String(default="https://api.aurorax.space")
 
     def __init__(self, embedded_spec: Callable[[], Any] | None = None, **params: Any) -> None:
         super().__init__(**params)
         self._embedded_spec = embedded_spec or (lambda: None)
         self._syncing = False
-        self._connecting = self.state.runner.lane()
-        remote = self.state.backend_name.startswith(("http://", "https://"))
+        self._connecting = self.session.runner.lane()
+        remote = self.session.backend_name.startswith(("http://", "https://"))
         # Radio inputs (not toggle buttons): which backend is active must be obvious in both themes.
         self._kind = pn.widgets.RadioBoxGroup(
             label="Backend", options=[EMBEDDED, REMOTE], value=REMOTE if remote else EMBEDDED, inline=True
         )
         self._url = pn.widgets.TextInput(
             label="AuroraX API URL",
-            value=self.state.backend_name if remote else self.default_url,
+            value=self.session.backend_name if remote else self.default_url,
             placeholder="https://api.aurorax.space",
             sizing_mode="stretch_width",
             visible=remote,
@@ -64,7 +63,10 @@ class BackendPanel(pn.viewable.Viewer):
         self._kind.param.watch(self._on_kind, "value")
         self._connect.on_click(lambda _e: self.switch())
         self._url.param.watch(lambda _e: self.switch(), "enter_pressed")
-        self.state.param.watch(self._render, ["backend_name"])
+        self._render()
+
+    @param.depends("session.backend_name", watch=True)
+    def _on_backend(self) -> None:
         self._render()
 
     def _on_kind(self, *_: Any) -> None:
@@ -74,7 +76,7 @@ class BackendPanel(pn.viewable.Viewer):
 
     def _sync_choice(self) -> None:
         """Show the backend actually in use (e.g. one preset by AURORAX_API_URL)."""
-        name = self.state.backend_name
+        name = self.session.backend_name
         if not name:
             return
         remote = name.startswith(("http://", "https://"))
@@ -93,7 +95,7 @@ class BackendPanel(pn.viewable.Viewer):
             self._status.object = f'<div class="{cls}" role="{role}">{message}</div>'
             return
         self._sync_choice()
-        self._status.object = f'<p class="ax-dim" role="status">Using {esc(self.state.backend_name or "—")}</p>'
+        self._status.object = f'<p class="ax-dim" role="status">Using {esc(self.session.backend_name or "—")}</p>'
 
     def switch(self) -> None:
         """Connect to what the form says, off the event loop; keep the old backend on failure."""
@@ -123,13 +125,13 @@ class BackendPanel(pn.viewable.Viewer):
         title, message = friendly_error(exc, action="Connecting")
         self._render(
             message=f"<strong>{esc(title)}</strong><p>{esc(message)}</p><p>Still using "
-            f"{esc(self.state.backend_name or 'no backend')}.</p>",
+            f"{esc(self.session.backend_name or 'no backend')}.</p>",
             error=True,
         )
 
     def _done(self, backend: Any, sources: list[Any], vocabulary: dict[str, list[Any]]) -> None:
         self._connect.disabled = False
-        self.state.apply_backend(backend, sources, vocabulary)
+        self.session.apply_backend(backend, sources, vocabulary)
         self._render()
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -11,9 +11,9 @@ from panel.custom import JSComponent
 
 from aurorax_core import DataProduct, format_time
 
-from ..images import ImageSource, Media
+from ..images import Media
 from ..media import alt_text, esc, img_html, link_html, product_title
-from ..state import DashboardState
+from .base import SessionView
 from .player import MoviePlayer
 from .style import html
 
@@ -67,11 +67,8 @@ export function render({ model, el }) {
 """
 
 
-class ProductPreview(pn.viewable.Viewer):
-    """Shows ``state.selected``; fetches its preview off the event loop."""
-
-    state = param.ClassSelector(class_=DashboardState, instantiate=False)
-    images = param.ClassSelector(class_=ImageSource, instantiate=False, allow_None=True)
+class ProductPreview(SessionView):
+    """Shows ``results.selected``; fetches its preview off the event loop."""
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -80,8 +77,8 @@ class ProductPreview(pn.viewable.Viewer):
         self.player = MoviePlayer(visible=False, sizing_mode="stretch_width", max_width=900)
         self._meta = html("", sizing_mode="stretch_width")
         self._close = pn.widgets.Button(label="Close preview", width=130, description="Close the preview")
-        self._close.on_click(lambda _e: setattr(self.state, "selected_index", None))
-        self._previews = self.state.runner.lane()
+        self._close.on_click(lambda _e: setattr(self.session.results, "selected_index", None))
+        self._previews = self.session.runner.lane()
         self._scroll = ScrollIntoView(height=1, sizing_mode="stretch_width", margin=0)
         self._layout = pn.Column(
             self._scroll,
@@ -98,11 +95,11 @@ class ProductPreview(pn.viewable.Viewer):
             styles={"flex": "0.6 1 380px", "min-width": "0"},
             margin=(0, 0, 0, 16),
         )
-        self.state.param.watch(self._on_selected, ["selected_index", "result"])
         self._on_selected()
 
-    def _on_selected(self, *_: Any) -> None:
-        product = self.state.selected
+    @param.depends("session.results.selected_index", "session.results.result", watch=True)
+    def _on_selected(self) -> None:
+        product = self.session.results.selected
         self._previews.reset()
         if product is None:
             self._layout.visible = False
@@ -119,10 +116,10 @@ class ProductPreview(pn.viewable.Viewer):
         self._image.object = '<p class="ax-dim" role="status">Loading preview…</p>'
         self._image.visible = True
         self.player.param.update(src="", frames=[], visible=False)
-        if self.images is None:
+        images = self.session.images
+        if images is None:
             self._show(product, Media(None, reason="no thumbnail service"), None)
             return
-        images = self.images
 
         def work() -> tuple[Media, Media | None]:
             media = images.preview(product)

@@ -44,7 +44,6 @@ class BackendPanel(SessionView):
     def __init__(self, embedded_spec: Callable[[], Any] | None = None, **params: Any) -> None:
         super().__init__(**params)
         self._embedded_spec = embedded_spec or (lambda: None)
-        self._syncing = False
         self._connecting = self.session.runner.lane()
         remote = self.session.backend_name.startswith(("http://", "https://"))
         # Radio inputs (not toggle buttons): which backend is active must be obvious in both themes.
@@ -69,9 +68,14 @@ class BackendPanel(SessionView):
     def _on_backend(self) -> None:
         self._render()
 
+    def _using_remote(self) -> bool:
+        return self.session.backend_name.startswith(("http://", "https://"))
+
     def _on_kind(self, *_: Any) -> None:
         self._url.visible = self._kind.value == REMOTE
-        if self._kind.value == EMBEDDED and not self._syncing:
+        # Choosing the embedded catalog switches at once, unless it is already in use (which is
+        # also the case when the radio follows the backend, so nothing echoes back).
+        if self._kind.value == EMBEDDED and (self.session.backend is None or self._using_remote()):
             self.switch()
 
     def _sync_choice(self) -> None:
@@ -80,13 +84,9 @@ class BackendPanel(SessionView):
         if not name:
             return
         remote = name.startswith(("http://", "https://"))
-        self._syncing = True
-        try:
-            self._kind.value = REMOTE if remote else EMBEDDED
-            if remote:
-                self._url.value = name
-        finally:
-            self._syncing = False
+        self._kind.value = REMOTE if remote else EMBEDDED
+        if remote:
+            self._url.value = name
 
     def _render(self, *_: Any, message: str = "", error: bool = False) -> None:
         if message:

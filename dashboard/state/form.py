@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import param
@@ -35,6 +35,7 @@ from .fields import (
     encode_fields,
 )
 from .labels import labelled, platform_label, program_label
+from .typed_time import TypedTimeError, parse_typed_time
 
 MAX_SPAN = timedelta(days=366 * 25)
 
@@ -50,11 +51,14 @@ class QueryForm(_FormFields):  # type: ignore[misc,valid-type]
     sources = param.List(default=[], item_type=DataSource, doc="The backend's data sources (full records).")
     metadata_vocabulary = param.Dict(default={}, doc="metadata key -> values present or allowed.")
     field_errors = param.Dict(default={}, doc="Query field -> why the current value cannot be searched.")
+    typed_errors = param.Dict(default={}, doc="start/end -> why the text typed there cannot be read.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.param.watch(self._refresh_options, ["programs", "platforms"])
-        self.param.watch(self._validate, list(FIELD_NAMES))
+        # A new value (typed, picked or preset) replaces what was wrongly typed before.
+        self.param.watch(self._clear_typed_errors, ["start", "end"])
+        self.param.watch(self._validate, [*FIELD_NAMES, "typed_errors"])
         self._validate()
 
     def values(self) -> dict[str, Any]:
@@ -123,6 +127,28 @@ class QueryForm(_FormFields):  # type: ignore[misc,valid-type]
             keys = set(self.metadata_vocabulary)
         return sorted(keys)
 
+    # --- typed times -----------------------------------------------------------------------------
+
+    def type_time(self, name: str, text: str, *, now: datetime | None = None) -> bool:
+        """Set ``start`` or ``end`` from typed text (see ``typed_time.py``); False, with the reason
+        next to the field, when the text cannot be read (the field keeps its last good value)."""
+        try:
+            span = parse_typed_time(text, now=now)
+        except TypedTimeError as exc:
+            self.typed_errors = {**self.typed_errors, name: str(exc)}
+            return False
+        if span.whole:
+            self.param.update(start=span.start, end=span.end)
+        else:
+            setattr(self, name, span.start if name == "start" else span.end)
+        self.typed_errors = {k: v for k, v in self.typed_errors.items() if k != name}
+        return True
+
+    def _clear_typed_errors(self, *events: param.parameterized.Event) -> None:
+        changed = {event.name for event in events}
+        if changed & set(self.typed_errors):
+            self.typed_errors = {k: v for k, v in self.typed_errors.items() if k not in changed}
+
     # --- time presets ----------------------------------------------------------------------------
 
     def set_days(self, first: date, last: date) -> None:
@@ -178,6 +204,7 @@ class QueryForm(_FormFields):  # type: ignore[misc,valid-type]
         is built, so that anything ``DataProductQuery`` refuses is reported too.
         """
         errors = {f.name: message for f in QUERY_FIELDS if (message := f.check(getattr(self, f.name)))}
+        errors.update(self.typed_errors)
         if "start" not in errors and "end" not in errors:
             start, end = aware(self.start), aware(self.end)
             if end < start:

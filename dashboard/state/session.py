@@ -256,6 +256,13 @@ class DashboardSession(param.Parameterized):
             f"{count} record{'s' if count != 1 else ''} in {took:.2f} s (request {result.request_id}).", notice
         )
 
+    def results_match_form(self) -> bool:
+        """Whether the results shown are those of the query the form describes now."""
+        result = self.results.result
+        if result is None or self.form.check():
+            return False
+        return self.form.to_query() == result.query
+
     def _no_results_advice(self, query: DataProductQuery) -> str:
         tips = []
         days = (query.end - query.start).total_seconds() / 86400

@@ -13,6 +13,7 @@ from aurorax_core import METADATA_OPERATORS, AuroraXCoreError
 
 from ..media import esc
 from ..state import DashboardSession, QueryForm, coerce_filter_value
+from ..state.typed_time import format_typed
 from .base import SessionView
 from .style import html
 
@@ -152,16 +153,39 @@ class SearchForm(SessionView):
         super().__init__(**params)
         session = self.session
         form = session.form
-        self._start = pn.widgets.DatetimePicker(
-            label=form.param.start.label, value=_naive(form.start), sizing_mode="stretch_width", enable_seconds=True
+        # Typed text first (a day, a time, a month, a range, "yesterday"; see state/typed_time.py),
+        # a calendar for those who prefer to click. The labels are the fields' own.
+        self._start = pn.widgets.TextInput(
+            label=form.param.start.label,
+            value=format_typed(form.start),
+            placeholder="e.g. 2020-01-05, 2020-01, 2020-01-01..2020-01-07, yesterday",
+            sizing_mode="stretch_width",
         )
-        self._end = pn.widgets.DatetimePicker(
-            label=form.param.end.label, value=_naive(form.end), sizing_mode="stretch_width", enable_seconds=True
+        self._end = pn.widgets.TextInput(
+            label=form.param.end.label,
+            value=format_typed(form.end),
+            placeholder="e.g. 2020-01-05 (to its end), 2020-01-05 06:00",
+            sizing_mode="stretch_width",
+        )
+        self._start.param.watch(lambda e: self._typed("start", e.new), "value")
+        self._end.param.watch(lambda e: self._typed("end", e.new), "value")
+        self._start_picker = pn.widgets.DatetimePicker(
+            label="Start, from the calendar", value=_naive(form.start), sizing_mode="stretch_width", enable_seconds=True
+        )
+        self._end_picker = pn.widgets.DatetimePicker(
+            label="End, from the calendar", value=_naive(form.end), sizing_mode="stretch_width", enable_seconds=True
         )
         # Bokeh's pickers are zone-less, the form's times are UTC: converted both ways here
         # (equal values stop the round trip).
-        self._start.param.watch(lambda e: self._set_time("start", e.new), "value")
-        self._end.param.watch(lambda e: self._set_time("end", e.new), "value")
+        self._start_picker.param.watch(lambda e: self._set_time("start", e.new), "value")
+        self._end_picker.param.watch(lambda e: self._set_time("end", e.new), "value")
+        self._calendar = pn.Card(
+            self._start_picker,
+            self._end_picker,
+            title="Calendar",
+            collapsed=True,
+            sizing_mode="stretch_width",
+        )
 
         self._newest = pn.widgets.Button(label="Newest night", description="The newest UTC day with data")
         self._week = pn.widgets.Button(label="Last 7 nights", description="The 7 days ending with the newest data")
@@ -201,14 +225,16 @@ class SearchForm(SessionView):
         self._layout = pn.Column(
             html("<h2 class='ax-h'>Time range (UTC)</h2>", margin=(0, 10)),
             html(
-                "<p class='ax-dim' style='font-size:0.85em;margin:0'>Pick in the calendar (Esc closes it), or use "
-                "the day buttons and presets below. Enter searches.</p>",
+                "<p class='ax-dim' style='font-size:0.85em;margin:0'>All times are UTC. Type a day, a time, a "
+                "month (2020-01), a range (2020-01-01..2020-01-07) or <em>yesterday</em>; or use the calendar, "
+                "day buttons and presets. Enter searches.</p>",
                 margin=(0, 10),
             ),
             self._start,
             field_error(form, "start"),
             self._end,
             field_error(form, "end"),
+            self._calendar,
             pn.Row(self._prev, self._next, sizing_mode="stretch_width"),
             pn.Row(self._newest, self._week, sizing_mode="stretch_width"),
             self._example,
@@ -248,8 +274,30 @@ class SearchForm(SessionView):
 
     @param.depends("session.form.start", "session.form.end", watch=True)
     def _sync_times(self) -> None:
-        self._start.value = _naive(self.session.form.start)
-        self._end.value = _naive(self.session.form.end)
+        form = self.session.form
+        self._start_picker.value = _naive(form.start)
+        self._end_picker.value = _naive(form.end)
+
+        self._show_times()
+
+    def _typed(self, name: str, text: str) -> None:
+        if self.session.form.type_time(name, text):
+            # Also when the form did not change: Enter re-sends the raw text after its value.
+            self._show_times()
+
+    def _show_times(self) -> None:
+        """The text fields show what the form holds (a typed month becomes its first second).
+
+        On the next tick: Panel does not send a value back to the browser while it is handling
+        that same value coming from the browser.
+        """
+        form = self.session.form
+
+        def show() -> None:
+            self._start.value = format_typed(form.start)
+            self._end.value = format_typed(form.end)
+
+        self.session.runner.dispatch(show)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -266,7 +314,11 @@ export function render({ model }) {
     if (!target || target.tagName !== "INPUT") return;
     if (target.classList.contains("choices__input")) return;
     const inForm = path.some((n) => n.classList && n.classList.contains("ax-search-form"));
-    if (inForm) model.send_msg("search");
+    if (!inForm) return;
+    // The field sends its value on "change" (blur or Enter); send it now, so that the search
+    // that follows (same connection, in order) uses exactly what is typed.
+    target.dispatchEvent(new Event("change"));
+    model.send_msg("search");
   };
   document.addEventListener("keydown", onKey, true);
   model.on("remove", () => document.removeEventListener("keydown", onKey, true));

@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from ..media import esc
+from ..state import FIELD_NAMES
 from .base import SessionView
 from .style import html
 
@@ -26,7 +27,23 @@ class SearchStatus(SessionView):
         self._cancel.on_click(lambda _e: self.session.param.trigger("cancel"))
         self._stages = html("", sizing_mode="stretch_width", margin=(0, 10))
         self._alert = html("", sizing_mode="stretch_width", visible=False, margin=(5, 10))
+        self._stale = html("", sizing_mode="stretch_width", visible=False, margin=(0, 10))
+        self.session.form.param.watch(self._render_stale, [*FIELD_NAMES, "field_errors"])
         self._render()
+        self._render_stale()
+
+    @param.depends("session.results.result", "session.job.is_searching", watch=True)
+    def _render_stale(self, *_: Any) -> None:
+        """Say when the rows shown are not what the form now asks for (e.g. after a bad typed date)."""
+        session = self.session
+        stale = session.results.result is not None and not session.job.is_searching and not session.results_match_form()
+        self._stale.object = (
+            '<p class="ax-stale" role="status">The results below are from the last search; they do not match '
+            "the form any more. Fix the form if needed, then press Search.</p>"
+            if stale
+            else ""
+        )
+        self._stale.visible = stale
 
     @param.depends(
         "session.job.stages",
@@ -63,5 +80,6 @@ class SearchStatus(SessionView):
         return pn.Column(
             pn.Row(self._spinner, self._cancel, self._stages, sizing_mode="stretch_width"),
             self._alert,
+            self._stale,
             sizing_mode="stretch_width",
         )

@@ -336,3 +336,37 @@ def test_availability_view_counts_days_and_a_click_searches_that_day(page: Page,
     assert len(session.results.result) == count
     page.wait_for_function("() => !location.search.includes('view=')")
     assert errors == []
+
+
+def test_typing_a_date_and_enter_searches_exactly_that_date(page: Page, serve_dashboard: Any) -> None:
+    """Select-all and type 2020-01-02 in Start and End, press Enter: that day is searched at once.
+    A bad date says why at the field and keeps the last rows, marked as not matching the form."""
+    from datetime import UTC, datetime
+
+    url, sessions = serve_dashboard()
+    errors = _open(page, url)
+    _example_search(page)
+    session = sessions[-1].session
+    first = session.results.result
+    start = page.get_by_label("Start (UTC)")
+    start.fill("2020-01-02")
+    start.press("Enter")  # applied even before the field loses focus
+    end = page.get_by_label("End (UTC)")
+    end.fill("2020-01-02")
+    end.press("Enter")
+    expect(page.locator(".ax-status")).not_to_contain_text(first.request_id, timeout=20_000)
+    expect(page.locator(".tabulator-row").first).to_contain_text("2020-01-02", timeout=20_000)
+    assert session.form.start == datetime(2020, 1, 2, tzinfo=UTC)
+    assert session.form.end == datetime(2020, 1, 2, 23, 59, 59, tzinfo=UTC)
+    assert session.results.result.query.start == session.form.start
+    expect(end).to_have_value("2020-01-02 23:59:59")
+    shown = session.results.result
+
+    start.fill("2020-02-30")
+    start.press("Enter")
+    expect(page.locator(".ax-field-error").first).to_contain_text("February 2020 has 29 days", timeout=20_000)
+    expect(page.locator(".ax-stale")).to_be_visible()
+    expect(page.locator(".tabulator-row").first).to_be_visible()
+    assert session.results.result is shown
+    _shot(page, "typed-date-error-light")
+    assert errors == []

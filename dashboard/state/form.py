@@ -34,7 +34,7 @@ from .fields import (
     day_range,
     encode_fields,
 )
-from .labels import labelled, platform_label, program_label
+from .labels import labelled, platform_label, program_label, with_count
 from .typed_time import TypedTimeError, parse_typed_time
 
 MAX_SPAN = timedelta(days=366 * 25)
@@ -52,10 +52,13 @@ class QueryForm(_FormFields):  # type: ignore[misc,valid-type]
     metadata_vocabulary = param.Dict(default={}, doc="metadata key -> values present or allowed.")
     field_errors = param.Dict(default={}, doc="Query field -> why the current value cannot be searched.")
     typed_errors = param.Dict(default={}, doc="start/end -> why the text typed there cannot be read.")
+    source_counts = param.Dict(
+        default={}, doc="(program, platform, instrument_type) -> products in the chosen days; {} when unknown."
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.param.watch(self._refresh_options, ["programs", "platforms"])
+        self.param.watch(self._refresh_options, ["programs", "platforms", "source_counts"])
         # A new value (typed, picked or preset) replaces what was wrongly typed before.
         self.param.watch(self._clear_typed_errors, ["start", "end"])
         self.param.watch(self._validate, [*FIELD_NAMES, "typed_errors"])
@@ -96,11 +99,27 @@ class QueryForm(_FormFields):  # type: ignore[misc,valid-type]
     def _refresh_options(self, *_: Any) -> None:
         """Program narrows platform, and both narrow instrument type (dropping what no longer fits)."""
         sources = self.sources
-        program_opts = labelled((s.program for s in sources), lambda v: program_label(v, sources))
+        counts = self.source_counts
+
+        def count(within: list[DataSource], attribute: str, value: str) -> int | None:
+            if not counts:
+                return None
+            return sum(counts.get(s.key, 0) for s in within if getattr(s, attribute) == value)
+
+        program_opts = labelled(
+            (s.program for s in sources),
+            lambda v: with_count(program_label(v, sources), count(sources, "program", v)),
+        )
         by_program = self.matching_sources(self.programs)
-        platform_opts = labelled((s.platform for s in by_program), lambda v: platform_label(v, sources))
+        platform_opts = labelled(
+            (s.platform for s in by_program),
+            lambda v: with_count(platform_label(v, sources), count(by_program, "platform", v)),
+        )
         by_platform = self.matching_sources(self.programs, [p for p in self.platforms if p in platform_opts.values()])
-        instrument_opts = labelled((s.instrument_type for s in by_platform), lambda v: v)
+        instrument_opts = labelled(
+            (s.instrument_type for s in by_platform),
+            lambda v: with_count(v, count(by_platform, "instrument_type", v)),
+        )
         self.param.programs.objects = program_opts
         self.param.platforms.objects = platform_opts
         self.param.instrument_types.objects = instrument_opts
@@ -204,19 +223,7 @@ class QueryForm(_FormFields):  # type: ignore[misc,valid-type]
         is built, so that anything ``DataProductQuery`` refuses is reported too.
         """
         errors = {f.name: message for f in QUERY_FIELDS if (message := f.check(getattr(self, f.name)))}
-        errors.update(self.typed_errors)
-        if "start" not in errors and "end" not in errors:
-            start, end = aware(self.start), aware(self.end)
-            if end < start:
-                errors["end"] = (
-                    f"End ({format_time(end)}) is before start ({format_time(start)}). Pick an end after the start."
-                )
-            elif end - start > MAX_SPAN:
-                years = (end - start).days / 365.25
-                errors["end"] = (
-                    f"The range spans {years:.0f} years; the limit is 25 (ground-imager data start in 2004). "
-                    "Narrow the range."
-                )
+        errors.update(self.check_times())
         if not self.has_source_constraint():
             errors["programs"] = "Select at least one program, platform or instrument type."
         elif self.sources and not self.selected_sources():
@@ -226,6 +233,26 @@ class QueryForm(_FormFields):  # type: ignore[misc,valid-type]
                 self._build_query()
             except QueryValidationError as exc:
                 errors[_field_named_in(str(exc))] = f"{exc}."
+        return errors
+
+    def check_times(self) -> dict[str, str]:
+        """Why start and end cannot be searched (typed text that cannot be read, order, span)."""
+        errors = {name: FIELDS[name].check(getattr(self, name)) for name in ("start", "end")}
+        errors = {k: v for k, v in errors.items() if v}
+        errors.update(self.typed_errors)
+        if errors:
+            return errors
+        start, end = aware(self.start), aware(self.end)
+        if end < start:
+            errors["end"] = (
+                f"End ({format_time(end)}) is before start ({format_time(start)}). Pick an end after the start."
+            )
+        elif end - start > MAX_SPAN:
+            years = (end - start).days / 365.25
+            errors["end"] = (
+                f"The range spans {years:.0f} years; the limit is 25 (ground-imager data start in 2004). "
+                "Narrow the range."
+            )
         return errors
 
     def _build_query(self) -> DataProductQuery:

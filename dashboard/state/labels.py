@@ -8,13 +8,26 @@ from aurorax_core import DataSource
 
 
 def program_label(program: str, sources: Iterable[DataSource]) -> str:
-    """'trex' -> 'TREx': the spelling the sources' display names use, else the identifier."""
+    """'trex' -> 'TREx', 'themis-asi' -> 'THEMIS ASI': the spelling the sources' display names use
+    (as AuroraX writes program names: words, not identifiers), else the identifier."""
     for source in sources:
         if source.program == program and source.display_name:
             first = source.display_name.split()[0]
             if first.lower().replace("-", "") == program.lower().replace("-", ""):
-                return first
+                return first.replace("-", " ")
     return program
+
+
+def has_data_products(source: DataSource) -> bool:
+    """Whether the source has data products (True when the backend does not say)."""
+    stats = source.stats or {}
+    count = stats.get("data_product_count")
+    return count is None or int(count) > 0
+
+
+def with_count(label: str, count: int | None) -> str:
+    """'TREx' -> 'TREx · 1,234' (products in the chosen range), unchanged when unknown."""
+    return label if count is None else f"{label} · {count:,}"
 
 
 def platform_label(platform: str, sources: Iterable[DataSource]) -> str:

@@ -8,6 +8,7 @@ through ``runner``. No Panel here: the app plugs a thread pool and the document 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -29,11 +30,17 @@ from aurorax_core import (
 )
 
 from ..runner import BackgroundRunner
+from .fields import aware
 from .form import QueryForm
 from .job import SearchJob
+from .labels import has_data_products
 from .results import Results
 
+_log = logging.getLogger(__name__)
 SearchAnswer = tuple[SearchResult, Any, dict[str, Any], str]
+# Counting every source's products per day costs more as the range grows; beyond a year the
+# option labels go without counts.
+MAX_COUNT_DAYS = 366
 
 
 class DashboardSession(param.Parameterized):
@@ -68,6 +75,8 @@ class DashboardSession(param.Parameterized):
         self.param.watch(lambda _e: self.run_search(), "search")
         self.param.watch(lambda _e: self.cancel_search(), "cancel")
         self.param.watch(self._on_backend_opened, "backend_opening")
+        self._counts_lane = self.runner.lane()
+        self.form.param.watch(self.count_sources, ["start", "end"])
         if backend is not None:
             self.set_backend(backend)
 
@@ -89,7 +98,9 @@ class DashboardSession(param.Parameterized):
         Raises:
             AuroraXCoreError: the backend cannot list its sources.
         """
-        sources = list(backend.list_sources())
+        # Only sources with data products are offered (not e.g. the THEMIS spacecraft, whose
+        # records are ephemeris): the stats say which.
+        sources = [s for s in backend.list_sources(include_stats=True) if has_data_products(s)]
         return sources, _metadata_vocabulary(backend, sources)
 
     def apply_backend(
@@ -105,6 +116,33 @@ class DashboardSession(param.Parameterized):
             # Closing a broken backend must not hide the new one.
             with contextlib.suppress(Exception):
                 old.close()
+        self.count_sources()
+
+    def count_sources(self, *_: Any) -> None:
+        """Count each source's products in the form's days (off the event loop), for the option labels."""
+        backend, form = self.backend, self.form
+        if backend is None or not isinstance(backend, AvailabilityCounts) or form.check_times():
+            self._counts_lane.reset()
+            form.source_counts = {}
+            return
+        first, last = aware(form.start).date(), aware(form.end).date()
+        if (last - first).days > MAX_COUNT_DAYS:
+            self._counts_lane.reset()
+            form.source_counts = {}
+            return
+
+        def work() -> dict[tuple[str, str, str], int]:
+            counts: dict[tuple[str, str, str], int] = {}
+            for answer in backend.availability(first, last):
+                key = answer.data_source.key
+                counts[key] = counts.get(key, 0) + sum(int(n) for n in answer.available_data_products.values())
+            return counts
+
+        def failed(exc: BaseException) -> None:
+            _log.warning("counting products per source failed: %s", exc)
+            form.source_counts = {}  # the labels go without counts; searching still works
+
+        self._counts_lane.submit(work, lambda counts: setattr(form, "source_counts", counts), failed)
 
     def close(self) -> None:
         """The session is over: stop its search and close its backend."""
@@ -264,6 +302,9 @@ class DashboardSession(param.Parameterized):
         return self.form.to_query() == result.query
 
     def _no_results_advice(self, query: DataProductQuery) -> str:
+        outside = self._outside_their_years(query)
+        if outside:
+            return f"No data products match this query: {outside}."
         tips = []
         days = (query.end - query.start).total_seconds() / 86400
         if days < 31:
@@ -279,6 +320,32 @@ class DashboardSession(param.Parameterized):
             tips.append(f"try the newest night with data, {newest.isoformat()}")
         advice = "; ".join(tips) if tips else "change the query"
         return f"No data products match this query. To find some: {advice}."
+
+    def _outside_their_years(self, query: DataProductQuery) -> str:
+        """'' unless the chosen sources have no products in the range at all (from their stats):
+        then which years they do cover, e.g. a site that stopped operating."""
+        chosen = self.form.matching_sources(query.programs, query.platforms, query.instrument_types)
+        spans = []
+        for source in chosen:
+            stats = source.stats or {}
+            first, last = stats.get("earliest_data_product_loaded"), stats.get("latest_data_product_loaded")
+            if not first or not last:
+                return ""
+            spans.append((parse_time(first), parse_time(last)))
+        if not spans:
+            return ""
+        earliest, latest = min(s for s, _ in spans), max(e for _, e in spans)
+        if latest < query.start:
+            return (
+                f"the selected sources have no data products after {latest:%Y-%m-%d} "
+                f"(they cover {earliest:%Y-%m-%d} to {latest:%Y-%m-%d}); choose a range before then"
+            )
+        if earliest > query.end:
+            return (
+                f"the selected sources have no data products before {earliest:%Y-%m-%d} "
+                f"(they cover {earliest:%Y-%m-%d} to {latest:%Y-%m-%d}); choose a range after that"
+            )
+        return ""
 
     # --- permalinks -----------------------------------------------------------------------------
 

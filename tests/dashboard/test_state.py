@@ -6,13 +6,14 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aurorax_core import open_backend
+from aurorax_core import DataProductQuery, open_backend
 from dashboard.state import DashboardSession
 
 
 def test_sources_fill_cascading_selectors_with_display_names(session: DashboardSession) -> None:
     """Programs show display names (TREx), platforms their site codes; choosing narrows the next list."""
-    assert session.form.param.programs.names["TREx"] == "trex"
+    trex = session.backend.search(DataProductQuery(session.form.start, session.form.end, programs=["trex"]))
+    assert session.form.param.programs.names[f"TREx · {len(trex)}"] == "trex"
     assert "Fort Smith (FSMI)" in " ".join(session.form.param.platforms.names)
     session.form.param.update(programs=["trex"], platforms=[], instrument_types=[])
     trex_platforms = set(session.form.param.platforms.objects)
@@ -108,8 +109,12 @@ def test_metadata_filter_narrows_results(session: DashboardSession) -> None:
 
 
 def test_zero_results_say_so_and_suggest_changes(session: DashboardSession) -> None:
-    """A night with no data gives a notice with suggestions, not an error."""
-    session.form.param.update(start=datetime(2019, 6, 1, tzinfo=UTC), end=datetime(2019, 6, 1, 23, 59, 59, tzinfo=UTC))
+    """A range with no data (inside the years the sources cover) gives a notice with suggestions, not an error.
+
+    (A range outside those years gets its own advice: see the test below.)"""
+    session.form.param.update(
+        start=datetime(2020, 1, 1, 0, 0, tzinfo=UTC), end=datetime(2020, 1, 1, 0, 0, 10, tzinfo=UTC)
+    )
     session.param.trigger("search")
     assert session.results.result is not None and len(session.results.result) == 0
     assert session.job.error == ""
@@ -251,3 +256,39 @@ def test_every_declared_field_round_trips_through_the_permalink_and_the_exported
         assert fresh.apply_permalink(link) == []
         assert fresh.form.to_query() == session.form.to_query()
         assert fresh.form.metadata_filters_logical_operator == "OR"
+
+
+def test_only_sources_with_data_products_are_offered_in_auroras_naming_with_counts(
+    session: DashboardSession,
+) -> None:
+    """The THEMIS spacecraft (no data products) is not offered; THEMIS ASI is, named as AuroraX
+    names it, with its products in the chosen days; counts follow the range and narrow by program."""
+    names = session.form.param.programs.names
+    assert "themis" not in names.values() and "themis-asi" in names.values()
+    assert not {"dmsp", "swarm", "goes", "cluster", "arase", "amisr", "events"} & set(names.values())
+    label = next(k for k, v in names.items() if v == "themis-asi")
+    day = session.backend.search(DataProductQuery(session.form.start, session.form.end, programs=["themis-asi"]))
+    assert label == f"THEMIS ASI · {len(day)}" and len(day) > 0
+    session.form.type_time("start", "2019-12-31..2020-01-02")
+    three = session.backend.search(DataProductQuery(session.form.start, session.form.end, programs=["themis-asi"]))
+    assert f"THEMIS ASI · {len(three):,}" in session.form.param.programs.names
+    session.form.param.update(programs=["themis-asi"], platforms=[], instrument_types=[])
+    athabasca = next(k for k, v in session.form.param.platforms.names.items() if v == "athabasca")
+    atha = session.backend.search(
+        DataProductQuery(session.form.start, session.form.end, programs=["themis-asi"], platforms=["athabasca"])
+    )
+    assert athabasca == f"Athabasca (ATHA) · {len(atha)}"
+    session.form.type_time("start", "2019-01..2020-02")  # over a year: no counts, still offered
+    assert "THEMIS ASI" in session.form.param.programs.names
+
+
+def test_zero_results_outside_the_sources_years_say_which_years_they_cover(session: DashboardSession) -> None:
+    """A range after the chosen sources' last products: the advice names the years they cover."""
+    session.form.type_time("start", "2021-03-01..2021-03-02")
+    session.run_search()
+    assert session.results.result is not None and len(session.results.result) == 0
+    notice = session.job.notice
+    assert "no data products after 2020-01-02" in notice and "2019-12-31 to 2020-01-02" in notice
+    session.form.type_time("start", "2019-06-01..2019-06-02")
+    session.run_search()
+    assert "no data products before 2019-12-31" in session.job.notice

@@ -370,3 +370,30 @@ def test_typing_a_date_and_enter_searches_exactly_that_date(page: Page, serve_da
     assert session.results.result is shown
     _shot(page, "typed-date-error-light")
     assert errors == []
+
+
+def test_program_list_offers_themis_asi_with_counts_and_not_the_spacecraft(page: Page, serve_dashboard: Any) -> None:
+    """Typing THEMIS in Program offers THEMIS ASI (with its products in the range), not `themis`."""
+    url, sessions = serve_dashboard()
+    errors = _open(page, url)
+    program = page.get_by_placeholder("Any program")
+    program.click()
+    program.press_sequentially("themis")
+    choices = page.locator(".choices").filter(has=page.get_by_placeholder("Any program"))
+    options = choices.locator(".choices__list--dropdown .choices__item--choice")
+    expect(options.first).to_be_visible(timeout=10_000)
+    texts = [t.strip() for t in options.all_inner_texts() if t.strip()]  # the others are filtered out
+    session = sessions[-1].session
+    count = sum(n for key, n in session.form.source_counts.items() if key[0] == "themis-asi")
+    assert texts == [f"THEMIS ASI · {count}"], texts
+    assert count > 0
+    _shot(page, "program-choices-light")
+    options.first.click()
+    page.keyboard.press("Escape")
+    expect(page.locator(".ax-search-form")).to_contain_text("THEMIS ASI")
+    for _ in range(100):  # the choice reaches Python over the websocket
+        if "themis-asi" in session.form.programs:
+            break
+        page.wait_for_timeout(50)
+    assert "themis-asi" in session.form.programs
+    assert errors == []

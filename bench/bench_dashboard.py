@@ -104,7 +104,7 @@ _NEW_ROWS = """old => {
   if (stale(cache.table, 'tabulator')) cache.table = find('tabulator');
   const status = cache.status && cache.status.querySelector('.ax-status');
   const row = cache.table && cache.table.querySelector('.tabulator-row');
-  return !!status && !!row && status.textContent.includes('records') && !status.textContent.includes(old);
+  return !!status && !!row && status.textContent.includes('products ·') && !status.textContent.includes(old);
 }"""
 
 

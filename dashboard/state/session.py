@@ -291,7 +291,7 @@ class DashboardSession(param.Parameterized):
         notice = "" if count else (advice or self._no_results_advice(result.query))
         self.results.show(result, frame=frame, prepared=prepared)
         self.job.succeeded(
-            f"{count} record{'s' if count != 1 else ''} in {took:.2f} s (request {result.request_id}).", notice
+            f"{count:,} product{'s' if count != 1 else ''} · {took:.2f} s · request {result.request_id}", notice
         )
 
     def results_match_form(self) -> bool:

@@ -47,6 +47,7 @@ class SearchStatus(SessionView):
 
     @param.depends(
         "session.job.stages",
+        "session.job.is_searching",
         "session.job.status",
         "session.job.error",
         "session.job.error_title",
@@ -60,9 +61,18 @@ class SearchStatus(SessionView):
             elapsed = line.get("elapsed")
             at = f' <span class="ax-dim">{elapsed * 1000:.0f} ms</span>' if isinstance(elapsed, float) else ""
             items.append(f'<li data-stage="{esc(line.get("stage"))}">{esc(line.get("message"))}{at}</li>')
-        status = f'<p class="ax-status" role="status" aria-live="polite">{esc(job.status)}</p>'
-        stages = f'<ol class="ax-stages" aria-label="Search progress">{"".join(items)}</ol>' if items else ""
-        self._stages.object = status + stages
+        summary = esc(job.status)
+        if job.is_searching and job.stages:
+            summary += f' <span class="ax-dim">· {esc(job.stages[-1].get("message"))}</span>'
+        if items:
+            # One quiet line; the stages (what the AuroraX tools print) one click away.
+            self._stages.object = (
+                '<details class="ax-progress"><summary class="ax-status" role="status" aria-live="polite">'
+                f"{summary}</summary>"
+                f'<ol class="ax-stages" aria-label="Search progress">{"".join(items)}</ol></details>'
+            )
+        else:
+            self._stages.object = f'<p class="ax-status" role="status" aria-live="polite">{summary}</p>'
         if job.error:
             self._alert.object = (
                 '<div class="ax-alert ax-alert-error" role="alert">'

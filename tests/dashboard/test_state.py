@@ -38,7 +38,9 @@ def test_example_query_finds_products_with_every_stage(session: DashboardSession
     assert set(session.results.frame["platform"]) == {"fort smith"}
     stages = [line["stage"] for line in session.job.stages]
     assert stages[0] == "created" and "retrieved" in stages
-    assert "records" in session.job.status and not session.job.is_searching
+    result = session.results.result
+    assert session.job.status.startswith(f"{len(result)} products · ") and not session.job.is_searching
+    assert session.job.status.endswith(f" · request {result.request_id}")
 
 
 def test_search_pressed_while_the_backend_opens_runs_once_it_is_open(backend: object) -> None:

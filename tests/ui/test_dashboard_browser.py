@@ -53,6 +53,14 @@ def test_example_query_rows_thumbnails_preview_movie_and_export(
     stages = page.locator(".ax-stages li")
     expect(stages.first).to_contain_text("Search object created")
     expect(page.locator(".ax-stages")).to_contain_text("records")
+    # One quiet status line above the results; the stages open from it.
+    summary = page.locator(".ax-progress summary")
+    expect(summary).to_contain_text(f"{len(state.results.result)} products · ")
+    expect(page.locator(".ax-stages")).to_be_hidden()
+    assert page.locator(".ax-progress").bounding_box()["height"] < 40
+    summary.click()
+    expect(stages.last).to_be_visible()
+    expect(stages.last).to_contain_text("records")
 
     thumb = page.locator(".tabulator-row img").first
     expect(thumb).to_be_visible(timeout=20_000)

@@ -67,12 +67,59 @@ def table_frame(results: pd.DataFrame | None) -> pd.DataFrame:
     return frame[list(COLUMNS)]
 
 
+# Ties of a sort keep time order: start, then the site's display name, then the result order.
+TIE_BREAKERS = ("start", "display_name")
+
+
+class ResultsTabulator(pn.widgets.Tabulator):
+    """A Tabulator whose sort is stable and keeps time in order.
+
+    Panel 1.9 breaks ties between equal values by the row position written as text ('10' sorts
+    before '2'), so sorting by display name scrambled each site's rows in time. Here a sort is
+    a stable multi-column sort, with ``TIE_BREAKERS`` appended, case-insensitive like
+    Tabulator's own.
+    """
+
+    def _sort_df(self, df: pd.DataFrame) -> pd.DataFrame:
+        if not self.sorters:
+            return df
+        fields = [self._renamed_cols.get(s["field"], s["field"]) for s in self.sorters]
+        ascending = [s.get("dir", "asc") == "asc" for s in self.sorters]
+        for tie in TIE_BREAKERS:
+            if tie not in fields and tie in df.columns:
+                fields.append(tie)
+                ascending.append(True)
+
+        def key(column: pd.Series) -> pd.Series:
+            return column.fillna("").astype(str).str.lower() if column.dtype.kind in "SUO" else column
+
+        return df.sort_values(fields, ascending=ascending, kind="mergesort", key=key)
+
+
+def encode_sort(sorters: list[dict[str, Any]]) -> str:
+    """Tabulator sorters as link text: ``display_name,-start`` (``-`` for descending)."""
+    return ",".join(("-" if s.get("dir") == "desc" else "") + str(s.get("field")) for s in sorters)
+
+
+def decode_sort(text: str) -> list[dict[str, str]]:
+    """Link text to Tabulator sorters; columns that cannot be sorted are left out."""
+    sorters = []
+    for part in (p.strip() for p in text.split(",")):
+        field = part.lstrip("-")
+        if field in FILTERABLE and all(s["field"] != field for s in sorters):
+            sorters.append({"field": field, "dir": "desc" if part.startswith("-") else "asc"})
+    return sorters
+
+
 class ResultsTable(SessionView):
     """Tabulator over the results; filters/sort -> ``results.view_indices``; click -> selection."""
 
     name = param.String(default="table", constant=True)
     title: ClassVar[str] = "Table"
     needs: ClassVar[tuple[str, ...]] = ("results", "runner", "images")
+    permalink: ClassVar[tuple[str, ...]] = ("sort",)
+
+    sort = param.String(default="", doc="The table's sort as link text, e.g. 'display_name,-start'.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -80,7 +127,7 @@ class ResultsTable(SessionView):
             name: {"type": "input", "func": "like", "placeholder": f"Filter {COLUMNS[name].lower()}"}
             for name in FILTERABLE
         }
-        self.table = pn.widgets.Tabulator(
+        self.table = ResultsTabulator(
             table_frame(None),
             pagination="remote",
             page_size=PAGE_SIZE,
@@ -105,6 +152,7 @@ class ResultsTable(SessionView):
         self._chips = pn.Row(visible=False, sizing_mode="stretch_width")
         self.table.param.watch(self._on_selection, ["selection"])
         self.table.param.watch(self._on_view_change, ["filters", "sorters"])
+        self.table.param.watch(lambda e: setattr(self, "sort", encode_sort(e.new)), "sorters")
         self.table.param.watch(self._load_page_thumbnails, ["page", "value"])
         # The display frame is built with the search, in its worker thread.
         self.session.results.result_views["table"] = lambda _result, frame: table_frame(frame)
@@ -187,6 +235,12 @@ class ResultsTable(SessionView):
         wanted = [] if index is None else [index]
         if list(self.table.selection) != wanted:
             self.table.selection = wanted
+
+    @param.depends("sort", watch=True)
+    def _on_sort(self) -> None:
+        sorters = decode_sort(self.sort)
+        if sorters != list(self.table.sorters):
+            self.table.sorters = sorters
 
     # --- table -> results ---------------------------------------------------------------------
 

@@ -301,3 +301,33 @@ def test_later_pages_of_a_rendered_table_get_their_links_and_thumbnails(session:
     index = table.table.value.index[size]
     table._apply_thumbnails([index], ['<img alt="x" src="data:image/jpeg;base64,AA==">'])
     assert source.data["thumbnail"][0].startswith("<img")
+
+
+def test_sort_by_display_name_keeps_each_sites_rows_in_time_order_and_is_in_the_link(
+    session: DashboardSession,
+) -> None:
+    """Three days of one site sorted by display name: its rows stay in time order (a stable sort
+    with time as tie-break); shift-click adds columns; the sort goes into the page URL's keys."""
+    from dashboard.permalink import apply_view_permalink, view_permalink
+
+    session.form.type_time("start", "2019-12-31..2020-01-02")
+    table = ResultsTable(session=session)
+    session.run_search()
+    data = session.results.result.data
+    assert len(data) > 20
+    table.table.sorters = [{"field": "display_name", "dir": "asc"}]
+    starts = [data[i].start for i in session.results.view_indices]
+    assert starts == sorted(starts)
+    assert view_permalink([table]) == {"sort": "display_name"}
+    table.table.sorters = [{"field": "data_product_type", "dir": "desc"}, {"field": "start", "dir": "asc"}]
+    rows = [(data[i].data_product_type, data[i].start) for i in session.results.view_indices]
+    assert rows == sorted(rows, key=lambda r: (_desc(r[0]), r[1]))
+    assert view_permalink([table]) == {"sort": "-data_product_type,start"}
+
+    other = ResultsTable(session=session)
+    assert apply_view_permalink([other], {"sort": "-data_product_type,start,bogus"}) == []
+    assert other.table.sorters == [{"field": "data_product_type", "dir": "desc"}, {"field": "start", "dir": "asc"}]
+
+
+def _desc(text: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in text)

@@ -405,3 +405,36 @@ def test_program_list_offers_themis_asi_with_counts_and_not_the_spacecraft(page:
         page.wait_for_timeout(50)
     assert "themis-asi" in session.form.programs
     assert errors == []
+
+
+def test_sort_by_display_name_keeps_time_order_and_survives_the_link(
+    page: Page, serve_dashboard: Any, context: Any
+) -> None:
+    """Clicking 'Display name' sorts by site with each site's rows in time order; the sort is in
+    the URL, and the link opens with the same order."""
+    url, sessions = serve_dashboard()
+    _open(page, url)
+    start = page.get_by_label("Start (UTC)")
+    start.fill("2019-12-31..2020-01-02")
+    start.press("Enter")
+    expect(page.locator(".ax-count")).to_contain_text("108 products", timeout=20_000)
+    page.locator(".tabulator-col[tabulator-field=display_name] .tabulator-col-title").click()
+    page.wait_for_function("() => location.search.includes('sort=display_name')", timeout=10_000)
+    session = sessions[-1].session
+    data = session.results.result.data
+    starts = [data[i].start for i in session.results.view_indices]
+    assert starts == sorted(starts)
+    cells = page.locator(".tabulator-row .tabulator-cell[tabulator-field=start]")
+    expect(cells.first).to_have_text("2019-12-31 00:00:00")
+    shown = cells.all_inner_texts()
+    assert shown == sorted(shown) and len(shown) == 20
+
+    fresh = context.new_page()
+    _open(fresh, page.url)
+    expect(fresh.locator(".ax-count")).to_contain_text("108 products", timeout=30_000)
+    restored = sessions[-1]
+    assert restored.views["table"].table.sorters == [{"field": "display_name", "dir": "asc"}]
+    expect(fresh.locator(".tabulator-col[tabulator-field=display_name]")).to_have_attribute(
+        "aria-sort", "ascending", timeout=10_000
+    )
+    assert restored.session.results.view_indices == session.results.view_indices

@@ -134,11 +134,22 @@ class DashboardApp(pn.viewable.Viewer):
         self.tabs.param.watch(lambda e: setattr(session, "view", names[e.new]), "active")
         session.param.watch(lambda e: setattr(self.tabs, "active", names.index(e.new)), "view")
         self._permalinks = PermalinkSync(session, tab_views)
+        self._close_dialog = pn.widgets.Button(label="Close", description="Close the backend dialog", width=100)
+        # The backend is chosen rarely: a header button opens it in a dialog, out of the form's way.
+        self.backend_button = pn.widgets.Button(
+            label=pn.bind(_backend_label, session.param.backend_name),
+            description="Choose the embedded catalog or an AuroraX API",
+            color="light",
+            variant="outline",
+            align="center",
+        )
         self.template = pn.template.FastListTemplate(
             # No separate site name: "AuroraX - AuroraX data products" said the same thing twice.
             site="",
             title=TITLE,
-            sidebar=[self.views["backend"], self.views["form"], EnterToSearch(session)],
+            sidebar=[self.views["form"], EnterToSearch(session)],
+            header=[self.backend_button],
+            modal=[pn.Column(self.views["backend"], self._close_dialog, sizing_mode="stretch_width")],
             main=[
                 pn.Column(
                     self._startup,
@@ -159,6 +170,8 @@ class DashboardApp(pn.viewable.Viewer):
             main_layout=None,
             font="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
         )
+        self.backend_button.on_click(lambda _e: self.template.open_modal())
+        self._close_dialog.on_click(lambda _e: self.template.close_modal())
         self._open(backend)
         if self._served:
             pn.state.on_session_destroyed(lambda _ctx: session.close())
@@ -214,6 +227,12 @@ class DashboardApp(pn.viewable.Viewer):
     def _progress(self, message: str) -> None:
         self._startup.object = f'<div class="ax-alert ax-alert-info" role="status"><p>{esc(message)}</p></div>'
         self._startup.visible = True
+
+
+def _backend_label(name: str) -> str:
+    if not name:
+        return "Backend ⚙"
+    return "Backend: AuroraX API ⚙" if name.startswith(("http://", "https://")) else "Backend: embedded catalog ⚙"
 
 
 def _ensure_default_catalog(progress: Callable[[str], None]) -> str:

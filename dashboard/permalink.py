@@ -65,13 +65,15 @@ class PermalinkSync:
         session = self._session
         params = dict(parse_qsl((location.search or "").lstrip("?")))
         theme = params.get("theme")
-        if not any(params.get(k) for k in QUERY_LINK_KEYS):
-            # A first visit starts from the documentation's example rather than an empty, invalid form.
+        first_visit = not any(params.get(k) for k in QUERY_LINK_KEYS)
+        if first_visit:
+            # A first visit starts from the documentation's example, already searched: the first
+            # screen shows aurora, not an empty table.
             session.form.preset_example_day()
         problems = session.apply_permalink(params) + apply_view_permalink(self._views, params)
         if problems:
             session.job.problem("Part of the link could not be used", "; ".join(problems))
-        elif params.get("start") and not session.form.check():
+        elif (first_visit or params.get("start")) and session.backend is not None and not session.form.check():
             session.param.trigger("search")
 
         def update(*_: Any) -> None:

@@ -15,6 +15,10 @@ from ..state import DashboardSession, friendly_error
 from .base import SessionView
 from .style import html
 
+_ROUND_RADIOS = """
+input[type="radio"] { appearance: auto; -webkit-appearance: radio; border-radius: 50%;
+                      width: 16px; height: 16px; accent-color: #0072b2; margin-right: 6px; }
+"""
 EMBEDDED = "Embedded catalog"
 REMOTE = "AuroraX API"
 
@@ -48,7 +52,12 @@ class BackendPanel(SessionView):
         remote = self.session.backend_name.startswith(("http://", "https://"))
         # Radio inputs (not toggle buttons): which backend is active must be obvious in both themes.
         self._kind = pn.widgets.RadioBoxGroup(
-            label="Backend", options=[EMBEDDED, REMOTE], value=REMOTE if remote else EMBEDDED, inline=True
+            label="Backend",
+            options=[EMBEDDED, REMOTE],
+            value=REMOTE if remote else EMBEDDED,
+            inline=True,
+            # The page design draws radio inputs as squares; these must read as "one of two".
+            stylesheets=[_ROUND_RADIOS],
         )
         self._url = pn.widgets.TextInput(
             label="AuroraX API URL",

@@ -212,6 +212,10 @@ class SearchForm(SessionView):
         self._programs = choice(form.param.programs, "Any program")
         self._platforms = choice(form.param.platforms, "Any platform")
         self._instruments = choice(form.param.instrument_types, "Any instrument type")
+        # The option labels carry counts. When only the labels change, Panel 1.9 does not resend
+        # the chosen values with their new labels, and the browser drops them: send them again.
+        for widget in (self._programs, self._platforms, self._instruments):
+            widget.param.watch(lambda _e, w=widget: w.param.trigger("value"), "options")
         self._types = pn.widgets.MultiChoice.from_param(
             form.param.data_product_types, placeholder="All product types", sizing_mode="stretch_width"
         )
@@ -222,19 +226,14 @@ class SearchForm(SessionView):
             description="Run the search (Enter)",
         )
         self._search.on_click(lambda _e: session.param.trigger("search"))
+        # What a first search needs comes first, so that Search is on the first screen (1280x800);
+        # the help, the calendar and the metadata filters follow it.
         self._layout = pn.Column(
             html("<h2 class='ax-h'>Time range (UTC)</h2>", margin=(0, 10)),
-            html(
-                "<p class='ax-dim' style='font-size:0.85em;margin:0'>All times are UTC. Type a day, a time, a "
-                "month (2020-01), a range (2020-01-01..2020-01-07) or <em>yesterday</em>; or use the calendar, "
-                "day buttons and presets. Enter searches.</p>",
-                margin=(0, 10),
-            ),
             self._start,
             field_error(form, "start"),
             self._end,
             field_error(form, "end"),
-            self._calendar,
             pn.Row(self._prev, self._next, sizing_mode="stretch_width"),
             pn.Row(self._newest, self._week, sizing_mode="stretch_width"),
             self._example,
@@ -246,8 +245,15 @@ class SearchForm(SessionView):
             self._instruments,
             field_error(form, "instrument_types"),
             self._types,
-            MetadataFilterBuilder(session=session),
             self._search,
+            html(
+                "<p class='ax-dim' style='font-size:0.85em;margin:0'>All times are UTC. Type a day, a time, a "
+                "month (2020-01), a range (2020-01-01..2020-01-07) or <em>yesterday</em>; or use the calendar, "
+                "day buttons and presets. Enter searches.</p>",
+                margin=(0, 10),
+            ),
+            self._calendar,
+            MetadataFilterBuilder(session=session),
             sizing_mode="stretch_width",
             css_classes=["ax-search-form"],
         )

@@ -331,3 +331,17 @@ def test_sort_by_display_name_keeps_each_sites_rows_in_time_order_and_is_in_the_
 
 def _desc(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
+
+
+def test_chosen_sources_stay_shown_when_their_counts_change(backend: object) -> None:
+    """The program options carry counts for the range; a new range relabels them, and the chosen
+    program is sent to the browser with its new label (else the browser drops the choice)."""
+    app = DashboardApp(backend)
+    widget = app.views["form"]._programs
+    model = widget.get_root()
+    form = app.session.form
+    form.preset_example_day()
+    assert model.value == [next(k for k, v in form.param.programs.names.items() if v == "trex")]
+    form.type_time("start", "2019-12-31..2020-01-02")
+    label = next(k for k, v in form.param.programs.names.items() if v == "trex")
+    assert label in model.options and model.value == [label]

@@ -172,6 +172,7 @@ def test_dead_backend_url_shows_an_alert_and_the_page_stays_usable(page: Page, s
     """Switching to an AuroraX URL where nothing listens explains the failure and keeps the catalog."""
     url, _sessions = serve_dashboard()
     errors = _open(page, url)
+    page.get_by_role("button", name="Backend: embedded catalog ⚙").click()  # the backend dialog
     page.get_by_role("radio", name="AuroraX API").check()
     field = page.get_by_label("AuroraX API URL")
     field.fill("http://127.0.0.1:9")
@@ -179,6 +180,7 @@ def test_dead_backend_url_shows_an_alert_and_the_page_stays_usable(page: Page, s
     alert = page.get_by_role("alert").filter(has_text="Cannot reach")
     expect(alert).to_be_visible(timeout=30_000)
     expect(alert).to_contain_text("Still using catalog")
+    page.get_by_role("button", name="Close", exact=True).click()  # the dialog
     _example_search(page)
     assert errors == []
 
@@ -438,3 +440,50 @@ def test_sort_by_display_name_keeps_time_order_and_survives_the_link(
         "aria-sort", "ascending", timeout=10_000
     )
     assert restored.session.results.view_indices == session.results.view_indices
+
+
+_FOLD_JS = """() => {
+  const found = {};
+  const walk = (root) => {
+    for (const e of root.querySelectorAll('*')) {
+      if (e.shadowRoot) walk(e.shadowRoot);
+      if (e.tagName === 'BUTTON' && e.textContent.trim() === 'Search' && !found.search) {
+        found.search = e.getBoundingClientRect().bottom;
+      }
+      if (e.classList && e.classList.contains('tabulator-row') && !found.row) {
+        found.row = e.getBoundingClientRect().bottom;
+      }
+    }
+  };
+  walk(document);
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("theme", ["default", "dark"])
+def test_first_screen_at_1280x800_shows_rows_and_the_search_button(
+    page: Page, serve_dashboard: Any, theme: str
+) -> None:
+    """A first visit (no link) shows the documentation's example already searched: rows and the
+    Search button without scrolling at 1280x800; the backend choice is in a header dialog with
+    radio buttons that are round."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    url, sessions = serve_dashboard()
+    errors = _open(page, url + ("?theme=dark" if theme == "dark" else ""))
+    expect(page.locator(".tabulator-row").first).to_be_visible(timeout=20_000)
+    session = sessions[-1].session
+    assert session.results.result is not None and len(session.results.result) > 0
+    assert session.form.programs == ["trex"] and session.form.platforms == ["fort smith"]
+    expect(page.locator(".ax-count")).to_contain_text(f"{len(session.results.result)} products")
+    page.wait_for_timeout(300)  # thumbnails and layout settle
+    fold = page.evaluate(_FOLD_JS)
+    assert 0 < fold["search"] <= 800 and 0 < fold["row"] <= 800, fold
+    assert page.evaluate("() => window.scrollY") == 0
+    page.screenshot(path=str(SHOTS / f"first-screen-{theme}.png"))
+    page.get_by_role("button", name="Backend: embedded catalog ⚙").click()
+    radio = page.get_by_role("radio", name="Embedded catalog")
+    expect(radio).to_be_visible(timeout=10_000)
+    expect(radio).to_be_checked()
+    assert radio.evaluate("r => getComputedStyle(r).borderRadius") == "50%"
+    page.screenshot(path=str(SHOTS / f"backend-dialog-{theme}.png"))
+    assert errors == []

@@ -74,15 +74,15 @@ def _day(day: datetime) -> tuple[datetime, datetime]:
 
 
 def _set_query(template: Any, start: datetime, end: datetime, programs: list[str]) -> None:
-    state = template.state
+    session = template.session
     done = threading.Event()
 
     def apply() -> None:
-        state.param.update(programs=programs, platforms=[], instrument_types=[], data_product_types=[])
-        state.param.update(start=start, end=end)
+        session.form.param.update(programs=programs, platforms=[], instrument_types=[], data_product_types=[])
+        session.form.param.update(start=start, end=end)
         done.set()
 
-    state.dispatch(apply)
+    session.runner.dispatch(apply)
     done.wait(10)
 
 
@@ -104,14 +104,16 @@ _NEW_ROWS = """old => {
   if (stale(cache.table, 'tabulator')) cache.table = find('tabulator');
   const status = cache.status && cache.status.querySelector('.ax-status');
   const row = cache.table && cache.table.querySelector('.tabulator-row');
-  return !!status && !!row && status.textContent.includes('records') && !status.textContent.includes(old);
+  return !!status && !!row && status.textContent.includes('products ·') && !status.textContent.includes(old);
 }"""
 
 
 def _search_to_rows(page: Any, template: Any, start: datetime, end: datetime, programs: list[str]) -> float:
     """Seconds from the click on Search to the new result's first rows in the table."""
     _set_query(template, start, end, programs)
-    old = template.state.result.request_id if template.state.result is not None else "no request yet"
+    old = (
+        template.session.results.result.request_id if template.session.results.result is not None else "no request yet"
+    )
     t0 = time.perf_counter()
     page.get_by_role("button", name="Search", exact=True).click()
     page.wait_for_function(_NEW_ROWS, arg=old, timeout=60_000, polling=10)
@@ -134,7 +136,9 @@ _LOADED_IMAGES = """n => {
 def _thumbnails_visible(page: Any, template: Any, start: datetime, end: datetime) -> tuple[float, float]:
     """(rows on screen → first 24 thumbnails loaded, Search click → thumbnails) in seconds, gallery open."""
     _set_query(template, start, end, ["trex"])
-    old = template.state.result.request_id if template.state.result is not None else "no request yet"
+    old = (
+        template.session.results.result.request_id if template.session.results.result is not None else "no request yet"
+    )
     t0 = time.perf_counter()
     page.get_by_role("button", name="Search", exact=True).click()
     page.wait_for_function(_NEW_ROWS, arg=old, timeout=60_000, polling=10)
@@ -152,13 +156,13 @@ def run(quick: bool) -> list[Row]:
     from playwright.sync_api import sync_playwright
 
     from aurorax_core import open_backend
-    from dashboard.app import create_app
+    from dashboard.app import DashboardApp
 
     catalog = _catalog()
     sessions: list[Any] = []
 
     def app() -> Any:
-        template = create_app(open_backend(catalog))
+        template = DashboardApp(open_backend(catalog))
         sessions.append(template)
         return template
 
@@ -202,7 +206,7 @@ def run(quick: bool) -> list[Row]:
                     statistics.median(night) * 1000,
                     "ms",
                     500,
-                    note=f"trex, {len(template.state.result)} records",
+                    note=f"trex, {len(template.session.results.result)} records",
                 )
             )
             month = [
@@ -215,7 +219,7 @@ def run(quick: bool) -> list[Row]:
                     statistics.median(month) * 1000,
                     "ms",
                     1500,
-                    note=f"trex January 2020, {len(template.state.result)} records",
+                    note=f"trex January 2020, {len(template.session.results.result)} records",
                 )
             )
             big = _search_to_rows(page, template, base, base + timedelta(days=31), ["trex", "themis-asi"])
@@ -233,7 +237,7 @@ def run(quick: bool) -> list[Row]:
                     big * 1000,
                     "ms",
                     None,
-                    note=f"{len(template.state.result)} records; next page {paging * 1000:.0f} ms",
+                    note=f"{len(template.session.results.result)} records; next page {paging * 1000:.0f} ms",
                 )
             )
 
@@ -263,19 +267,23 @@ def run(quick: bool) -> list[Row]:
                 pg.get_by_role("button", name="Search", exact=True).wait_for(timeout=60_000)
                 pages.append((pg, sessions[-1]))
             start, end = datetime(2019, 12, 1, tzinfo=UTC), datetime(2020, 1, 31, 23, 59, 59, tzinfo=UTC)
+            olds = []
             for _pg, tpl in pages:
                 _set_query(tpl, start, end, ["trex"])
+                # A first visit already shows the example's rows: wait for this search's own.
+                result = tpl.session.results.result
+                olds.append(result.request_id if result is not None else "no request yet")
             latencies: list[float] = []
             lock = threading.Lock()
             t_all = time.perf_counter()
             for pg, _tpl in pages:
                 pg.get_by_role("button", name="Search", exact=True).click()
             # All searches run at once on the server; wait for each page's rows.
-            for pg, _tpl in pages:
-                pg.locator(".tabulator-row").first.wait_for(state="visible", timeout=120_000)
+            for (pg, _tpl), old in zip(pages, olds, strict=True):
+                pg.wait_for_function(_NEW_ROWS, arg=old, timeout=120_000, polling=20)
                 with lock:
                     latencies.append(time.perf_counter() - t_all)
-            held = min(len(tpl.state.result or []) for _pg, tpl in pages)
+            held = min(len(tpl.session.results.result or []) for _pg, tpl in pages)
             after = _rss_mb()
             rows.append(
                 Row(

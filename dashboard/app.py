@@ -1,22 +1,21 @@
-"""Build the dashboard for one browser session: ``create_app(backend=None)``.
+"""The dashboard for one browser session: ``DashboardApp(backend=None)``.
 
-``panel serve dashboard`` runs ``dashboard/main.py``, which calls this once per session, so every
+``panel serve dashboard`` runs ``dashboard/main.py``, which makes one per session, so every
 session gets its own state, backend connection and views. Only read-only things (the thumbnail
 service, whose values are pure functions of a product URL) are shared, through ``pn.state.as_cached``.
+The tabs come from ``views/registry.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from typing import Any, ClassVar
 
 import panel as pn
+import param
 from panel.io.state import set_curdoc
 from panel.theme.fast import Fast
 
@@ -24,43 +23,25 @@ from aurorax_core import AuroraXCoreError, DemoBuildProgress, default_catalog_pa
 
 from .images import ImageSource
 from .media import esc
-from .state import DashboardState, friendly_error
+from .permalink import PermalinkSync
+from .runner import thread_runner
+from .state import DashboardSession, friendly_error
 from .views.backend import BackendPanel, connect
-from .views.export import ExportPanel
-from .views.gallery import Gallery
+from .views.base import SessionView
 from .views.preview import ProductPreview
-from .views.results_table import ResultsTable
+from .views.registry import VIEWS, view_names
 from .views.search_form import EnterToSearch, SearchForm
 from .views.status import SearchStatus
 from .views.style import html
 
 TITLE = "AuroraX data products"
 ACCENT = "#0072b2"  # Okabe-Ito blue: readable on white and on the dark theme's background
-_PERMALINK_PARAMS = [
-    "start",
-    "end",
-    "programs",
-    "platforms",
-    "instrument_types",
-    "data_product_types",
-    "metadata_filters",
-    "metadata_filters_logical_operator",
-    "table_filters",
-    "selected_index",
-    "view",
-    "result",
-]
-
 pn.extension("tabulator", notifications=False)
 
 # Panel's Fast design links a Google Fonts stylesheet. The page must work offline and must not make
 # the browser contact hosts other than this server, so drop it (the system font is used instead).
 # A subclass cannot do this: Panel resolves the design's bundled files by class name.
 Fast._resources = {**Fast._resources, "font": {}}
-
-
-def _thread_executor(fn: Callable[[], None]) -> None:
-    threading.Thread(target=fn, daemon=True, name="dashboard-work").start()
 
 
 # Searches of all sessions share two workers, first come first served. Ten sessions searching at
@@ -104,8 +85,8 @@ def _default_spec() -> str | None:
     return os.environ.get("AURORAX_API_URL", "").strip() or None
 
 
-def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.template.FastListTemplate:
-    """The whole dashboard for one session.
+class DashboardApp(pn.viewable.Viewer):
+    """The whole dashboard for one session: the session, its views (tabs from the registry), the page.
 
     Args:
         backend: a Backend, an API URL or a catalog path; None uses ``AURORAX_API_URL``, else
@@ -113,131 +94,145 @@ def create_app(backend: Any = None, *, images: ImageSource | None = None) -> pn.
             with progress shown on the page).
         images: where thumbnails come from (default: the core's ThumbnailService, shared).
     """
-    doc = pn.state.curdoc
-    served = doc is not None and doc.session_context is not None
-    state = DashboardState()
-    if served:
-        state.executor = _thread_executor
-        state.search_executor = _search_executor
-        state.dispatch = _doc_dispatcher(doc)
-    images = images if images is not None else _shared_images()
 
-    status = SearchStatus(state=state)
-    form = SearchForm(state=state)
-    table = ResultsTable(state=state, images=images)
-    gallery = Gallery(state=state, images=images)
-    preview = ProductPreview(state=state, images=images)
-    export = ExportPanel(state=state)
-    backend_panel = BackendPanel(state=state)
-    startup = html("", sizing_mode="stretch_width", visible=False)
+    session = param.ClassSelector(class_=DashboardSession, instantiate=False, constant=True)
 
-    tabs = pn.Tabs(
-        ("Table", table),
-        ("Gallery", gallery),
-        ("Export", export),
-        sizing_mode="stretch_width",
-        dynamic=False,
-        # The results keep at least 600 px (thumbnail, name, type, sub-type and start without
-        # scrolling); the preview wraps below them when the window is too narrow for both.
-        styles={"flex": "1 1 600px", "min-width": "0"},
-    )
+    views_registry: ClassVar[tuple[type[SessionView], ...]] = VIEWS
 
-    def on_tab(*_: Any) -> None:
-        state.view = "gallery" if tabs.active == 1 else "table"
+    def __init__(self, backend: Any = None, *, images: ImageSource | None = None, **params: Any) -> None:
+        session = DashboardSession(
+            view_names=view_names(self.views_registry),
+            images=images if images is not None else _shared_images(),
+        )
+        super().__init__(session=session, **params)
+        doc = pn.state.curdoc
+        self._served = doc is not None and doc.session_context is not None
+        if self._served:
+            session.runner.executor = thread_runner
+            session.runner.search_executor = _search_executor
+            session.runner.dispatch = _doc_dispatcher(doc)
+        # Views by name: the registry's tabs, then the fixed parts of the page.
+        self.views: dict[str, Any] = {cls.name: cls(session=session) for cls in self.views_registry}
+        tab_views = list(self.views.values())
+        self.views.update(
+            status=SearchStatus(session=session),
+            form=SearchForm(session=session),
+            preview=ProductPreview(session=session),
+            backend=BackendPanel(session=session),
+        )
+        self._startup = html("", sizing_mode="stretch_width", visible=False)
+        self.tabs = pn.Tabs(
+            *((view.title, view) for view in tab_views),
+            sizing_mode="stretch_width",
+            dynamic=False,
+            # The results keep at least 600 px (thumbnail, name, type, sub-type and start without
+            # scrolling); the preview wraps below them when the window is too narrow for both.
+            styles={"flex": "1 1 600px", "min-width": "0"},
+        )
+        names = [view.name for view in tab_views]
+        # The tab shown and session.view are one thing, linked both ways (equal values stop the echo).
+        self.tabs.param.watch(lambda e: setattr(session, "view", names[e.new]), "active")
+        session.param.watch(lambda e: setattr(self.tabs, "active", names.index(e.new)), "view")
+        self._permalinks = PermalinkSync(session, tab_views)
+        self._close_dialog = pn.widgets.Button(label="Close", description="Close the backend dialog", width=100)
+        # The backend is chosen rarely: a header button opens it in a dialog, out of the form's way.
+        self.backend_button = pn.widgets.Button(
+            label=pn.bind(_backend_label, session.param.backend_name),
+            description="Choose the embedded catalog or an AuroraX API",
+            color="light",
+            variant="outline",
+            align="center",
+        )
+        self.template = pn.template.FastListTemplate(
+            # No separate site name: "AuroraX - AuroraX data products" said the same thing twice.
+            site="",
+            title=TITLE,
+            sidebar=[self.views["form"], EnterToSearch(session)],
+            header=[self.backend_button],
+            modal=[pn.Column(self.views["backend"], self._close_dialog, sizing_mode="stretch_width")],
+            main=[
+                pn.Column(
+                    self._startup,
+                    self.views["status"],
+                    pn.FlexBox(
+                        self.tabs,
+                        self.views["preview"],
+                        flex_wrap="wrap",
+                        align_items="flex-start",
+                        sizing_mode="stretch_width",
+                    ),
+                    sizing_mode="stretch_width",
+                )
+            ],
+            accent=ACCENT,
+            theme_toggle=True,
+            sidebar_width=360,
+            main_layout=None,
+            font="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+        )
+        self.backend_button.on_click(lambda _e: self.template.open_modal())
+        self._close_dialog.on_click(lambda _e: self.template.close_modal())
+        self._open(backend)
+        if self._served:
+            pn.state.on_session_destroyed(lambda _ctx: session.close())
 
-    tabs.param.watch(on_tab, "active")
-    state.param.watch(lambda *_: setattr(tabs, "active", 1 if state.view == "gallery" else tabs.active), "view")
+    def __panel__(self) -> pn.template.FastListTemplate:
+        return self.template
 
-    template = pn.template.FastListTemplate(
-        # No separate site name: "AuroraX - AuroraX data products" said the same thing twice.
-        site="",
-        title=TITLE,
-        sidebar=[backend_panel, form, EnterToSearch(state=state)],
-        main=[
-            pn.Column(
-                startup,
-                status,
-                pn.FlexBox(tabs, preview, flex_wrap="wrap", align_items="flex-start", sizing_mode="stretch_width"),
-                sizing_mode="stretch_width",
-            )
-        ],
-        accent=ACCENT,
-        theme_toggle=True,
-        sidebar_width=360,
-        main_layout=None,
-        font="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-    )
-    # Keep references for tests and the benchmark (per session, not module-level).
-    template.state = state  # type: ignore[attr-defined]
-    template.views = {  # type: ignore[attr-defined]
-        "status": status,
-        "form": form,
-        "table": table,
-        "gallery": gallery,
-        "preview": preview,
-        "export": export,
-        "backend": backend_panel,
-        "tabs": tabs,
-    }
+    # --- opening the backend ----------------------------------------------------------------------
 
-    def ready(resolved: Any, sources: list[Any], vocabulary: dict[str, list[Any]]) -> None:
-        state.apply_backend(resolved, sources, vocabulary)
-        startup.visible = False
-        _start_permalinks(state)
-        state.backend_opening = False  # runs a Search pressed while it was opening
+    def _open(self, backend: Any) -> None:
+        session = self.session
+        if backend is not None and not isinstance(backend, (str, Path)):
+            # A ready Backend object (tests, benchmarks): load synchronously, it is local.
+            try:
+                self._ready(*connect(backend))
+            except BaseException as exc:
+                self._failed(exc)
+            return
+        session.backend_opening = True
+        self._progress("Opening the backend …")
+        opening = session.runner.lane()
 
-    def failed(exc: BaseException) -> None:
+        def load() -> tuple[Any, list[Any], dict[str, list[Any]]]:
+            spec = backend if backend is not None else _default_spec()
+            if spec is None:
+                spec = _ensure_default_catalog(lambda m: session.runner.dispatch(lambda: self._progress(m)))
+            return connect(spec)
+
+        def start() -> None:
+            opening.submit(load, lambda answer: self._ready(*answer), self._failed)
+
+        if self._served:
+            pn.state.onload(start)
+        else:
+            start()
+
+    def _ready(self, backend: Any, sources: list[Any], vocabulary: dict[str, list[Any]]) -> None:
+        self.session.apply_backend(backend, sources, vocabulary)
+        self._startup.visible = False
+        self._permalinks.start()
+        self.session.backend_opening = False  # runs a Search pressed while it was opening
+
+    def _failed(self, exc: BaseException) -> None:
         title, message = friendly_error(exc, action="Opening the backend")
-        startup.object = (
+        self._startup.object = (
             f'<div class="ax-alert ax-alert-error" role="alert"><strong>{esc(title)}</strong>'
             f"<p>{esc(message)}</p><p>Choose another backend in the sidebar.</p></div>"
         )
-        startup.visible = True
-        _start_permalinks(state)
-        state.backend_opening = False
+        self._startup.visible = True
+        self._permalinks.start()
+        self.session.backend_opening = False
 
-    def progress(message: str) -> None:
-        startup.object = f'<div class="ax-alert ax-alert-info" role="status"><p>{esc(message)}</p></div>'
-        startup.visible = True
-
-    def load() -> None:
-        try:
-            spec = backend if backend is not None else _default_spec()
-            if spec is None:
-                spec = _ensure_default_catalog(lambda m: state.dispatch(lambda: progress(m)))
-            resolved, sources, vocabulary = connect(spec)
-        except BaseException as exc:
-            failure = exc
-            state.dispatch(lambda: failed(failure))
-            return
-        state.dispatch(lambda: ready(resolved, sources, vocabulary))
-
-    if backend is not None and not isinstance(backend, (str, Path)):
-        # A ready Backend object (tests, benchmarks): load synchronously, it is local.
-        try:
-            resolved, sources, vocabulary = connect(backend)
-            ready(resolved, sources, vocabulary)
-        except BaseException as exc:
-            failed(exc)
-    else:
-        state.backend_opening = True
-        progress("Opening the backend …")
-        if served:
-            pn.state.onload(lambda: state.executor(load))
-        else:
-            load()
-
-    if served:
-        pn.state.on_session_destroyed(lambda _ctx: _close(state))
-    return template
+    def _progress(self, message: str) -> None:
+        self._startup.object = f'<div class="ax-alert ax-alert-info" role="status"><p>{esc(message)}</p></div>'
+        self._startup.visible = True
 
 
-def _close(state: DashboardState) -> None:
-    state.cancel_search()
-    if state.backend is not None:
-        # The session is gone; there is nobody to report a failing close to.
-        with contextlib.suppress(Exception):
-            state.backend.close()
+def _backend_label(name: str) -> str:
+    if not name:
+        return "Backend ⚙"
+    return "Backend: AuroraX API ⚙" if name.startswith(("http://", "https://")) else "Backend: embedded catalog ⚙"
 
 
 def _ensure_default_catalog(progress: Callable[[str], None]) -> str:
@@ -255,34 +250,3 @@ def _ensure_default_catalog(progress: Callable[[str], None]) -> str:
 
         ensure_demo_catalog(path, progress=report)
     return str(path)
-
-
-def _start_permalinks(state: DashboardState) -> None:
-    """Apply the page URL's query once the backend is known, then keep the URL in sync."""
-    location = pn.state.location
-    if location is None or getattr(state, "_permalinks_started", False):
-        return
-    state._permalinks_started = True  # type: ignore[attr-defined]
-    params = dict(parse_qsl((location.search or "").lstrip("?")))
-    theme = params.get("theme")
-    if not any(params.get(k) for k in ("start", "program", "platform", "instrument_type")):
-        # A first visit starts from the documentation's example rather than an empty, invalid form.
-        state.preset_example_day()
-    problems = state.apply_permalink(params)
-    if problems:
-        state.param.update(error_title="Part of the link could not be used", error="; ".join(problems))
-    elif params.get("start") and not state.check():
-        state.param.trigger("search")
-
-    def update(*_: Any) -> None:
-        if state.is_searching and state.result is None:
-            return
-        query = state.to_permalink()
-        if theme:
-            query["theme"] = theme
-        search = "?" + urlencode(query)
-        if location.search != search:
-            location.search = search
-
-    state.param.watch(update, _PERMALINK_PARAMS)
-    update()

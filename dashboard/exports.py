@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from aurorax_core import DataProduct, DataProductQuery, products_to_dataframe
 
+from .state.fields import python_arguments
+
 
 def results_csv(products: Sequence[DataProduct]) -> str:
     """The results as CSV, one row per product, with the DATAFRAME_COLUMNS (times in ISO 8601 UTC)."""
@@ -36,32 +38,10 @@ def query_file(query: DataProductQuery) -> str:
     return query.to_json(indent=2) + "\n"
 
 
-def _py_datetime(value: object) -> str:
-    from datetime import datetime
-
-    assert isinstance(value, datetime)
-    return f"datetime.datetime({value.year}, {value.month}, {value.day}, {value.hour}, {value.minute}, {value.second})"
-
-
-def _py_common(query: DataProductQuery, types_name: str) -> list[str]:
-    lines = [
-        f"    start={_py_datetime(query.start)},",
-        f"    end={_py_datetime(query.end)},",
-        f"    programs={list(query.programs)!r},",
-        f"    platforms={list(query.platforms)!r},",
-        f"    instrument_types={list(query.instrument_types)!r},",
-        f"    {types_name}={list(query.data_product_types)!r},",
-    ]
-    if query.metadata_filters:
-        lines.append(f"    metadata_filters={[f.to_api_dict() for f in query.metadata_filters]!r},")
-        lines.append(f"    metadata_filters_logical_operator={query.metadata_filters_logical_operator!r},")
-    return lines
-
-
 def python_core(query: DataProductQuery, *, api_url: str | None = None) -> str:
     """The same search with aurorax_core (embedded catalog, or the API URL when given)."""
     lines = ["import datetime", "", "import aurorax_core", "", "result = aurorax_core.search("]
-    lines += _py_common(query, "data_product_types")
+    lines += python_arguments(query)
     lines.append("    verbose=True,")
     if api_url:
         lines.append(f"    backend={api_url!r},")
@@ -77,6 +57,6 @@ def python_pyaurorax(query: DataProductQuery, *, api_url: str | None = None) -> 
     else:
         lines.append("aurorax = pyaurorax.PyAuroraX()")
     lines += ["s = aurorax.search.data_products.search("]
-    lines += _py_common(query, "data_product_types")
+    lines += python_arguments(query)
     lines += ["    verbose=True,", ")", "print(len(s.data), 'records')", ""]
     return "\n".join(lines)

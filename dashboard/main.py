@@ -1,5 +1,5 @@
 """Entry point of ``panel serve dashboard``: Bokeh runs this file once per browser session."""
 
-from dashboard.app import create_app
+from dashboard.app import DashboardApp
 
-create_app().servable(title="AuroraX data products")
+DashboardApp().servable(title="AuroraX data products")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import panel as pn
 import param
@@ -12,7 +12,8 @@ import param
 from aurorax_core import AuroraXCoreError
 
 from .. import exports
-from ..state import DashboardState
+from ..state import FIELD_NAMES
+from .base import SessionView
 from .style import html
 
 _MONO = (
@@ -21,14 +22,16 @@ _MONO = (
 )
 
 
-class ExportPanel(pn.viewable.Viewer):
-    """Download buttons over ``state.view_products()`` and the query; copyable Python snippets."""
+class ExportPanel(SessionView):
+    """Download buttons over ``results.view_products()`` and the query; copyable Python snippets."""
 
-    state = param.ClassSelector(class_=DashboardState, instantiate=False)
+    name = param.String(default="export", constant=True)
+    title: ClassVar[str] = "Export"
+    needs: ClassVar[tuple[str, ...]] = ("form", "results")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        state = self.state
+        results = self.session.results
 
         def download(label: str, filename: str, make: Any, description: str) -> pn.widgets.FileDownload:
             def callback() -> io.BytesIO:
@@ -48,11 +51,11 @@ class ExportPanel(pn.viewable.Viewer):
         self._json = download(
             "Results as JSON",
             "aurorax_results_data.json",
-            lambda: exports.results_json(state.view_products()),
+            lambda: exports.results_json(results.view_products()),
             "The filtered results in aurorax-cli's data-file format",
         )
         self._urls = download(
-            "URL list", "aurorax_urls.txt", lambda: exports.url_list(state.view_products()), "One URL per line"
+            "URL list", "aurorax_urls.txt", lambda: exports.url_list(results.view_products()), "One URL per line"
         )
         self._query = download(
             "Query file", "aurorax_query.json", self._query_text, "The query as an aurorax-cli query file"
@@ -69,39 +72,28 @@ class ExportPanel(pn.viewable.Viewer):
         self._copy_core.js_on_click(args={"src": self._core_code}, code=copy)
         self._copy_pyaurorax.js_on_click(args={"src": self._pyaurorax_code}, code=copy)
         self._message = html("", sizing_mode="stretch_width")
-        state.param.watch(
-            self._update_code,
-            [
-                "start",
-                "end",
-                "programs",
-                "platforms",
-                "instrument_types",
-                "data_product_types",
-                "metadata_filters",
-                "metadata_filters_logical_operator",
-                "backend_name",
-            ],
-        )
+        # Every query field (from the one field table) and the backend's URL change the code.
+        self.session.form.param.watch(self._update_code, list(FIELD_NAMES))
+        self.session.param.watch(self._update_code, ["backend_name"])
         self._update_code()
 
     def _api_url(self) -> str | None:
-        name = self.state.backend_name
+        name = self.session.backend_name
         return name if name.startswith(("http://", "https://")) else None
 
     def _csv_text(self) -> str:
-        return exports.results_csv(self.state.view_products())
+        return exports.results_csv(self.session.results.view_products())
 
     def _query_text(self) -> str:
         try:
-            return exports.query_file(self.state.to_query())
+            return exports.query_file(self.session.form.to_query())
         except AuroraXCoreError as exc:
             # The button cannot refuse a click; the file says what is wrong instead of being silently bad.
             return json.dumps({"error": str(exc)}, indent=2) + "\n"
 
     def _update_code(self, *_: Any) -> None:
         try:
-            query = self.state.to_query()
+            query = self.session.form.to_query()
         except AuroraXCoreError as exc:
             text = f"# The query is not complete yet: {exc}"
             self._core_code.value = text

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import panel as pn
 import param
 from panel.custom import JSComponent
 
-from ..images import ImageSource
 from ..media import alt_text, is_safe_data_uri, product_title
-from ..state import DashboardState
+from .base import SessionView
 
 BATCH = 24
 
@@ -121,63 +120,66 @@ def _card(index: int, product: Any, uri: str | None) -> dict[str, Any]:
     }
 
 
-class Gallery(pn.viewable.Viewer):
-    """Thumbnails of ``state.view_products()``; a click opens the preview."""
+class Gallery(SessionView):
+    """Thumbnails of the results in the table's order and filters; a click opens the preview."""
 
-    state = param.ClassSelector(class_=DashboardState, instantiate=False)
-    images = param.ClassSelector(class_=ImageSource, instantiate=False, allow_None=True)
+    name = param.String(default="gallery", constant=True)
+    title: ClassVar[str] = "Gallery"
+    needs: ClassVar[tuple[str, ...]] = ("results", "runner", "images")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.grid = GalleryGrid(sizing_mode="stretch_width", min_height=150)
         self.grid.on_msg(self._on_msg)
-        self._generation = 0
+        # One batch of cards at a time; new results or a new order make the batch in flight stale.
+        self._cards = self.session.runner.lane()
         self._loading = False
-        self.state.param.watch(self._reset, ["view_indices", "result"])
-        # Thumbnails are only made for a gallery someone looks at.
-        self.state.param.watch(lambda *_: self.load_more() if not self.grid.items else None, ["view"])
         self._reset()
 
-    def _reset(self, *_: Any) -> None:
-        self._generation += 1
+    @param.depends("session.results.view_indices", "session.results.result", watch=True)
+    def _reset(self) -> None:
+        self._cards.reset()
         self._loading = False
-        self.grid.param.update(items=[], total=len(self.state.view_indices))
+        self.grid.param.update(items=[], total=len(self.session.results.view_indices))
         self.load_more()
+
+    @param.depends("session.view", watch=True)
+    def _on_shown(self) -> None:
+        # Thumbnails are only made for a gallery someone looks at.
+        if not self.grid.items:
+            self.load_more()
 
     def load_more(self, count: int = BATCH) -> None:
         """Append the next ``count`` cards; their thumbnails are made off the event loop."""
-        result = self.state.result
-        if result is None or self._loading or self.state.view != "gallery":
+        results = self.session.results
+        result = results.result
+        if result is None or self._loading or self.session.view != self.name:
             return
         have = len(self.grid.items)
-        indices = self.state.view_indices[have : have + count]
+        indices = results.view_indices[have : have + count]
         if not indices:
             return
         self._loading = True
-        generation = self._generation
         products = [result.data[i] for i in indices]
-        images = self.images
+        images = self.session.images
         if images is not None:
             # Warm thumbnails (already in memory) go out at once, with the rows: no thread, no extra tick.
             cached = [images.cached_thumbnail(p) for p in products]
             if all(uri is not None for uri in cached):
                 cards = [_card(i, p, uri) for i, p, uri in zip(indices, products, cached, strict=True)]
-                self._append(generation, have, cards)
+                self._append(have, cards)
                 return
 
-        def work() -> None:
+        def work() -> list[dict[str, Any]]:
             try:
                 uris = images.thumbnails(products) if images is not None else [None] * len(products)
             except Exception:  # placeholders instead of a broken gallery
                 uris = [None] * len(products)
-            cards = [_card(i, p, uri) for i, p, uri in zip(indices, products, uris, strict=True)]
-            self.state.dispatch(lambda: self._append(generation, have, cards))
+            return [_card(i, p, uri) for i, p, uri in zip(indices, products, uris, strict=True)]
 
-        self.state.executor(work)
+        self._cards.submit(work, lambda cards: self._append(have, cards))
 
-    def _append(self, generation: int, have: int, cards: list[dict[str, Any]]) -> None:
-        if generation != self._generation:
-            return
+    def _append(self, have: int, cards: list[dict[str, Any]]) -> None:
         self._loading = False
         if len(self.grid.items) == have:
             self.grid.items = [*self.grid.items, *cards]
@@ -187,13 +189,14 @@ class Gallery(pn.viewable.Viewer):
         msg = getattr(event, "data", event)
         if not isinstance(msg, dict):
             return
+        results = self.session.results
         if "select" in msg:
             try:
                 index = int(msg["select"])
             except (TypeError, ValueError):
                 return
-            if self.state.result is not None and 0 <= index < len(self.state.result.data):
-                self.state.selected_index = index
+            if results.result is not None and 0 <= index < len(results.result.data):
+                results.selected_index = index
         elif "more" in msg and msg.get("more") == len(self.grid.items):
             self.load_more()
 

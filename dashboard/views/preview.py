@@ -11,9 +11,9 @@ from panel.custom import JSComponent
 
 from aurorax_core import DataProduct, format_time
 
-from ..images import ImageSource, Media
+from ..images import Media
 from ..media import alt_text, esc, img_html, link_html, product_title
-from ..state import DashboardState
+from .base import SessionView
 from .player import MoviePlayer
 from .style import html
 
@@ -67,11 +67,8 @@ export function render({ model, el }) {
 """
 
 
-class ProductPreview(pn.viewable.Viewer):
-    """Shows ``state.selected``; fetches its preview off the event loop."""
-
-    state = param.ClassSelector(class_=DashboardState, instantiate=False)
-    images = param.ClassSelector(class_=ImageSource, instantiate=False, allow_None=True)
+class ProductPreview(SessionView):
+    """Shows ``results.selected``; fetches its preview off the event loop."""
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -80,8 +77,8 @@ class ProductPreview(pn.viewable.Viewer):
         self.player = MoviePlayer(visible=False, sizing_mode="stretch_width", max_width=900)
         self._meta = html("", sizing_mode="stretch_width")
         self._close = pn.widgets.Button(label="Close preview", width=130, description="Close the preview")
-        self._close.on_click(lambda _e: setattr(self.state, "selected_index", None))
-        self._generation = 0
+        self._close.on_click(lambda _e: setattr(self.session.results, "selected_index", None))
+        self._previews = self.session.runner.lane()
         self._scroll = ScrollIntoView(height=1, sizing_mode="stretch_width", margin=0)
         self._layout = pn.Column(
             self._scroll,
@@ -98,13 +95,12 @@ class ProductPreview(pn.viewable.Viewer):
             styles={"flex": "0.6 1 380px", "min-width": "0"},
             margin=(0, 0, 0, 16),
         )
-        self.state.param.watch(self._on_selected, ["selected_index", "result"])
         self._on_selected()
 
-    def _on_selected(self, *_: Any) -> None:
-        product = self.state.selected
-        self._generation += 1
-        generation = self._generation
+    @param.depends("session.results.selected_index", "session.results.result", watch=True)
+    def _on_selected(self) -> None:
+        product = self.session.results.selected
+        self._previews.reset()
         if product is None:
             self._layout.visible = False
             self.player.param.update(src="", frames=[], visible=False)
@@ -120,21 +116,19 @@ class ProductPreview(pn.viewable.Viewer):
         self._image.object = '<p class="ax-dim" role="status">Loading preview…</p>'
         self._image.visible = True
         self.player.param.update(src="", frames=[], visible=False)
-        if self.images is None:
-            self._show(generation, product, Media(None, reason="no thumbnail service"), None)
+        images = self.session.images
+        if images is None:
+            self._show(product, Media(None, reason="no thumbnail service"), None)
             return
-        images = self.images
 
-        def work() -> None:
+        def work() -> tuple[Media, Media | None]:
             media = images.preview(product)
             movie = images.movie(product) if product.data_product_type == "movie" else None
-            self.state.dispatch(lambda: self._show(generation, product, media, movie))
+            return media, movie
 
-        self.state.executor(work)
+        self._previews.submit(work, lambda answer: self._show(product, *answer))
 
-    def _show(self, generation: int, product: DataProduct, media: Media, movie: Media | None) -> None:
-        if generation != self._generation:
-            return
+    def _show(self, product: DataProduct, media: Media, movie: Media | None) -> None:
         label = alt_text(product)
         synthetic = media.synthetic or (movie.synthetic if movie else False) or product.is_synthetic
         self._header.object = (

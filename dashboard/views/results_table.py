@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
 
-from ..images import ImageSource
 from ..media import alt_text, esc, img_html, link_html
-from ..state import DashboardState
+from .base import SessionView
 from .style import html
 
 # Shown columns, in order, with their headers. Times are text (YYYY-MM-DD HH:MM:SS) so that the
@@ -68,11 +67,59 @@ def table_frame(results: pd.DataFrame | None) -> pd.DataFrame:
     return frame[list(COLUMNS)]
 
 
-class ResultsTable(pn.viewable.Viewer):
-    """Tabulator over ``state.results``; filters/sort -> ``state.view_indices``; click -> selection."""
+# Ties of a sort keep time order: start, then the site's display name, then the result order.
+TIE_BREAKERS = ("start", "display_name")
 
-    state = param.ClassSelector(class_=DashboardState, instantiate=False)
-    images = param.ClassSelector(class_=ImageSource, instantiate=False, allow_None=True)
+
+class ResultsTabulator(pn.widgets.Tabulator):
+    """A Tabulator whose sort is stable and keeps time in order.
+
+    Panel 1.9 breaks ties between equal values by the row position written as text ('10' sorts
+    before '2'), so sorting by display name scrambled each site's rows in time. Here a sort is
+    a stable multi-column sort, with ``TIE_BREAKERS`` appended, case-insensitive like
+    Tabulator's own.
+    """
+
+    def _sort_df(self, df: pd.DataFrame) -> pd.DataFrame:
+        if not self.sorters:
+            return df
+        fields = [self._renamed_cols.get(s["field"], s["field"]) for s in self.sorters]
+        ascending = [s.get("dir", "asc") == "asc" for s in self.sorters]
+        for tie in TIE_BREAKERS:
+            if tie not in fields and tie in df.columns:
+                fields.append(tie)
+                ascending.append(True)
+
+        def key(column: pd.Series) -> pd.Series:
+            return column.fillna("").astype(str).str.lower() if column.dtype.kind in "SUO" else column
+
+        return df.sort_values(fields, ascending=ascending, kind="mergesort", key=key)
+
+
+def encode_sort(sorters: list[dict[str, Any]]) -> str:
+    """Tabulator sorters as link text: ``display_name,-start`` (``-`` for descending)."""
+    return ",".join(("-" if s.get("dir") == "desc" else "") + str(s.get("field")) for s in sorters)
+
+
+def decode_sort(text: str) -> list[dict[str, str]]:
+    """Link text to Tabulator sorters; columns that cannot be sorted are left out."""
+    sorters = []
+    for part in (p.strip() for p in text.split(",")):
+        field = part.lstrip("-")
+        if field in FILTERABLE and all(s["field"] != field for s in sorters):
+            sorters.append({"field": field, "dir": "desc" if part.startswith("-") else "asc"})
+    return sorters
+
+
+class ResultsTable(SessionView):
+    """Tabulator over the results; filters/sort -> ``results.view_indices``; click -> selection."""
+
+    name = param.String(default="table", constant=True)
+    title: ClassVar[str] = "Table"
+    needs: ClassVar[tuple[str, ...]] = ("results", "runner", "images")
+    permalink: ClassVar[tuple[str, ...]] = ("sort",)
+
+    sort = param.String(default="", doc="The table's sort as link text, e.g. 'display_name,-start'.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -80,7 +127,7 @@ class ResultsTable(pn.viewable.Viewer):
             name: {"type": "input", "func": "like", "placeholder": f"Filter {COLUMNS[name].lower()}"}
             for name in FILTERABLE
         }
-        self.table = pn.widgets.Tabulator(
+        self.table = ResultsTabulator(
             table_frame(None),
             pagination="remote",
             page_size=PAGE_SIZE,
@@ -98,36 +145,33 @@ class ResultsTable(pn.viewable.Viewer):
             css_classes=["ax-results"],
         )
         self._count = html("", margin=(0, 10), sizing_mode="stretch_width")
-        self._applying = False
         self._link_filters: dict[str, str] = {}
-        self._generation = 0
+        # Thumbnails of several pages may load at once; new results make them all stale.
+        self._thumbs = self.session.runner.lane(supersede=False)
         self._pending: set[int] = set()
         self._chips = pn.Row(visible=False, sizing_mode="stretch_width")
-        self.state.param.watch(self._on_results, ["results"])
-        self.state.param.watch(self._on_selected, ["selected_index"])
-        self.state.param.watch(self._on_state_filters, ["table_filters"])
         self.table.param.watch(self._on_selection, ["selection"])
         self.table.param.watch(self._on_view_change, ["filters", "sorters"])
+        self.table.param.watch(lambda e: setattr(self, "sort", encode_sort(e.new)), "sorters")
         self.table.param.watch(self._load_page_thumbnails, ["page", "value"])
         # The display frame is built with the search, in its worker thread.
-        self.state.result_views["table"] = lambda _result, frame: table_frame(frame)
+        self.session.results.result_views["table"] = lambda _result, frame: table_frame(frame)
         self._on_results()
 
-    # --- state -> table ---------------------------------------------------------------------
+    # --- results -> table ---------------------------------------------------------------------
+    # Each direction sets the other side only when it differs, so nothing echoes back.
 
-    def _on_results(self, *_: Any) -> None:
-        self._generation += 1
+    @param.depends("session.results.frame", watch=True)
+    def _on_results(self) -> None:
+        results = self.session.results
+        self._thumbs.reset()
         self._pending.clear()
-        self._applying = True
-        try:
-            frame = self.state.prepared.get("table")
-            if frame is None or self.state.results is None or len(frame) != len(self.state.results):
-                frame = table_frame(self.state.results)
-            self._fill_cached_thumbnails(frame)
-            self.table.param.update(value=frame, selection=[], page=1)
-            self._apply_state_filters()
-        finally:
-            self._applying = False
+        frame = results.prepared.get("table")
+        if frame is None or results.frame is None or len(frame) != len(results.frame):
+            frame = table_frame(results.frame)
+        self._fill_cached_thumbnails(frame)
+        self.table.param.update(value=frame, selection=[], page=1)
+        self._apply_state_filters()
         self._on_view_change()
         self._on_selected()
 
@@ -145,7 +189,9 @@ class ResultsTable(pn.viewable.Viewer):
         server as a function filter and shown as removable chips above the table.
         """
         header = self._header_filters()
-        wanted = {k: v for k, v in self.state.table_filters.items() if k in FILTERABLE and v and header.get(k) != v}
+        wanted = {
+            k: v for k, v in self.session.results.table_filters.items() if k in FILTERABLE and v and header.get(k) != v
+        }
         if wanted == self._link_filters:
             return
         if self._link_filters:
@@ -173,60 +219,58 @@ class ResultsTable(pn.viewable.Viewer):
         self._chips.visible = bool(chips)
 
     def _drop_link_filter(self, column: str) -> None:
-        self.state.table_filters = {k: v for k, v in self.state.table_filters.items() if k != column}
+        results = self.session.results
+        results.table_filters = {k: v for k, v in results.table_filters.items() if k != column}
 
-    def _on_state_filters(self, *_: Any) -> None:
-        if not self._applying:
-            self._applying = True
-            try:
-                self._apply_state_filters()
-            finally:
-                self._applying = False
+    @param.depends("session.results.table_filters", watch=True)
+    def _on_state_filters(self) -> None:
+        before = dict(self._link_filters)
+        self._apply_state_filters()
+        if self._link_filters != before:
             self._on_view_change()
 
-    def _on_selected(self, *_: Any) -> None:
-        index = self.state.selected_index
+    @param.depends("session.results.selected_index", watch=True)
+    def _on_selected(self) -> None:
+        index = self.session.results.selected_index
         wanted = [] if index is None else [index]
         if list(self.table.selection) != wanted:
-            self._applying = True
-            try:
-                self.table.selection = wanted
-            finally:
-                self._applying = False
+            self.table.selection = wanted
 
-    # --- table -> state -----------------------------------------------------------------------
+    @param.depends("sort", watch=True)
+    def _on_sort(self) -> None:
+        sorters = decode_sort(self.sort)
+        if sorters != list(self.table.sorters):
+            self.table.sorters = sorters
+
+    # --- table -> results ---------------------------------------------------------------------
 
     def _on_selection(self, event: param.parameterized.Event) -> None:
-        if self._applying:
-            return
         selection = list(event.new)
         if selection:
-            self.state.selected_index = int(self.table.value.index[selection[0]])
+            self.session.results.selected_index = int(self.table.value.index[selection[0]])
 
     def _on_view_change(self, *_: Any) -> None:
         # What the user filtered and sorted is what the gallery and the exports use.
+        results = self.session.results
         view = self.table.current_view
         filters = {**self._link_filters, **self._header_filters()}
         updates: dict[str, Any] = {"view_indices": [int(i) for i in view.index]}
-        if not self._applying and filters != self.state.table_filters:
+        if filters != results.table_filters:
             updates["table_filters"] = filters
-        self._applying = True
-        try:
-            self.state.param.update(**updates)
-        finally:
-            self._applying = False
+        results.param.update(**updates)
         self._render_count()
         self._load_page_thumbnails()
 
     def _render_count(self) -> None:
-        if self.state.result is None:
+        results = self.session.results
+        if results.result is None:
             self._count.object = (
                 '<p class="ax-count" role="status" aria-live="polite">No search yet: choose a time range and '
                 "data sources, then press Search (or Enter in a field).</p>"
             )
             return
-        total = 0 if self.state.results is None else len(self.state.results)
-        shown = len(self.state.view_indices)
+        total = 0 if results.frame is None else len(results.frame)
+        shown = len(results.view_indices)
         text = f"{total} product{'s' if total != 1 else ''}"
         if shown != total:
             text = f"{shown} of {total} products match the table filters"
@@ -235,7 +279,8 @@ class ResultsTable(pn.viewable.Viewer):
     def _fill_cached_thumbnails(self, frame: pd.DataFrame) -> None:
         """Put the first page's links, and its thumbnails already in memory, into the frame, so that
         rows, links and warm thumbnails reach the browser in one message (a few dict look-ups)."""
-        result = self.state.result
+        result = self.session.results.result
+        images = self.session.images
         if result is None or frame.empty:
             return
         page = list(frame.index[: self.table.page_size])
@@ -244,7 +289,7 @@ class ResultsTable(pn.viewable.Viewer):
         for i in page:
             product = result.data[i]
             links.at[i] = link_html(product.url, "open ↗")
-            uri = self.images.cached_thumbnail(product) if self.images is not None else None
+            uri = images.cached_thumbnail(product) if images is not None else None
             if uri is not None:
                 thumbs.at[i] = img_html(uri, alt_text(product), width=120, height=60)
         frame["link"] = links
@@ -252,7 +297,7 @@ class ResultsTable(pn.viewable.Viewer):
 
     def _page_rows(self) -> list[int]:
         first = (max(self.table.page, 1) - 1) * self.table.page_size
-        rows = self.state.view_indices[first : first + self.table.page_size]
+        rows = self.session.results.view_indices[first : first + self.table.page_size]
         return [i for i in rows if i in self.table.value.index]
 
     def _load_page_thumbnails(self, *_: Any) -> None:
@@ -260,37 +305,33 @@ class ResultsTable(pn.viewable.Viewer):
 
         The rows go to the browser first; thumbnails follow as one patch per page.
         """
-        result = self.state.result
+        result = self.session.results.result
         if result is None or self.table.value.empty:
             return
         page = self._page_rows()
         # Links are cheap: made here, for the shown page only (not for every row of a big result).
         links = [(i, link_html(result.data[i].url, "open ↗")) for i in page if not self.table.value.at[i, "link"]]
         self._patch_cells("link", links)
-        if self.images is None:
+        images = self.session.images
+        if images is None:
             return
         missing = [i for i in page if not self.table.value.at[i, "thumbnail"] and i not in self._pending]
         if not missing:
             return
         self._pending.update(missing)
-        generation = self._generation
         products = [result.data[i] for i in missing]
-        images = self.images
 
-        def work() -> None:
+        def work() -> list[str]:
             try:
                 uris = images.thumbnails(products)
             except Exception:  # a failed render leaves the placeholder; never breaks the table
                 uris = [None] * len(products)
-            cells = [img_html(uri, alt_text(p), width=120, height=60) for p, uri in zip(products, uris, strict=True)]
-            self.state.dispatch(lambda: self._apply_thumbnails(generation, missing, cells))
+            return [img_html(uri, alt_text(p), width=120, height=60) for p, uri in zip(products, uris, strict=True)]
 
-        self.state.executor(work)
+        self._thumbs.submit(work, lambda cells: self._apply_thumbnails(missing, cells))
 
-    def _apply_thumbnails(self, generation: int, indices: list[int], cells: list[str]) -> None:
+    def _apply_thumbnails(self, indices: list[int], cells: list[str]) -> None:
         self._pending.difference_update(indices)
-        if generation != self._generation:
-            return
         self._patch_cells("thumbnail", list(zip(indices, cells, strict=True)))
 
     def _patch_cells(self, column: str, items: list[tuple[int, str]]) -> None:

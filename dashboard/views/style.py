@@ -29,6 +29,10 @@ def css(dark: bool) -> str:
     .ax-h {{ font-size: 1.05em; margin: 10px 0 4px 0; }}
     .ax-stages {{ margin: 4px 0; padding-left: 1.4em; font-size: 0.9em; }}
     .ax-status {{ margin: 4px 0; font-weight: 600; }}
+    .ax-progress summary {{ cursor: pointer; }}
+    .ax-progress summary::marker {{ color: {ACCENT}; }}
+    .ax-stale {{ margin: 2px 0; padding: 4px 8px; border-left: 5px solid #e69f00; background: {warn_bg};
+                color: {warn_fg}; }}
     .ax-meta {{ border-collapse: collapse; font-size: 0.9em; margin: 0; }}
     .ax-meta caption {{ text-align: left; font-weight: 600; padding: 4px 0; }}
     .ax-meta th, .ax-meta td {{ text-align: left; padding: 2px 8px; border-bottom: 1px solid #8884;

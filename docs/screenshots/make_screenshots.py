@@ -79,20 +79,24 @@ def shoot(url: str, sessions: list[Any], out: Path, theme: str, size: tuple[int,
         page = browser.new_page(viewport={"width": size[0], "height": size[1]})
         page.goto(url if theme == "light" else f"{url}?theme={theme}")
         expect(page.get_by_role("button", name="Search", exact=True)).to_be_visible(timeout=60_000)
-        state = sessions[-1].state
-        page.get_by_role("button", name="2020-01-01 (docs example)").click()
-        page.get_by_role("button", name="Search", exact=True).click()
+        session = sessions[-1].session
+        results = session.results
+        # A first visit shows the documentation's example, already searched.
         expect(page.locator(".tabulator-row img").first).to_be_visible(timeout=60_000)
         _save(page, out, f"results-{theme}")
+        page.get_by_role("button", name="Backend: embedded catalog ⚙").click()
+        page.get_by_role("radio", name="Embedded catalog").wait_for(timeout=30_000)
+        _save(page, out, f"backend-dialog-{theme}")
+        page.get_by_role("button", name="Close", exact=True).click()
 
-        keogram = next(i for i, p in enumerate(state.result.data) if p.data_product_type == "keogram")
-        page.locator(".tabulator-row").nth(state.view_indices.index(keogram)).click()
+        keogram = next(i for i, p in enumerate(results.result.data) if p.data_product_type == "keogram")
+        page.locator(".tabulator-row").nth(results.view_indices.index(keogram)).click()
         expect(page.locator(".ax-preview img.ax-full")).to_be_visible(timeout=60_000)
         print(f"{theme}: columns visible with a preview open:", visible_columns(page))
         _save(page, out, f"keogram-preview-{theme}")
 
-        movie = next(i for i, p in enumerate(state.result.data) if p.data_product_type == "movie")
-        state.dispatch(lambda: setattr(state, "selected_index", movie))
+        movie = next(i for i, p in enumerate(results.result.data) if p.data_product_type == "movie")
+        session.runner.dispatch(lambda: setattr(results, "selected_index", movie))
         expect(page.locator(".ax-player")).to_be_visible(timeout=60_000)
         _save(page, out, f"movie-preview-{theme}")
         page.get_by_role("button", name="Close preview").click()
@@ -103,12 +107,23 @@ def shoot(url: str, sessions: list[Any], out: Path, theme: str, size: tuple[int,
         page.get_by_text("Export", exact=True).click()
         page.wait_for_timeout(500)
         _save(page, out, f"export-{theme}")
+        page.get_by_text("Availability", exact=True).click()
+        start = page.get_by_label("Start (UTC)")
+        start.fill("2020-01")
+        start.press("Enter")
+        expect(page.locator("table.ax-avail")).to_be_visible(timeout=60_000)
+        _save(page, out, f"availability-{theme}")
         page.get_by_text("Table", exact=True).click()
+        start.fill("2020-01-01")
+        end = page.get_by_label("End (UTC)")
+        end.fill("2020-01-01")
+        end.press("Enter")
+        expect(page.locator(".tabulator-row").first).to_be_visible(timeout=60_000)
 
-        # An invalid query: the end before the start.
-        state.dispatch(lambda: state.param.update(end=state.start.replace(year=2019)))
-        page.get_by_role("button", name="Search", exact=True).click()
-        expect(page.locator(".ax-alert-error").first).to_be_visible(timeout=30_000)
+        # A typed date that is not a date: said at the field; the last rows stay, marked.
+        start.fill("2020-02-30")
+        start.press("Enter")
+        expect(page.locator(".ax-stale")).to_be_visible(timeout=30_000)
         _save(page, out, f"error-{theme}")
         browser.close()
 
@@ -118,13 +133,13 @@ def shoot_first_run(out: Path, size: tuple[int, int]) -> None:
     import panel as pn
     from playwright.sync_api import sync_playwright
 
-    from dashboard.app import create_app
+    from dashboard.app import DashboardApp
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["AURORAX_CATALOG"] = str(Path(tmp) / "new-demo.sqlite")
         os.environ.pop("AURORAX_API_URL", None)
         port = _free_port()
-        server = pn.serve(create_app, port=port, address="127.0.0.1", threaded=True, show=False)
+        server = pn.serve(lambda: DashboardApp(), port=port, address="127.0.0.1", threaded=True, show=False)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -159,15 +174,15 @@ def main() -> int:
 
     from aurorax_core import open_backend
     from bench.bench_dashboard import _catalog
-    from dashboard.app import create_app
+    from dashboard.app import DashboardApp
 
     catalog = _catalog()
     sessions: list[Any] = []
 
     def app() -> Any:
-        template = create_app(open_backend(catalog))
-        sessions.append(template)
-        return template
+        dashboard = DashboardApp(open_backend(catalog))
+        sessions.append(dashboard)
+        return dashboard
 
     args.out.mkdir(parents=True, exist_ok=True)
     port = _free_port()

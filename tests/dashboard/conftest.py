@@ -1,4 +1,4 @@
-"""Fixtures for the dashboard's headless tests: a fresh state on the shared demo catalog."""
+"""Fixtures for the dashboard's headless tests: a fresh session on the shared demo catalog."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from aurorax_core import open_backend
-from dashboard.state import DashboardState
+from dashboard.state import DashboardSession
 
 
 @pytest.fixture
 def backend(demo_catalog_path: Path) -> Iterator[object]:
-    """The demo catalog opened for one test (the state closes backends it replaces)."""
+    """The demo catalog opened for one test (the session closes backends it replaces)."""
     opened = open_backend(demo_catalog_path)
     try:
         yield opened
@@ -22,8 +22,8 @@ def backend(demo_catalog_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture
-def state(backend: object) -> DashboardState:
-    """A state on the demo catalog, set to the documentation's example (TREx RGB, Fort Smith, 2020-01-01)."""
-    s = DashboardState(backend)
-    s.preset_example_day()
+def session(backend: object) -> DashboardSession:
+    """A session on the demo catalog, set to the documentation's example (TREx RGB, Fort Smith, 2020-01-01)."""
+    s = DashboardSession(backend)
+    s.form.preset_example_day()
     return s

@@ -47,7 +47,40 @@ def test_core_never_imports_the_ui_stack() -> None:
 
 
 def test_state_module_does_not_import_panel() -> None:
-    """dashboard/state.py (and the other non-view modules) hold logic only: no panel or bokeh."""
-    for name in ("state.py", "exports.py", "media.py", "images.py"):
-        modules = {m.split(".")[0] for m, _n, level in _imports(ROOT / "dashboard" / name) if level == 0}
-        assert not modules & {"panel", "bokeh"}, name
+    """dashboard/state/ (and the other non-view modules) hold logic only: no panel or bokeh."""
+    paths = sorted((ROOT / "dashboard" / "state").glob("*.py"))
+    assert len(paths) >= 6  # the package, not a leftover single module
+    for name in ("exports.py", "media.py", "images.py", "runner.py"):
+        paths.append(ROOT / "dashboard" / name)
+    for path in paths:
+        modules = {m.split(".")[0] for m, _n, level in _imports(path) if level == 0}
+        assert not modules & {"panel", "bokeh"}, path.name
+
+
+def test_no_module_over_1000_lines_and_no_class_over_400() -> None:
+    """The dashboard stays in parts small enough to read: modules < 1,000 lines, classes < 400."""
+    too_big = []
+    for path in sorted((ROOT / "dashboard").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 1000:
+            too_big.append(f"{path.name}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 400:
+                too_big.append(f"{path.name}: class {node.name}")
+    assert too_big == []
+
+
+def test_views_test_backend_abilities_by_protocol_not_getattr() -> None:
+    """Optional backend abilities are tested with isinstance(backend, Ability), never probed by name."""
+    probes = {"metadata_values", "time_span", "check_connectivity", "availability"}
+    offences = []
+    for path in sorted((ROOT / "dashboard").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in {"getattr", "hasattr"}
+                and any(isinstance(a, ast.Constant) and a.value in probes for a in node.args)
+            ):
+                offences.append(f"{path.name}:{node.lineno}")
+    assert offences == []

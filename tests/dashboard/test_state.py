@@ -1,4 +1,4 @@
-"""DashboardState without a browser: inputs, validation, searching, errors, selection, permalinks."""
+"""DashboardSession without a browser: inputs, validation, searching, errors, selection, permalinks."""
 
 from __future__ import annotations
 
@@ -6,148 +6,155 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aurorax_core import open_backend
-from dashboard.state import DashboardState
+from aurorax_core import DataProductQuery, open_backend
+from dashboard.state import DashboardSession
 
 
-def test_sources_fill_cascading_selectors_with_display_names(state: DashboardState) -> None:
+def test_sources_fill_cascading_selectors_with_display_names(session: DashboardSession) -> None:
     """Programs show display names (TREx), platforms their site codes; choosing narrows the next list."""
-    assert state.param.programs.names["TREx"] == "trex"
-    assert "Fort Smith (FSMI)" in " ".join(state.param.platforms.names)
-    state.param.update(programs=["trex"], platforms=[], instrument_types=[])
-    trex_platforms = set(state.param.platforms.objects)
-    state.programs = ["themis-asi"]
-    assert set(state.param.platforms.objects) != trex_platforms
-    assert "RGB ASI" not in state.param.instrument_types.objects
+    trex = session.backend.search(DataProductQuery(session.form.start, session.form.end, programs=["trex"]))
+    assert session.form.param.programs.names[f"TREx · {len(trex)}"] == "trex"
+    assert "Fort Smith (FSMI)" in " ".join(session.form.param.platforms.names)
+    session.form.param.update(programs=["trex"], platforms=[], instrument_types=[])
+    trex_platforms = set(session.form.param.platforms.objects)
+    session.form.programs = ["themis-asi"]
+    assert set(session.form.param.platforms.objects) != trex_platforms
+    assert "RGB ASI" not in session.form.param.instrument_types.objects
 
 
-def test_changing_program_drops_platforms_that_no_longer_fit(state: DashboardState) -> None:
+def test_changing_program_drops_platforms_that_no_longer_fit(session: DashboardSession) -> None:
     """A platform only TREx has is removed from the selection when the program becomes THEMIS."""
-    state.param.update(programs=["trex"], platforms=["lucky lake"], instrument_types=[])
-    state.programs = ["themis-asi"]
-    assert "lucky lake" not in state.platforms
+    session.form.param.update(programs=["trex"], platforms=["lucky lake"], instrument_types=[])
+    session.form.programs = ["themis-asi"]
+    assert "lucky lake" not in session.form.platforms
 
 
-def test_example_query_finds_products_with_every_stage(state: DashboardState) -> None:
+def test_example_query_finds_products_with_every_stage(session: DashboardSession) -> None:
     """The documentation's example (TREx RGB at Fort Smith, 2020-01-01) gives rows and the AuroraX stages."""
-    state.param.trigger("search")
-    assert state.error == ""
-    assert state.result is not None and len(state.result) > 0
-    assert len(state.results) == len(state.result)
-    assert set(state.results["platform"]) == {"fort smith"}
-    stages = [line["stage"] for line in state.stages]
+    session.param.trigger("search")
+    assert session.job.error == ""
+    assert session.results.result is not None and len(session.results.result) > 0
+    assert len(session.results.frame) == len(session.results.result)
+    assert set(session.results.frame["platform"]) == {"fort smith"}
+    stages = [line["stage"] for line in session.job.stages]
     assert stages[0] == "created" and "retrieved" in stages
-    assert "records" in state.status and not state.is_searching
+    result = session.results.result
+    assert session.job.status.startswith(f"{len(result)} products · ") and not session.job.is_searching
+    assert session.job.status.endswith(f" · request {result.request_id}")
 
 
 def test_search_pressed_while_the_backend_opens_runs_once_it_is_open(backend: object) -> None:
     """On a first run the page opens while the demo archive is being built: a Search pressed then
     (after the documentation's example) is not refused as an empty query; it runs when the
     backend is ready."""
-    s = DashboardState()
+    s = DashboardSession()
     s.backend_opening = True
-    s.preset_example_day()
+    s.form.preset_example_day()
     assert s.run_search() is False
-    assert s.error == "" and "still opening" in s.notice and s.result is None
+    assert s.job.error == "" and "still opening" in s.job.notice and s.results.result is None
     s.set_backend(backend)
-    s.preset_example_day()  # what the page does once the sources are known (first visit)
+    s.form.preset_example_day()  # what the page does once the sources are known (first visit)
     s.backend_opening = False
-    assert s.error == ""
-    assert s.result is not None and set(s.results["platform"]) == {"fort smith"}
+    assert s.job.error == ""
+    assert s.results.result is not None and set(s.results.frame["platform"]) == {"fort smith"}
 
 
 def test_a_search_waiting_for_a_backend_that_fails_to_open_is_dropped() -> None:
-    s = DashboardState()
+    s = DashboardSession()
     s.backend_opening = True
-    s.preset_example_day()
+    s.form.preset_example_day()
     s.run_search()
     s.backend_opening = False  # opening failed: the page shows why; no second, misleading alert
-    assert s.error == "" and s.result is None
+    assert s.job.error == "" and s.results.result is None
 
 
-def test_end_before_start_is_explained_and_not_searched(state: DashboardState) -> None:
+def test_end_before_start_is_explained_and_not_searched(session: DashboardSession) -> None:
     """End before start: a message next to End, and no search is sent."""
-    state.end = state.start - timedelta(days=1)
-    assert "before start" in state.field_errors["end"]
-    assert state.run_search() is False
-    assert state.result is None and "before start" in state.error
+    session.form.end = session.form.start - timedelta(days=1)
+    assert "before start" in session.form.field_errors["end"]
+    assert session.run_search() is False
+    assert session.results.result is None and "before start" in session.job.error
 
 
-def test_fifty_year_range_is_refused(state: DashboardState) -> None:
+def test_fifty_year_range_is_refused(session: DashboardSession) -> None:
     """A range of 50 years is explained (limit 25 years) before searching."""
-    state.start = datetime(1970, 1, 1, tzinfo=UTC)
-    state.end = datetime(2020, 1, 1, tzinfo=UTC)
-    assert "50 years" in state.field_errors["end"]
-    assert state.run_search() is False
+    session.form.start = datetime(1970, 1, 1, tzinfo=UTC)
+    session.form.end = datetime(2020, 1, 1, tzinfo=UTC)
+    assert "50 years" in session.form.field_errors["end"]
+    assert session.run_search() is False
 
 
-def test_no_source_selected_is_explained(state: DashboardState) -> None:
+def test_no_source_selected_is_explained(session: DashboardSession) -> None:
     """Searching everything is refused with a message on the program field."""
-    state.param.update(programs=[], platforms=[], instrument_types=[])
-    assert "Select at least one" in state.field_errors["programs"]
-    assert state.run_search() is False
+    session.form.param.update(programs=[], platforms=[], instrument_types=[])
+    assert "Select at least one" in session.form.field_errors["programs"]
+    assert session.run_search() is False
 
 
-def test_bad_metadata_filter_is_explained(state: DashboardState) -> None:
+def test_bad_metadata_filter_is_explained(session: DashboardSession) -> None:
     """'between' with one value is reported next to the filter builder."""
-    state.add_metadata_filter("keogram_type", "between", ["daily"])
-    assert "between" in state.field_errors["metadata_filters"]
-    state.remove_metadata_filter(0)
-    assert "metadata_filters" not in state.field_errors
+    session.form.add_metadata_filter("keogram_type", "between", ["daily"])
+    assert "between" in session.form.field_errors["metadata_filters"]
+    session.form.remove_metadata_filter(0)
+    assert "metadata_filters" not in session.form.field_errors
 
 
-def test_metadata_filter_narrows_results(state: DashboardState) -> None:
+def test_metadata_filter_narrows_results(session: DashboardSession) -> None:
     """keogram_type = daily keeps only daily keograms."""
-    assert "keogram_type" in state.metadata_keys()
-    assert "daily" in state.metadata_vocabulary["keogram_type"]
-    state.data_product_types = ["keogram"]
-    state.add_metadata_filter("keogram_type", "=", ["daily"])
-    state.param.trigger("search")
-    assert state.result is not None and len(state.result) > 0
-    assert {p.sub_type for p in state.result} == {"daily"}
+    assert "keogram_type" in session.form.metadata_keys()
+    assert "daily" in session.form.metadata_vocabulary["keogram_type"]
+    session.form.data_product_types = ["keogram"]
+    session.form.add_metadata_filter("keogram_type", "=", ["daily"])
+    session.param.trigger("search")
+    assert session.results.result is not None and len(session.results.result) > 0
+    assert {p.sub_type for p in session.results.result} == {"daily"}
 
 
-def test_zero_results_say_so_and_suggest_changes(state: DashboardState) -> None:
-    """A night with no data gives a notice with suggestions, not an error."""
-    state.param.update(start=datetime(2019, 6, 1, tzinfo=UTC), end=datetime(2019, 6, 1, 23, 59, 59, tzinfo=UTC))
-    state.param.trigger("search")
-    assert state.result is not None and len(state.result) == 0
-    assert state.error == ""
-    assert "No data products match" in state.notice and "widen the time range" in state.notice
+def test_zero_results_say_so_and_suggest_changes(session: DashboardSession) -> None:
+    """A range with no data (inside the years the sources cover) gives a notice with suggestions, not an error.
+
+    (A range outside those years gets its own advice: see the test below.)"""
+    session.form.param.update(
+        start=datetime(2020, 1, 1, 0, 0, tzinfo=UTC), end=datetime(2020, 1, 1, 0, 0, 10, tzinfo=UTC)
+    )
+    session.param.trigger("search")
+    assert session.results.result is not None and len(session.results.result) == 0
+    assert session.job.error == ""
+    assert "No data products match" in session.job.notice and "widen the time range" in session.job.notice
 
 
-def test_presets_and_steppers(state: DashboardState) -> None:
+def test_presets_and_steppers(session: DashboardSession) -> None:
     """Newest night is a day with data; ±1 day moves the range; the example day is 2020-01-01."""
-    assert state.preset_newest_night()
-    assert state.start.date() == state.end.date()
-    newest = state.start
-    state.step_days(-1)
-    assert state.start == newest - timedelta(days=1)
-    state.preset_last_nights(7)
-    assert (state.end - state.start) > timedelta(days=6)
-    state.preset_example_day()
-    assert state.start == datetime(2020, 1, 1, tzinfo=UTC)
+    assert session.preset_newest_night()
+    assert session.form.start.date() == session.form.end.date()
+    newest = session.form.start
+    session.form.step_days(-1)
+    assert session.form.start == newest - timedelta(days=1)
+    session.preset_last_nights(7)
+    assert (session.form.end - session.form.start) > timedelta(days=6)
+    session.form.preset_example_day()
+    assert session.form.start == datetime(2020, 1, 1, tzinfo=UTC)
 
 
-def test_unreachable_api_becomes_a_readable_error(state: DashboardState) -> None:
+def test_unreachable_api_becomes_a_readable_error(session: DashboardSession) -> None:
     """A dead AuroraX URL: the search fails with an explanation, not a traceback."""
     port = _free_port()
     dead = open_backend(f"http://127.0.0.1:{port}")
     try:
-        state.backend = dead  # keep the vocabulary; only the backend is unreachable
-        state.param.trigger("search")
+        session.backend = dead  # keep the vocabulary; only the backend is unreachable
+        session.param.trigger("search")
     finally:
         dead.close()
-    assert state.error_title == "Cannot reach the AuroraX server"
-    assert "Traceback" not in state.error and "embedded catalog" in state.error
-    assert not state.is_searching
+    assert session.job.error_title == "Cannot reach the AuroraX server"
+    assert "Traceback" not in session.job.error and "embedded catalog" in session.job.error
+    assert not session.job.is_searching
 
 
-def test_cancel_really_cancels_and_late_answers_are_ignored(state: DashboardState) -> None:
-    """Cancel during a search: the state stops searching at once and the late result is dropped."""
+def test_cancel_really_cancels_and_late_answers_are_ignored(session: DashboardSession) -> None:
+    """Cancel during a search: the session stops searching at once and the late result is dropped."""
     started = threading.Event()
     release = threading.Event()
-    real_search = state.backend.search
+    real_search = session.backend.search
 
     class Slow:
         # A thin delegating wrapper (not a mock): the real catalog answers, just after we cancel.
@@ -161,60 +168,60 @@ def test_cancel_really_cancels_and_late_answers_are_ignored(state: DashboardStat
 
     worker: list[threading.Thread] = []
     seen_cancel: list[bool] = []
-    state.backend = Slow()
-    state.executor = lambda fn: worker.append(threading.Thread(target=fn)) or worker[-1].start()
-    state.param.trigger("search")
-    assert started.wait(5) and state.is_searching
-    state.param.trigger("cancel")
-    assert not state.is_searching and "cancelled" in state.status.lower()
+    session.backend = Slow()
+    session.runner.executor = lambda fn: worker.append(threading.Thread(target=fn)) or worker[-1].start()
+    session.param.trigger("search")
+    assert started.wait(5) and session.job.is_searching
+    session.param.trigger("cancel")
+    assert not session.job.is_searching and "cancelled" in session.job.status.lower()
     release.set()
     worker[0].join(10)
     assert seen_cancel == [True]  # the backend got the cancelled token (the catalog then stops)
-    assert state.result is None and "cancelled" in state.status.lower()
+    assert session.results.result is None and "cancelled" in session.job.status.lower()
 
 
-def test_selection_and_permalink_round_trip(state: DashboardState, demo_catalog_path: Path) -> None:
-    """The permalink carries query, table filters and the selected product; a fresh state restores them."""
-    state.data_product_types = ["keogram", "movie"]
-    state.param.trigger("search")
-    product = state.result.data[-1]
-    assert state.select_url(product.url)
-    state.table_filters = {"data_product_type": "movie"}
-    link = state.to_permalink()
+def test_selection_and_permalink_round_trip(session: DashboardSession, demo_catalog_path: Path) -> None:
+    """The permalink carries query, table filters and the selected product; a fresh session restores them."""
+    session.form.data_product_types = ["keogram", "movie"]
+    session.param.trigger("search")
+    product = session.results.result.data[-1]
+    assert session.results.select_url(product.url)
+    session.results.table_filters = {"data_product_type": "movie"}
+    link = session.to_permalink()
     assert link["product"] == product.url and link["type"] == "keogram,movie"
 
     with open_backend(demo_catalog_path) as other:
-        fresh = DashboardState(other)
+        fresh = DashboardSession(other)
         assert fresh.apply_permalink(link) == []
-        assert fresh.to_query() == state.to_query()
-        assert fresh.table_filters == {"data_product_type": "movie"}
+        assert fresh.form.to_query() == session.form.to_query()
+        assert fresh.results.table_filters == {"data_product_type": "movie"}
         fresh.param.trigger("search")
-        assert fresh.selected is not None and fresh.selected.url == product.url
+        assert fresh.results.selected is not None and fresh.results.selected.url == product.url
 
 
-def test_permalink_with_junk_is_reported_not_crashing(state: DashboardState) -> None:
+def test_permalink_with_junk_is_reported_not_crashing(session: DashboardSession) -> None:
     """Unknown programs, bad dates and broken JSON in a link become readable problems."""
-    problems = state.apply_permalink(
+    problems = session.apply_permalink(
         {"start": "yesterday", "program": "nope,trex", "filters": "{not json", "type": "keogram,bogus"}
     )
     text = " ".join(problems)
     assert "start" in text and "nope" in text and "filters" in text and "bogus" in text
-    assert state.programs == ["trex"]
+    assert session.form.programs == ["trex"]
 
 
-def test_progress_events_are_dispatched_in_order(state: DashboardState) -> None:
-    """Stages reach the state through ``dispatch`` (the app routes them to the event loop)."""
+def test_progress_events_are_dispatched_in_order(session: DashboardSession) -> None:
+    """Stages reach the session through ``dispatch`` (the app routes them to the event loop)."""
     seen: list[str] = []
-    original = state.dispatch
+    original = session.runner.dispatch
 
     def dispatch(fn):  # type: ignore[no-untyped-def]
         seen.append("dispatch")
         original(fn)
 
-    state.dispatch = dispatch
-    state.param.trigger("search")
+    session.runner.dispatch = dispatch
+    session.param.trigger("search")
     assert len(seen) >= 3
-    assert [line["stage"] for line in state.stages][-1] == "retrieved"
+    assert [line["stage"] for line in session.job.stages][-1] == "retrieved"
 
 
 def _free_port() -> int:
@@ -225,8 +232,65 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_link_without_a_query_keeps_the_inputs(state: DashboardState) -> None:
+def test_link_without_a_query_keeps_the_inputs(session: DashboardSession) -> None:
     """?theme=dark alone (or an empty link) does not clear the form."""
-    before = state.to_query()
-    assert state.apply_permalink({"theme": "dark"}) == []
-    assert state.to_query() == before
+    before = session.form.to_query()
+    assert session.apply_permalink({"theme": "dark"}) == []
+    assert session.form.to_query() == before
+
+
+def test_every_declared_field_round_trips_through_the_permalink_and_the_exported_code(
+    session: DashboardSession, demo_catalog_path: Path
+) -> None:
+    """Each field of the one field table reaches the link and the Python snippet, and comes back."""
+    from dashboard import exports
+    from dashboard.state import QUERY_FIELDS
+
+    session.form.param.update(data_product_types=["keogram"], metadata_filters_logical_operator="OR")
+    session.form.add_metadata_filter("keogram_type", "in", ["daily"])
+    link = session.to_permalink()
+    assert {f.link for f in QUERY_FIELDS} <= set(link)
+    code = exports.python_core(session.form.to_query())
+    for field in QUERY_FIELDS:
+        assert f"    {field.name}=" in code
+    with open_backend(demo_catalog_path) as other:
+        fresh = DashboardSession(other)
+        assert fresh.apply_permalink(link) == []
+        assert fresh.form.to_query() == session.form.to_query()
+        assert fresh.form.metadata_filters_logical_operator == "OR"
+
+
+def test_only_sources_with_data_products_are_offered_in_auroras_naming_with_counts(
+    session: DashboardSession,
+) -> None:
+    """The THEMIS spacecraft (no data products) is not offered; THEMIS ASI is, named as AuroraX
+    names it, with its products in the chosen days; counts follow the range and narrow by program."""
+    names = session.form.param.programs.names
+    assert "themis" not in names.values() and "themis-asi" in names.values()
+    assert not {"dmsp", "swarm", "goes", "cluster", "arase", "amisr", "events"} & set(names.values())
+    label = next(k for k, v in names.items() if v == "themis-asi")
+    day = session.backend.search(DataProductQuery(session.form.start, session.form.end, programs=["themis-asi"]))
+    assert label == f"THEMIS ASI · {len(day)}" and len(day) > 0
+    session.form.type_time("start", "2019-12-31..2020-01-02")
+    three = session.backend.search(DataProductQuery(session.form.start, session.form.end, programs=["themis-asi"]))
+    assert f"THEMIS ASI · {len(three):,}" in session.form.param.programs.names
+    session.form.param.update(programs=["themis-asi"], platforms=[], instrument_types=[])
+    athabasca = next(k for k, v in session.form.param.platforms.names.items() if v == "athabasca")
+    atha = session.backend.search(
+        DataProductQuery(session.form.start, session.form.end, programs=["themis-asi"], platforms=["athabasca"])
+    )
+    assert athabasca == f"Athabasca (ATHA) · {len(atha)}"
+    session.form.type_time("start", "2019-01..2020-02")  # over a year: no counts, still offered
+    assert "THEMIS ASI" in session.form.param.programs.names
+
+
+def test_zero_results_outside_the_sources_years_say_which_years_they_cover(session: DashboardSession) -> None:
+    """A range after the chosen sources' last products: the advice names the years they cover."""
+    session.form.type_time("start", "2021-03-01..2021-03-02")
+    session.run_search()
+    assert session.results.result is not None and len(session.results.result) == 0
+    notice = session.job.notice
+    assert "no data products after 2020-01-02" in notice and "2019-12-31 to 2020-01-02" in notice
+    session.form.type_time("start", "2019-06-01..2019-06-02")
+    session.run_search()
+    assert "no data products before 2019-12-31" in session.job.notice

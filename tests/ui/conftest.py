@@ -12,7 +12,7 @@ import panel as pn
 import pytest
 
 from aurorax_core import open_backend
-from dashboard.app import create_app
+from dashboard.app import DashboardApp
 
 
 def _free_port() -> int:
@@ -37,7 +37,7 @@ def _serve(app: Callable[[], Any], servers: list[Any]) -> str:
 
 @pytest.fixture
 def serve_app() -> Iterator[Callable[[Callable[[], Any]], str]]:
-    """serve_app(app) -> url: any app factory served for one test (e.g. create_app with no backend)."""
+    """serve_app(app) -> url: any app factory served for one test (e.g. a DashboardApp with no backend)."""
     servers: list[Any] = []
     yield lambda app: _serve(app, servers)
     for server in servers:
@@ -46,7 +46,7 @@ def serve_app() -> Iterator[Callable[[Callable[[], Any]], str]]:
 
 @pytest.fixture(scope="session")
 def serve_dashboard(demo_catalog_path: Path) -> Iterator[Callable[..., tuple[str, list[Any]]]]:
-    """serve(spec=None) -> (url, sessions): the dashboard on a free port; each session's template is recorded."""
+    """serve(spec=None) -> (url, sessions): the dashboard on a free port; each session's DashboardApp is recorded."""
     servers: list[Any] = []
 
     def serve(spec: Any = None) -> tuple[str, list[Any]]:
@@ -54,9 +54,9 @@ def serve_dashboard(demo_catalog_path: Path) -> Iterator[Callable[..., tuple[str
         target = str(demo_catalog_path) if spec is None else spec
 
         def app() -> Any:
-            template = create_app(open_backend(target))
-            sessions.append(template)
-            return template
+            dashboard = DashboardApp(open_backend(target))
+            sessions.append(dashboard)
+            return dashboard
 
         return _serve(app, servers), sessions
 

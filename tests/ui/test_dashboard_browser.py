@@ -47,12 +47,20 @@ def test_example_query_rows_thumbnails_preview_movie_and_export(
     url, sessions = serve_dashboard()
     errors = _open(page, url)
     _example_search(page)
-    state = sessions[-1].state
-    assert state.result is not None and len(state.result) > 0
-    expect(page.locator(".ax-count")).to_contain_text(f"{len(state.result)} product")
+    state = sessions[-1].session
+    assert state.results.result is not None and len(state.results.result) > 0
+    expect(page.locator(".ax-count")).to_contain_text(f"{len(state.results.result)} product")
     stages = page.locator(".ax-stages li")
     expect(stages.first).to_contain_text("Search object created")
     expect(page.locator(".ax-stages")).to_contain_text("records")
+    # One quiet status line above the results; the stages open from it.
+    summary = page.locator(".ax-progress summary")
+    expect(summary).to_contain_text(f"{len(state.results.result)} products · ")
+    expect(page.locator(".ax-stages")).to_be_hidden()
+    assert page.locator(".ax-progress").bounding_box()["height"] < 40
+    summary.click()
+    expect(stages.last).to_be_visible()
+    expect(stages.last).to_contain_text("records")
 
     thumb = page.locator(".tabulator-row img").first
     expect(thumb).to_be_visible(timeout=20_000)
@@ -62,11 +70,11 @@ def test_example_query_rows_thumbnails_preview_movie_and_export(
     # Clicking a row opens its preview.
     page.locator(".tabulator-row").first.click()
     expect(page.locator("#ax-preview-title")).to_be_visible(timeout=20_000)
-    assert state.selected is not None
+    assert state.results.selected is not None
     expect(page.locator(".ax-preview img.ax-full")).to_be_visible(timeout=20_000)
     # Open a movie (as the gallery or a permalink would) and play it.
-    movie_index = next(i for i, p in enumerate(state.result.data) if p.data_product_type == "movie")
-    state.dispatch(lambda: setattr(state, "selected_index", movie_index))
+    movie_index = next(i for i, p in enumerate(state.results.result.data) if p.data_product_type == "movie")
+    state.runner.dispatch(lambda: setattr(state.results, "selected_index", movie_index))
     expect(page.locator("#ax-preview-title")).to_contain_text("Movie", timeout=20_000)
     expect(page.locator(".ax-preview")).to_contain_text("Synthetic demo preview")
     player = page.locator(".ax-player")
@@ -90,7 +98,7 @@ def test_example_query_rows_thumbnails_preview_movie_and_export(
     exported = tmp_path / "export.json"
     download_info.value.save_as(exported)
     records = json.loads(exported.read_text())
-    assert len(records) == len(state.result)
+    assert len(records) == len(state.results.result)
     catalog = tmp_path / "reingest.sqlite"
     result = subprocess.run(
         [sys.executable, "-m", "aurorax_core", "--catalog", str(catalog), "catalog", "ingest", str(exported)],
@@ -108,10 +116,10 @@ def test_hostile_metadata_is_inert_text(page: Page, serve_dashboard: Any) -> Non
     _open(page, url)
     page.evaluate("window.__pwned = false")
     _example_search(page)
-    state = sessions[-1].state
+    state = sessions[-1].session
     from dataclasses import replace
 
-    product = state.result.data[0]
+    product = state.results.result.data[0]
     hostile = replace(
         product,
         url="javascript:window.__pwned=true",
@@ -121,8 +129,8 @@ def test_hostile_metadata_is_inert_text(page: Page, serve_dashboard: Any) -> Non
             "x": "<img src=x onerror=window.__pwned=true>",
         },
     )
-    new_result = replace(state.result, data=[hostile, *state.result.data[1:]])
-    state.dispatch(lambda: state.set_result(new_result))
+    new_result = replace(state.results.result, data=[hostile, *state.results.result.data[1:]])
+    state.runner.dispatch(lambda: state.set_result(new_result))
     expect(page.locator(".tabulator-row").first).to_contain_text("<script>", timeout=20_000)
     page.locator(".tabulator-row").first.click()
     expect(page.locator(".ax-preview")).to_contain_text("javascript:window.__pwned=true", timeout=20_000)
@@ -142,7 +150,7 @@ def test_permalink_restores_the_view_in_a_fresh_page(page: Page, serve_dashboard
     expect(page.locator(".ax-count")).to_contain_text("match the table filters", timeout=15_000)
     page.locator(".tabulator-row").nth(1).click()
     expect(page.locator("#ax-preview-title")).to_be_visible(timeout=20_000)
-    selected = sessions[-1].state.selected
+    selected = sessions[-1].session.results.selected
     page.wait_for_function("u => decodeURIComponent(location.search).includes(u)", arg="product=")
     link = page.url
     assert "program=trex" in link and "table=" in link
@@ -150,11 +158,11 @@ def test_permalink_restores_the_view_in_a_fresh_page(page: Page, serve_dashboard
     fresh = context.new_page()
     _open(fresh, link)
     expect(fresh.locator("#ax-preview-title")).to_be_visible(timeout=30_000)
-    restored = sessions[-1].state
-    assert restored is not sessions[-2].state
-    assert restored.selected is not None and restored.selected.url == selected.url
-    assert restored.to_query() == sessions[-2].state.to_query()
-    assert restored.table_filters == {"data_product_type": "keogram"}
+    restored = sessions[-1].session
+    assert restored is not sessions[-2].session
+    assert restored.results.selected is not None and restored.results.selected.url == selected.url
+    assert restored.form.to_query() == sessions[-2].session.form.to_query()
+    assert restored.results.table_filters == {"data_product_type": "keogram"}
     expect(fresh.locator(".ax-count")).to_contain_text("match the table filters", timeout=15_000)
     expect(fresh.get_by_role("button", name="Remove filter: Product type contains “keogram” ✕")).to_be_visible()
     _shot(fresh, "permalink")
@@ -164,6 +172,7 @@ def test_dead_backend_url_shows_an_alert_and_the_page_stays_usable(page: Page, s
     """Switching to an AuroraX URL where nothing listens explains the failure and keeps the catalog."""
     url, _sessions = serve_dashboard()
     errors = _open(page, url)
+    page.get_by_role("button", name="Backend: embedded catalog ⚙").click()  # the backend dialog
     page.get_by_role("radio", name="AuroraX API").check()
     field = page.get_by_label("AuroraX API URL")
     field.fill("http://127.0.0.1:9")
@@ -171,6 +180,7 @@ def test_dead_backend_url_shows_an_alert_and_the_page_stays_usable(page: Page, s
     alert = page.get_by_role("alert").filter(has_text="Cannot reach")
     expect(alert).to_be_visible(timeout=30_000)
     expect(alert).to_contain_text("Still using catalog")
+    page.get_by_role("button", name="Close", exact=True).click()  # the dialog
     _example_search(page)
     assert errors == []
 
@@ -186,14 +196,14 @@ def test_remote_mode_shows_the_same_rows_as_the_catalog(
         url, sessions = serve_dashboard(api_url)
         _open(page, url)
         _example_search(page)
-        remote = sessions[-1].state
+        remote = sessions[-1].session
         page.wait_for_function("() => true")
         assert remote.backend_name.startswith("http://127.0.0.1")
         from aurorax_core import open_backend
 
         with open_backend(demo_catalog_path) as catalog:
-            expected = catalog.search(remote.to_query())
-        assert [p.url for p in remote.result] == [p.url for p in expected]
+            expected = catalog.search(remote.form.to_query())
+        assert [p.url for p in remote.results.result] == [p.url for p in expected]
         expect(page.locator(".ax-count")).to_contain_text(f"{len(expected)} product")
     finally:
         stop()
@@ -205,11 +215,11 @@ def test_enter_searches_and_gallery_loads_lazily_and_opens_previews(page: Page, 
     url, sessions = serve_dashboard()
     errors = _open(page, url)
     page.get_by_role("button", name="Last 7 nights").click()
-    state = sessions[-1].state
+    state = sessions[-1].session
     page.get_by_label("End (UTC)").click()
     page.keyboard.press("Enter")
     expect(page.locator(".ax-count")).to_contain_text("products", timeout=20_000)
-    assert state.result is not None and len(state.result) > 24
+    assert state.results.result is not None and len(state.results.result) > 24
     page.get_by_text("Gallery", exact=True).click()
     cards = page.locator(".ax-card")
     expect(cards.first).to_be_visible(timeout=20_000)
@@ -217,14 +227,14 @@ def test_enter_searches_and_gallery_loads_lazily_and_opens_previews(page: Page, 
     assert first_img.evaluate("img => img.complete && img.naturalWidth") > 0
     assert "TREx" in (first_img.get_attribute("alt") or "")
     shown = cards.count()
-    assert 0 < shown < len(state.result)
+    assert 0 < shown < len(state.results.result)
     cards.nth(shown - 1).scroll_into_view_if_needed()
     page.mouse.wheel(0, 5000)
     expect(cards.nth(shown)).to_be_attached(timeout=20_000)
     cards.nth(3).focus()
     page.keyboard.press("Enter")
     expect(page.locator("#ax-preview-title")).to_be_visible(timeout=20_000)
-    assert state.selected_index == state.view_indices[3]
+    assert state.results.selected_index == state.results.view_indices[3]
     _shot(page, "gallery")
     assert errors == []
 
@@ -263,9 +273,9 @@ def test_preview_keeps_the_key_columns_in_view_and_shows_a_framed_keogram(
     url, sessions = serve_dashboard()
     _open(page, url)
     _example_search(page)
-    state = sessions[-1].state
-    keogram = next(i for i in state.view_indices if state.result.data[i].data_product_type == "keogram")
-    page.locator(".tabulator-row").nth(state.view_indices.index(keogram)).click()
+    state = sessions[-1].session
+    keogram = next(i for i in state.results.view_indices if state.results.result.data[i].data_product_type == "keogram")
+    page.locator(".tabulator-row").nth(state.results.view_indices.index(keogram)).click()
     expect(page.locator(".ax-preview img.ax-full")).to_be_visible(timeout=20_000)
     page.wait_for_function("() => true")
     info = page.evaluate(_LAYOUT_JS)
@@ -282,12 +292,12 @@ def test_first_run_builds_the_demo_archive_and_a_search_pressed_meanwhile_runs(
 ) -> None:
     """A new user's first page: no catalog yet, so the page opens while the demo archive is built;
     the documentation's example and Search pressed at once give its rows, not a stale alert."""
-    from dashboard.app import create_app
+    from dashboard.app import DashboardApp
 
     catalog = tmp_path / "first-run" / "catalog.sqlite"
     monkeypatch.setenv("AURORAX_CATALOG", str(catalog))
     monkeypatch.delenv("AURORAX_API_URL", raising=False)
-    errors = _open(page, serve_app(create_app))
+    errors = _open(page, serve_app(lambda: DashboardApp()))
     page.get_by_role("button", name="2020-01-01 (docs example)").click()
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.locator(".tabulator-row").first).to_be_visible(timeout=60_000)
@@ -296,4 +306,184 @@ def test_first_run_builds_the_demo_archive_and_a_search_pressed_meanwhile_runs(
     # the page reported the build (the message is hidden once the backend is open)
     expect(page.get_by_text("Building the demo archive (first run only)")).to_be_attached()
     assert catalog.exists()
+    assert errors == []
+
+
+def test_availability_view_counts_days_and_a_click_searches_that_day(page: Page, serve_dashboard: Any) -> None:
+    """?view=availability opens the grid of the link's sources and days; clicking a day's count
+    searches that day and shows its rows in the table."""
+    from datetime import UTC, datetime
+    from urllib.parse import urlencode
+
+    url, sessions = serve_dashboard()
+    link = (
+        url
+        + "?"
+        + urlencode(
+            {
+                "start": "2019-12-31T00:00:00",
+                "end": "2020-01-02T23:59:59",
+                "program": "trex",
+                "platform": "fort smith",
+                "instrument_type": "RGB ASI",
+                "view": "availability",
+            }
+        )
+    )
+    errors = _open(page, link)
+    cell = page.get_by_role("button", name="Search 2020-01-02: TREx RGB FSMI has")
+    expect(cell).to_be_visible(timeout=20_000)
+    expect(page.locator("table.ax-avail th[scope=col]")).to_have_count(4)  # "Source" + 3 days
+    session = sessions[-1].session
+    count = int(cell.inner_text())
+    assert count > 0
+    _shot(page, "availability")
+    cell.click()
+    expect(page.locator(".ax-count")).to_contain_text(f"{count} product", timeout=20_000)
+    expect(page.locator(".tabulator-row").first).to_be_visible()
+    assert session.view == "table"
+    assert session.form.start == datetime(2020, 1, 2, tzinfo=UTC)
+    assert len(session.results.result) == count
+    page.wait_for_function("() => !location.search.includes('view=')")
+    assert errors == []
+
+
+def test_typing_a_date_and_enter_searches_exactly_that_date(page: Page, serve_dashboard: Any) -> None:
+    """Select-all and type 2020-01-02 in Start and End, press Enter: that day is searched at once.
+    A bad date says why at the field and keeps the last rows, marked as not matching the form."""
+    from datetime import UTC, datetime
+
+    url, sessions = serve_dashboard()
+    errors = _open(page, url)
+    _example_search(page)
+    session = sessions[-1].session
+    first = session.results.result
+    start = page.get_by_label("Start (UTC)")
+    start.fill("2020-01-02")
+    start.press("Enter")  # applied even before the field loses focus
+    end = page.get_by_label("End (UTC)")
+    end.fill("2020-01-02")
+    end.press("Enter")
+    expect(page.locator(".ax-status")).not_to_contain_text(first.request_id, timeout=20_000)
+    expect(page.locator(".tabulator-row").first).to_contain_text("2020-01-02", timeout=20_000)
+    assert session.form.start == datetime(2020, 1, 2, tzinfo=UTC)
+    assert session.form.end == datetime(2020, 1, 2, 23, 59, 59, tzinfo=UTC)
+    assert session.results.result.query.start == session.form.start
+    expect(end).to_have_value("2020-01-02 23:59:59")
+    shown = session.results.result
+
+    start.fill("2020-02-30")
+    start.press("Enter")
+    expect(page.locator(".ax-field-error").first).to_contain_text("February 2020 has 29 days", timeout=20_000)
+    expect(page.locator(".ax-stale")).to_be_visible()
+    expect(page.locator(".tabulator-row").first).to_be_visible()
+    assert session.results.result is shown
+    _shot(page, "typed-date-error-light")
+    assert errors == []
+
+
+def test_program_list_offers_themis_asi_with_counts_and_not_the_spacecraft(page: Page, serve_dashboard: Any) -> None:
+    """Typing THEMIS in Program offers THEMIS ASI (with its products in the range), not `themis`."""
+    url, sessions = serve_dashboard()
+    errors = _open(page, url)
+    program = page.get_by_placeholder("Any program")
+    program.click()
+    program.press_sequentially("themis")
+    choices = page.locator(".choices").filter(has=page.get_by_placeholder("Any program"))
+    options = choices.locator(".choices__list--dropdown .choices__item--choice")
+    expect(options.first).to_be_visible(timeout=10_000)
+    texts = [t.strip() for t in options.all_inner_texts() if t.strip()]  # the others are filtered out
+    session = sessions[-1].session
+    count = sum(n for key, n in session.form.source_counts.items() if key[0] == "themis-asi")
+    assert texts == [f"THEMIS ASI · {count}"], texts
+    assert count > 0
+    _shot(page, "program-choices-light")
+    options.first.click()
+    page.keyboard.press("Escape")
+    expect(page.locator(".ax-search-form")).to_contain_text("THEMIS ASI")
+    for _ in range(100):  # the choice reaches Python over the websocket
+        if "themis-asi" in session.form.programs:
+            break
+        page.wait_for_timeout(50)
+    assert "themis-asi" in session.form.programs
+    assert errors == []
+
+
+def test_sort_by_display_name_keeps_time_order_and_survives_the_link(
+    page: Page, serve_dashboard: Any, context: Any
+) -> None:
+    """Clicking 'Display name' sorts by site with each site's rows in time order; the sort is in
+    the URL, and the link opens with the same order."""
+    url, sessions = serve_dashboard()
+    _open(page, url)
+    start = page.get_by_label("Start (UTC)")
+    start.fill("2019-12-31..2020-01-02")
+    start.press("Enter")
+    expect(page.locator(".ax-count")).to_contain_text("108 products", timeout=20_000)
+    page.locator(".tabulator-col[tabulator-field=display_name] .tabulator-col-title").click()
+    page.wait_for_function("() => location.search.includes('sort=display_name')", timeout=10_000)
+    session = sessions[-1].session
+    data = session.results.result.data
+    starts = [data[i].start for i in session.results.view_indices]
+    assert starts == sorted(starts)
+    cells = page.locator(".tabulator-row .tabulator-cell[tabulator-field=start]")
+    expect(cells.first).to_have_text("2019-12-31 00:00:00")
+    shown = cells.all_inner_texts()
+    assert shown == sorted(shown) and len(shown) == 20
+
+    fresh = context.new_page()
+    _open(fresh, page.url)
+    expect(fresh.locator(".ax-count")).to_contain_text("108 products", timeout=30_000)
+    restored = sessions[-1]
+    assert restored.views["table"].table.sorters == [{"field": "display_name", "dir": "asc"}]
+    expect(fresh.locator(".tabulator-col[tabulator-field=display_name]")).to_have_attribute(
+        "aria-sort", "ascending", timeout=10_000
+    )
+    assert restored.session.results.view_indices == session.results.view_indices
+
+
+_FOLD_JS = """() => {
+  const found = {};
+  const walk = (root) => {
+    for (const e of root.querySelectorAll('*')) {
+      if (e.shadowRoot) walk(e.shadowRoot);
+      if (e.tagName === 'BUTTON' && e.textContent.trim() === 'Search' && !found.search) {
+        found.search = e.getBoundingClientRect().bottom;
+      }
+      if (e.classList && e.classList.contains('tabulator-row') && !found.row) {
+        found.row = e.getBoundingClientRect().bottom;
+      }
+    }
+  };
+  walk(document);
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("theme", ["default", "dark"])
+def test_first_screen_at_1280x800_shows_rows_and_the_search_button(
+    page: Page, serve_dashboard: Any, theme: str
+) -> None:
+    """A first visit (no link) shows the documentation's example already searched: rows and the
+    Search button without scrolling at 1280x800; the backend choice is in a header dialog with
+    radio buttons that are round."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    url, sessions = serve_dashboard()
+    errors = _open(page, url + ("?theme=dark" if theme == "dark" else ""))
+    expect(page.locator(".tabulator-row").first).to_be_visible(timeout=20_000)
+    session = sessions[-1].session
+    assert session.results.result is not None and len(session.results.result) > 0
+    assert session.form.programs == ["trex"] and session.form.platforms == ["fort smith"]
+    expect(page.locator(".ax-count")).to_contain_text(f"{len(session.results.result)} products")
+    page.wait_for_timeout(300)  # thumbnails and layout settle
+    fold = page.evaluate(_FOLD_JS)
+    assert 0 < fold["search"] <= 800 and 0 < fold["row"] <= 800, fold
+    assert page.evaluate("() => window.scrollY") == 0
+    page.screenshot(path=str(SHOTS / f"first-screen-{theme}.png"))
+    page.get_by_role("button", name="Backend: embedded catalog ⚙").click()
+    radio = page.get_by_role("radio", name="Embedded catalog")
+    expect(radio).to_be_visible(timeout=10_000)
+    expect(radio).to_be_checked()
+    assert radio.evaluate("r => getComputedStyle(r).borderRadius") == "50%"
+    page.screenshot(path=str(SHOTS / f"backend-dialog-{theme}.png"))
     assert errors == []

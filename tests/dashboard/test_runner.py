@@ -1,0 +1,109 @@
+"""The background runner: answers come back on the loop, stale ones are dropped, failures are handed over."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from dashboard.runner import BackgroundRunner
+
+
+class _Loop:
+    """A stand-in event loop: functions dispatched to it run when ``drain`` is called."""
+
+    def __init__(self) -> None:
+        self.queue: list[Callable[[], None]] = []
+
+    def dispatch(self, fn: Callable[[], None]) -> None:
+        self.queue.append(fn)
+
+    def drain(self) -> None:
+        while self.queue:
+            self.queue.pop(0)()
+
+
+def _threaded(loop: _Loop) -> tuple[BackgroundRunner, list[threading.Thread]]:
+    threads: list[threading.Thread] = []
+
+    def executor(fn: Callable[[], None]) -> None:
+        threads.append(threading.Thread(target=fn))
+        threads[-1].start()
+
+    return BackgroundRunner(executor=executor, dispatch=loop.dispatch), threads
+
+
+def test_work_runs_off_the_loop_and_the_answer_on_it() -> None:
+    """The work runs in a worker thread; ``done`` runs where the loop runs its callbacks."""
+    loop = _Loop()
+    runner, threads = _threaded(loop)
+    seen: dict[str, str] = {}
+    runner.lane().submit(
+        lambda: seen.setdefault("work", threading.current_thread().name),
+        lambda answer: seen.setdefault("done", threading.current_thread().name),
+    )
+    for t in threads:
+        t.join(5)
+    assert "done" not in seen  # not before the loop runs it
+    loop.drain()
+    assert seen["work"] != threading.main_thread().name
+    assert seen["done"] == threading.main_thread().name
+
+
+def test_a_newer_request_makes_the_older_answer_stale_and_discards_it() -> None:
+    """Two requests in a superseding lane: only the newer answer is used; the older is discarded."""
+    loop = _Loop()
+    runner = BackgroundRunner(dispatch=loop.dispatch)
+    lane = runner.lane()
+    used: list[str] = []
+    discarded: list[str] = []
+    lane.submit(lambda: "first", used.append, discard=discarded.append)
+    lane.submit(lambda: "second", used.append, discard=discarded.append)
+    loop.drain()
+    assert used == ["second"] and discarded == ["first"]
+
+
+def test_reset_drops_everything_in_flight_but_not_later_requests() -> None:
+    """A non-superseding lane keeps parallel answers until reset; requests after the reset count."""
+    loop = _Loop()
+    lane = BackgroundRunner(dispatch=loop.dispatch).lane(supersede=False)
+    used: list[int] = []
+    lane.submit(lambda: 1, used.append)
+    lane.submit(lambda: 2, used.append)
+    loop.drain()
+    assert used == [1, 2]
+    lane.submit(lambda: 3, used.append)
+    lane.reset()
+    lane.submit(lambda: 4, used.append)
+    loop.drain()
+    assert used == [1, 2, 4]
+
+
+def test_failures_reach_the_failed_callback_on_the_loop_and_stale_failures_do_not() -> None:
+    """An exception in the work is handed to ``failed`` (never raised in the worker); a stale one is dropped."""
+    loop = _Loop()
+    lane = BackgroundRunner(dispatch=loop.dispatch).lane()
+    errors: list[str] = []
+
+    def boom() -> int:
+        raise ValueError("bad backend")
+
+    lane.submit(boom, lambda _a: None, lambda exc: errors.append(str(exc)))
+    loop.drain()
+    assert errors == ["bad backend"]
+    lane.submit(boom, lambda _a: None, lambda exc: errors.append("stale " + str(exc)))
+    lane.reset()
+    loop.drain()
+    assert errors == ["bad backend"]
+
+
+def test_searches_go_to_the_search_pool_when_there_is_one() -> None:
+    """pool='search' uses the bounded search executor; other work the session's executor."""
+    ran: list[str] = []
+    runner = BackgroundRunner(
+        executor=lambda fn: (ran.append("work"), fn())[1],
+        search_executor=lambda fn: (ran.append("search"), fn())[1],
+    )
+    lane = runner.lane()
+    lane.submit(lambda: 1, lambda _a: None, pool="search")
+    lane.submit(lambda: 1, lambda _a: None)
+    assert ran == ["search", "work"]

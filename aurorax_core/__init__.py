@@ -43,6 +43,15 @@ from .errors import (
     Unauthorized,
 )
 from .events import SEARCH_STAGES, CancelToken, ProgressCallback, SearchEvent
+from .geo import (
+    SiteLocation,
+    coastlines,
+    dipole_latitude,
+    fov_radius_deg,
+    local_night_window,
+    site_code,
+    site_location,
+)
 from .ingest import ingest_file, ingest_records, ingest_sources
 from .models import DATA_PRODUCT_TYPES, SYNTHETIC_METADATA_KEY, DataProduct, DataSource, format_time, parse_time
 from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, MetadataFilterExpression
@@ -126,18 +135,23 @@ __all__ = [
     "SearchFailed",
     "SearchResult",
     "SearchTimeout",
+    "SiteLocation",
     "ThumbnailService",
     "TimeSpan",
     "Unauthorized",
     "__version__",
     "build_query",
+    "coastlines",
     "default_catalog_path",
     "describe",
+    "dipole_latitude",
     "ensure_demo_catalog",
     "format_time",
+    "fov_radius_deg",
     "ingest_file",
     "ingest_records",
     "ingest_sources",
+    "local_night_window",
     "open_backend",
     "parse_time",
     "products_to_dataframe",
@@ -145,4 +159,6 @@ __all__ = [
     "registered_schemes",
     "run_query",
     "search",
+    "site_code",
+    "site_location",
 ]

@@ -72,6 +72,7 @@ class NightView(pn.viewable.Viewer):
         self._sources: dict[tuple[tuple[str, ...], ...], list[DataSource]] = {}
         self._generation = 0
         self._link_problems: list[str] = []
+        self._url_update: Callable[..., None] | None = None
         self.canvas = NightCanvas(on_message=self._on_message, sizing_mode="stretch_width")
         self._build_controls()
         self.canvas.param.watch(self._cursor_from_browser, "cursor")
@@ -84,14 +85,16 @@ class NightView(pn.viewable.Viewer):
     # -- layout ---------------------------------------------------------------------------------
 
     def _build_controls(self) -> None:
-        self.prev_button = pn.widgets.Button(name="◀ Previous night", description="k or ↑")
-        self.next_button = pn.widgets.Button(name="Next night ▶", description="j or ↓")
-        self.newest_button = pn.widgets.Button(name="Newest night")
-        self.date_input = pn.widgets.TextInput(name="Night (YYYY-MM-DD)", value=self.state.night.isoformat(), width=150)
-        self.instrument_select = pn.widgets.Select(name="Instrument", options=[], width=200)
+        self.prev_button = pn.widgets.Button(label="◀ Previous night", description="k or ↑")
+        self.next_button = pn.widgets.Button(label="Next night ▶", description="j or ↓")
+        self.newest_button = pn.widgets.Button(label="Newest night")
+        self.date_input = pn.widgets.TextInput(
+            label="Night (YYYY-MM-DD)", value=self.state.night.isoformat(), width=150
+        )
+        self.instrument_select = pn.widgets.Select(label="Instrument", options=[], width=200)
         self.window_toggle = pn.widgets.RadioButtonGroup(options=_WINDOWS, value=self.state.window)
         self.order_toggle = pn.widgets.RadioButtonGroup(options=_ORDERS, value=self.state.order)
-        self.elevation = pn.widgets.IntSlider(name="Field of view: minimum elevation (°)", start=0, end=60,
+        self.elevation = pn.widgets.IntSlider(label="Field of view: minimum elevation (°)", start=0, end=60,
                                               step=5, value=int(self.state.min_elevation), width=220)  # fmt: skip
         self.status = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["nv-status"])
         self.nearby = pn.Row(sizing_mode="stretch_width")
@@ -173,6 +176,10 @@ class NightView(pn.viewable.Viewer):
         self.stack = stack
         if list(self.instrument_select.options) != list(stack.instruments):
             self.instrument_select.options = list(stack.instruments)
+        if self.state.instrument != stack.instrument:
+            # The row set the selection fell back to; no reload (the night is already loaded).
+            with param.parameterized.discard_events(self.state):
+                self.state.instrument = stack.instrument
         self.instrument_select.value = stack.instrument
         known = {r.code for r in stack.rows}
         unknown = [c for c in self.state.sites if c not in known]
@@ -192,6 +199,8 @@ class NightView(pn.viewable.Viewer):
             cursor=self._offset_of(stack.window),
         )
         self.loading = False
+        if self._url_update is not None:
+            self._url_update()
         self._status_for(stack, around, problems)
         self._load_movies()
 
@@ -209,7 +218,7 @@ class NightView(pn.viewable.Viewer):
                 text += " Nearest nights with data:"
                 for day in (before, after):
                     if day is not None:
-                        button = pn.widgets.Button(name=f"Open {day.isoformat()}", button_type="primary")
+                        button = pn.widgets.Button(label=f"Open {day.isoformat()}", color="primary")
                         button.on_click(lambda _e, d=day: setattr(self.state, "night", d))
                         self.nearby.append(button)
             else:
@@ -355,6 +364,7 @@ class NightView(pn.viewable.Viewer):
                     location.search = search
 
             self.state.param.watch(update, list(self.state.param))
+            self._url_update = update
             update()
         self.refresh()
 

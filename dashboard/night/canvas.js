@@ -218,7 +218,8 @@ export function render({ model, el: root }) {
     for (const spec of specs) {
       const cell = el("figure", { class: "nv-movie", "data-code": spec.code });
       const label = el("figcaption", { class: "nv-movie-time" }, spec.code);
-      const title = el("div", { class: "nv-movie-title" }, spec.title);
+      const title = el("div", { class: "nv-movie-title", title: spec.title }, spec.title);
+      if (spec.synthetic) title.appendChild(el("span", { class: "nv-badge" }, "synthetic demo movie"));
       const m = { spec, cell, label, video: null, scrub: null };
       if (okVideo(spec.src)) {
         const v = el("video", { muted: "", playsinline: "", preload: "auto", "aria-label": spec.title });

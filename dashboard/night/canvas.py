@@ -53,7 +53,7 @@ _CSS = """
 .nv-keo { object-fit: fill; image-rendering: auto; }
 .nv-missing { box-sizing: border-box; border: 1px dashed #d55e00; color: #d55e00; font-size: 11px; padding: 2px 6px;
   background: rgba(213,94,0,0.08); overflow: hidden; white-space: nowrap; }
-.nv-nodata { position: absolute; left: 6px; top: 0; font-size: 10px; line-height: 16px; opacity: 0.8; color: #555; }
+.nv-nodata { position: absolute; left: 6px; top: 0; font-size: 10px; line-height: 16px; opacity: 0.85; color: inherit; }
 .nv-overlay { position: absolute; inset: 0; pointer-events: none; }
 .nv-cursor { position: absolute; top: 0; bottom: 0; width: 0; border-left: 2px solid #d55e00; }
 .nv-hover { position: absolute; top: 18px; bottom: 18px; width: 0; display: none;
@@ -79,6 +79,8 @@ _CSS = """
 .nv-movie input[type=range] { width: 100%; margin: 2px 0 0 0; }
 .nv-movie-title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .nv-movie-time { font-variant-numeric: tabular-nums; }
+.nv-badge { font-size: 9px; font-weight: 400; color: #e69f00; display: block; }
+.nv-map .nv-caption { font-size: 9px; fill: currentColor; opacity: 0.75; }
 .nv-movie-missing { aspect-ratio: 1; display: flex; align-items: center; justify-content: center; text-align: center;
   border: 1px dashed #d55e00; color: #d55e00; padding: 6px; box-sizing: border-box; }
 .nv-keys { position: fixed; right: 24px; top: 80px; z-index: 50; padding: 12px 18px; border-radius: 6px;

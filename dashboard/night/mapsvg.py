@@ -150,6 +150,10 @@ def map_svg(sites: Sequence[MapSite], min_elevation: float, altitude_km: float =
             f'<text x="{x + 5:.1f}" y="{y - 4:.1f}">{esc(s.code)}</text><title>{esc(s.name)}</title></g>'
         )
     caption = title or f"Sites and fields of view ({min_elevation:g}° elevation at {altitude_km:g} km)"
+    body.append(
+        f'<text class="nv-caption" x="6" y="{HEIGHT - 6}">Fields of view: {min_elevation:g}° elevation, '
+        f"{altitude_km:g} km · coastlines: Natural Earth</text>"
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{esc(caption)}" class="nv-mapsvg"><title>{esc(caption)}</title>{"".join(body)}</svg>'

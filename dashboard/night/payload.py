@@ -162,7 +162,8 @@ def movies_payload(stack: NightStack, codes: Sequence[str], images: PreviewServi
                     "reason": f"movie unavailable: {reason}"}  # fmt: skip
         return {
             "code": code,
-            "title": ("Synthetic demo · " if product.is_synthetic else "") + title,
+            "title": title,
+            "synthetic": product.is_synthetic,
             "src": media.uri,
             "t0": stack.window.offset(start),
             "t1": stack.window.offset(end),

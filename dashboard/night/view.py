@@ -73,6 +73,7 @@ class NightView(pn.viewable.Viewer):
         self._generation = 0
         self._link_problems: list[str] = []
         self._url_update: Callable[..., None] | None = None
+        self._showing = False  # widgets being set from a loaded night (not the user)
         self.canvas = NightCanvas(on_message=self._on_message, sizing_mode="stretch_width")
         self._build_controls()
         self.canvas.param.watch(self._cursor_from_browser, "cursor")
@@ -102,12 +103,14 @@ class NightView(pn.viewable.Viewer):
         self.next_button.on_click(lambda _e: self.step(1))
         self.newest_button.on_click(lambda _e: self.go_newest())
         self.date_input.param.watch(self._typed_date, "value")
-        self.instrument_select.param.watch(
-            lambda e: e.new and e.new != self.state.instrument and setattr(self.state, "instrument", e.new), "value"
-        )
+        self.instrument_select.param.watch(self._picked_instrument, "value")
         self.window_toggle.param.watch(lambda e: setattr(self.state, "window", e.new), "value")
         self.order_toggle.param.watch(lambda e: setattr(self.state, "order", e.new), "value")
         self.elevation.param.watch(lambda e: setattr(self.state, "min_elevation", float(e.new)), "value")
+
+    def _picked_instrument(self, event: Any) -> None:
+        if not self._showing and event.new and event.new != self.state.instrument:
+            self.state.instrument = event.new
 
     def __panel__(self) -> pn.viewable.Viewable:
         nav = pn.Row(self.prev_button, self.date_input, self.next_button, self.newest_button,
@@ -174,13 +177,18 @@ class NightView(pn.viewable.Viewer):
         if generation != self._generation:
             return  # a newer night was asked for meanwhile
         self.stack = stack
-        if list(self.instrument_select.options) != list(stack.instruments):
-            self.instrument_select.options = list(stack.instruments)
         if self.state.instrument != stack.instrument:
-            # The row set the selection fell back to; no reload (the night is already loaded).
+            # The row set the selection fell back to; no reload (the night is already loaded). Before
+            # the options change: a Select picks its first option itself, which would ask for a reload.
             with param.parameterized.discard_events(self.state):
                 self.state.instrument = stack.instrument
-        self.instrument_select.value = stack.instrument
+        self._showing = True
+        try:
+            if list(self.instrument_select.options) != list(stack.instruments):
+                self.instrument_select.options = list(stack.instruments)
+            self.instrument_select.value = stack.instrument
+        finally:
+            self._showing = False
         known = {r.code for r in stack.rows}
         unknown = [c for c in self.state.sites if c not in known]
         problems = list(self._link_problems)

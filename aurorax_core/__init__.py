@@ -47,6 +47,15 @@ from .errors import (
     Unauthorized,
 )
 from .events import SEARCH_STAGES, CancelToken, ProgressCallback, SearchEvent
+from .geo import (
+    SiteLocation,
+    coastlines,
+    dipole_latitude,
+    fov_radius_deg,
+    local_night_window,
+    site_code,
+    site_location,
+)
 from .ingest import ingest_file, ingest_records, ingest_sources
 from .models import DATA_PRODUCT_TYPES, SYNTHETIC_METADATA_KEY, DataProduct, DataSource, format_time, parse_time
 from .query import METADATA_OPERATORS, SEARCH_TEMPLATE, DataProductQuery, MetadataFilterExpression
@@ -181,6 +190,7 @@ __all__ = [
     "SearchFailed",
     "SearchResult",
     "SearchTimeout",
+    "SiteLocation",
     "SourceDay",
     "SyncError",
     "SyncLedger",
@@ -192,16 +202,20 @@ __all__ = [
     "acknowledgements_markdown",
     "availability",
     "build_query",
+    "coastlines",
     "dataset_for",
     "default_catalog_path",
     "describe",
+    "dipole_latitude",
     "ensure_demo_catalog",
     "expected_imaging",
     "format_time",
+    "fov_radius_deg",
     "ingest_file",
     "ingest_records",
     "ingest_sources",
     "load_manifest",
+    "local_night_window",
     "open_backend",
     "parse_time",
     "products_to_dataframe",
@@ -209,7 +223,9 @@ __all__ = [
     "registered_schemes",
     "run_query",
     "search",
+    "site_code",
     "site_coordinates",
+    "site_location",
     "sync_catalog",
     "sync_query",
     "write_bundle",

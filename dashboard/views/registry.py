@@ -23,9 +23,10 @@ from .availability import AvailabilityView
 from .base import SessionView
 from .export import ExportPanel
 from .gallery import Gallery
+from .night import NightTab
 from .results_table import ResultsTable
 
-VIEWS: tuple[type[SessionView], ...] = (ResultsTable, Gallery, ExportPanel, AvailabilityView)
+VIEWS: tuple[type[SessionView], ...] = (ResultsTable, Gallery, NightTab, AvailabilityView, ExportPanel)
 
 SESSION_PARTS = frozenset({"form", "job", "results", "runner", "images", "backend"})
 

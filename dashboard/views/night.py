@@ -1,0 +1,94 @@
+"""Night: the night view (``dashboard/night/``) as a tab of the dashboard.
+
+The night's sources come from the form (program, platform, instrument type), its date from the
+link's ``night`` or else the form's start day; the night, cursor time, movie sites and instrument
+are this tab's own permalink parameters, so ``?view=night&night=2020-01-14&program=themis-asi&t=06:30:00``
+opens that night with the cursor at 06:30 UT.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import panel as pn
+import param
+
+from ..night.geometry import clock
+from ..night.state import NightState
+from ..night.view import NightView
+from ..state.fields import aware
+from .base import SessionView
+
+_LINKED = ("night", "t", "sites", "instrument")
+
+
+class NightTab(SessionView):
+    """Every site's keogram for one night on one UT axis, a cursor, movies in step and a map."""
+
+    name = param.String(default="night", constant=True)
+    title: ClassVar[str] = "Night"
+    needs: ClassVar[tuple[str, ...]] = ("form", "backend", "images", "runner")
+    permalink: ClassVar[tuple[str, ...]] = _LINKED
+
+    night = param.String(default="", doc="The night (YYYY-MM-DD); empty: the form's start day.")
+    t = param.String(default="", doc="The cursor (HH:MM:SS UT); empty: 00:00:00.")
+    sites = param.String(default="", doc="Site codes whose movies play, comma-separated.")
+    instrument = param.String(default="", doc="The instrument type of the row set; empty: the selection's first.")
+
+    def __init__(self, session: Any = None, **params: Any) -> None:
+        super().__init__(session=session, **params)
+        self.state = NightState()
+        self.view: NightView | None = None
+        self._backend: Any = None
+        self._holder = pn.Column(sizing_mode="stretch_width")
+        self._loaded: tuple[Any, ...] | None = None
+        self.state.param.watch(self._to_link, ["night", "t", "sites", "instrument"])
+        self.session.param.watch(self._show, ["view", "backend"])
+        self._show()
+
+    def _link(self) -> dict[str, str]:
+        form = self.session.form
+        night = self.night
+        if not night and form.start is not None:
+            night = aware(form.start).date().isoformat()
+        return {
+            "program": ",".join(form.programs),
+            "platform": ",".join(form.platforms),
+            "instrument_type": ",".join(form.instrument_types),
+            "night": night,
+            "t": self.t,
+            "sites": self.sites,
+            "instrument": self.instrument,
+        }
+
+    def _show(self, *_: Any) -> None:
+        """Build the view for the session's backend and load the night when the tab is shown."""
+        backend = self.session.backend
+        if self.session.view != self.name or backend is None:
+            return
+        if self.view is None or backend is not self._backend:
+            self._backend = backend
+            self.view = NightView(backend, self.session.images, self.state, runner=self.session.runner)
+            self._holder[:] = [self.view]
+            self._loaded = None
+        link = self._link()
+        key = tuple(sorted(link.items()))
+        if key == self._loaded:
+            return
+        self.view.apply_link(link)
+        self._loaded = key
+        self.view.refresh()
+
+    def _to_link(self, *_: Any) -> None:
+        if self.view is None:
+            return
+        self.param.update(
+            night=self.state.night.isoformat(),
+            t=clock(self.state.t) if self.state.t else "",
+            sites=",".join(self.state.sites),
+            instrument=self.state.instrument,
+        )
+        self._loaded = tuple(sorted(self._link().items()))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._holder

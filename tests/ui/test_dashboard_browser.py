@@ -28,9 +28,17 @@ def _open(page: Page, url: str) -> list[str]:
 
 
 def _example_search(page: Page) -> None:
+    """Search the docs example and wait for THAT search's answer: the first screen has already
+    searched on arrival, so rows being visible is not enough (a late answer would replace what a
+    test puts on the page next)."""
+    status = page.locator(".ax-status")
+    expect(status).to_contain_text("request", timeout=30_000)  # the first screen's own search is done
+    before = status.inner_text()
     page.get_by_role("button", name="2020-01-01 (docs example)").click()
     expect(page.locator(".ax-search-form")).to_contain_text("Fort Smith")
     page.get_by_role("button", name="Search", exact=True).click()
+    expect(status).not_to_have_text(before, timeout=20_000)
+    expect(status).to_contain_text("request", timeout=20_000)
     expect(page.locator(".tabulator-row").first).to_be_visible(timeout=20_000)
 
 

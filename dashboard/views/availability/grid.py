@@ -235,14 +235,16 @@ def _row(source: DataSource, cells: Iterable[GridCell] | None, records: Sequence
     coords = site_coordinates(source) if source.source_type == "ground" else None
     latitude = coords[0] if coords else None
     if records is not None:
+        # One transposition in C instead of a pass per field (a year of 60 sources is 22,000 records).
+        fields = dict(zip(SourceDay._fields, zip(*records, strict=True), strict=True))
         return GridRow(
             source,
             latitude,
-            tuple(r.status or "absent" for r in records),
-            tuple(r.count for r in records),
-            tuple(r.counts_by_type for r in records),
-            tuple(r.expected_hours for r in records),
-            tuple(r.days_by_status for r in records),
+            fields["status"] if None not in fields["status"] else tuple(s or "absent" for s in fields["status"]),
+            fields["count"],
+            fields["counts_by_type"],
+            fields["expected_hours"],
+            fields["days_by_status"],
         )
     listed = list(cells or [])
     return GridRow(

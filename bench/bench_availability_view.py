@@ -104,6 +104,7 @@ def run(quick: bool) -> list[Row]:
     from aurorax_core import AuroraXCoreError
     from aurorax_core.backends.catalog import CatalogBackend
     from dashboard.app import DashboardApp
+    from dashboard.state import DashboardSession
     from dashboard.views.availability import availability_grid
     from dashboard.views.availability.grid import payload
 
@@ -130,8 +131,7 @@ def run(quick: bool) -> list[Row]:
             page.goto(f"http://127.0.0.1:{port}/")
             page.get_by_role("button", name="Search", exact=True).wait_for(timeout=120_000)
             dashboard = apps[-1]
-            session = dashboard.session
-            programs = sorted({s.program for s in session.form.sources if s.source_type == "ground"})
+            programs = sorted({s.program for s in dashboard.session.form.sources if s.source_type == "ground"})
             DRAW_MS.clear()
             years = [
                 _click_to_drawn(page, dashboard, programs, date(y, 1, 1), date(y, 12, 31))
@@ -166,7 +166,9 @@ def run(quick: bool) -> list[Row]:
             )
             page.close()
             browser.close()
-        # The view's own work, without the browser (same session, off the page).
+        # The view's own work, without the browser (a session of its own: the page's is closed).
+        session = DashboardSession(CatalogBackend(CATALOG, readonly=True))
+        session.form.param.update(programs=programs)
         for label, first, last in (
             ("a year", date(2015, 1, 1), date(2015, 12, 31)),
             ("20 years by month", date(2005, 1, 1), date(2024, 12, 31)),
@@ -192,6 +194,7 @@ def run(quick: bool) -> list[Row]:
                     f"CPU {statistics.median(cpu) * 1000:.0f} ms",
                 )
             )
+        session.close()
     finally:
         server.stop()
     return rows

@@ -191,6 +191,30 @@ def test_a_drag_searches_that_range_and_those_sources(page: Page, served: Any) -
     assert errors == []
 
 
+def test_the_keyboard_moves_selects_and_searches(page: Page, served: Any) -> None:
+    """Arrow keys move a focus cell (read out in a live region); Shift+arrows select; Enter searches."""
+    url, apps = served
+    page.set_viewport_size({"width": 1400, "height": 900})
+    errors = _open(page, _link(url, "2020-03-01", "2020-03-31"))
+    _drawn(page)
+    grid = page.locator("canvas.av-over")
+    grid.focus()
+    grid.press("ArrowRight")  # the first key puts the focus on the first cell
+    for key in ("ArrowDown", "ArrowDown", "ArrowRight", "ArrowRight"):
+        grid.press(key)
+    expect(page.locator(".av-sr")).to_contain_text("THEMIS-ASI FSMI")
+    expect(page.locator(".av-sr")).to_contain_text("2020-03-03")
+    grid.press("Shift+ArrowRight")
+    grid.press("Shift+ArrowRight")
+    grid.press("Enter")
+    expect(page.locator(".bk-tab.bk-active")).to_have_text("Table", timeout=20_000)
+    page.wait_for_function("() => location.search.includes('start=2020-03-03')", timeout=20_000)
+    session = apps[-1].session
+    assert session.form.platforms == ["fort smith"]
+    assert session.form.end == datetime(2020, 3, 5, 23, 59, 59, tzinfo=UTC)
+    assert errors == []
+
+
 def test_twenty_years_are_drawn_by_month(page: Page, served: Any) -> None:
     url, _apps = served
     page.set_viewport_size({"width": 1400, "height": 900})

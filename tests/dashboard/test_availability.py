@@ -23,6 +23,7 @@ from dashboard.views.availability.grid import (
     ZoomTarget,
     aggregate,
     payload,
+    source_label,
     week_columns,
 )
 from dashboard.views.registry import VIEWS, view_names
@@ -40,6 +41,8 @@ SOURCES: list[dict[str, Any]] = [
      "source_type": "ground", "display_name": "THEMIS-ASI FSMI"},
     {"identifier": 103, "program": "trex", "platform": "gillam", "instrument_type": "RGB ASI",
      "source_type": "ground", "display_name": "TREx RGB GILL"},
+    {"identifier": 96, "program": "trex", "platform": "fort smith", "instrument_type": "RGB ASI",
+     "source_type": "ground", "display_name": "TREx RGB FSMI"},
 ]  # fmt: skip
 FULL_NIGHT = list(range(13))  # hourly keograms 00-12 UT: Gillam's January dark window
 GILLAM_MISSING = date(2020, 1, 5)
@@ -72,6 +75,7 @@ def _records() -> list[dict[str, Any]]:
     out += _night(55, date(2020, 1, 15), FULL_NIGHT)
     out += _night(51, date(2020, 1, 3), FULL_NIGHT)
     out.append(_product(3, datetime(2020, 1, 2, tzinfo=UTC), "summary_plot", 24))
+    out += _night(96, date(2019, 12, 15), FULL_NIGHT)
     for year in range(2005, 2025):  # 20 years: a few nights a year at Fort Smith
         for month in (1, 2, 11):
             out += _night(55, date(year, month, 10), [4, 5, 6])
@@ -232,6 +236,20 @@ def test_a_drag_searches_those_days_and_sources(hand: Any) -> None:
     assert found is not None and {p.data_source.display_name for p in found.data} == {"THEMIS-ASI GILL"}
     # GILL on 3, 4, 6 January full (14 each), 5 missing, 7 thin (2 keograms + montage)
     assert len(found.data) == 3 * 14 + 3
+
+
+def test_a_drag_across_programs_and_sites_says_which_other_sources_the_search_covers(hand: Any) -> None:
+    """THEMIS GILL and TREx RGB FSMI: the form can only select themis-asi, trex × gillam, fort smith ×
+    both instruments, which brings in THEMIS FSMI and TREx RGB GILL; the status line says so."""
+    session = _session(hand, date(2020, 1, 1), date(2020, 1, 10))
+    view = AvailabilityView(session=session)
+    session.view = "availability"
+    labels = [r.label for r in view.grid.rows]
+    target = view.search_range(labels.index("THEMIS-ASI GILL"), 0, labels.index("TREx RGB FSMI"), 1)
+    assert target is not None
+    assert sorted(source_label(s) for s in target.also) == ["THEMIS-ASI FSMI", "TREx RGB GILL"]
+    assert session.view == "table" and len(session.results.result) > 0
+    assert "also covers THEMIS-ASI FSMI, TREx RGB GILL" in session.job.notice
 
 
 def test_a_week_or_month_cell_zooms_into_its_days(hand: Any) -> None:

@@ -32,7 +32,6 @@ class AvailabilityView(SessionView):
         self.canvas = AvailabilityCanvas(on_message=self.on_message, sizing_mode="stretch_width")
         self.grid = AvailabilityGrid()
         self._message = html("", sizing_mode="stretch_width")
-        self._note = html("", sizing_mode="stretch_width")
         self._lane = self.session.runner.lane()
         self._tokens = itertools.count(1)
         self._token = 0
@@ -75,7 +74,6 @@ class AvailabilityView(SessionView):
     def _show(self, token: int, grid: AvailabilityGrid, text: str) -> None:
         self.grid, self._token = grid, token
         self.canvas.payload = text
-        self._note.object = ""
         if grid.message:
             self._message.object = f'<div class="ax-alert ax-alert-info" role="status"><p>{esc(grid.message)}</p></div>'
         else:
@@ -134,13 +132,24 @@ class AvailabilityView(SessionView):
             self.session.form.set_days(target.first, target.last)
         if target.also:
             names = ", ".join(source_label(s) for s in target.also)
-            self._note.object = (
-                '<div class="ax-alert ax-alert-info" role="status"><p>'
-                f"The form selects programs × platforms × instrument types, so the search also covers {esc(names)}."
-                "</p></div>"
+            self._say_after_search(
+                f"The form selects programs × platforms × instrument types, so this search also covers {names}."
             )
         self._to_table()
         return target
+
+    def _say_after_search(self, text: str) -> None:
+        # The search clears the status line's notice when it starts and sets it when it ends.
+        job = self.session.job
+
+        def ended(event: param.parameterized.Event) -> None:
+            if event.new:
+                return  # it has only started
+            job.param.unwatch(watcher)
+            if not job.error:
+                job.notice = f"{job.notice} {text}".strip()
+
+        watcher = job.param.watch(ended, "is_searching")
 
     def _to_table(self) -> None:
         views = list(self.session.param.view.objects)
@@ -157,7 +166,7 @@ class AvailabilityView(SessionView):
             self._handing_over = False
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._message, self._note, self.canvas, sizing_mode="stretch_width")
+        return pn.Column(self._message, self.canvas, sizing_mode="stretch_width")
 
 
 def _select(form: Any, programs: Sequence[str], platforms: Sequence[str], instrument_types: Sequence[str]) -> None:

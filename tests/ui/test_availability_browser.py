@@ -215,6 +215,32 @@ def test_the_keyboard_moves_selects_and_searches(page: Page, served: Any) -> Non
     assert errors == []
 
 
+def test_over_the_aurorax_api_the_grid_is_drawn_from_its_availability(
+    page: Page, serve_app: Callable[[Callable[[], Any]], str], catalog_path: Path
+) -> None:
+    """The dashboard on `aurorax-core serve` (127.0.0.1): the same rows and statuses as on the catalog."""
+    from aurorax_core.server import serve_in_thread
+
+    api, stop = serve_in_thread(catalog_path)
+    try:
+        url = serve_app(lambda: DashboardApp(open_backend(api)))
+        page.set_viewport_size({"width": 1400, "height": 900})
+        errors = _open(page, _link(url, "2020-03-01", "2020-03-31", program="themis-asi"))
+        _drawn(page)
+        assert page.locator(".av-label").all_inner_texts() == [
+            "THEMIS-ASI RANK",
+            "THEMIS-ASI FSMI",
+            "THEMIS-ASI GILL",
+            HOSTILE,
+        ]
+        x, y = _cell(page, "THEMIS-ASI GILL", 8)
+        page.mouse.move(x, y)
+        expect(page.locator(".av-tip")).to_contain_text("status: missing")
+        assert errors == []
+    finally:
+        stop()
+
+
 def test_twenty_years_are_drawn_by_month(page: Page, served: Any) -> None:
     url, _apps = served
     page.set_viewport_size({"width": 1400, "height": 900})

@@ -114,6 +114,7 @@ class DashboardApp(pn.viewable.Viewer):
         # Views by name: the registry's tabs, then the fixed parts of the page.
         self.views: dict[str, Any] = {cls.name: cls(session=session) for cls in self.views_registry}
         tab_views = list(self.views.values())
+        session.tabs.update(self.views)
         self.views.update(
             status=SearchStatus(session=session),
             form=SearchForm(session=session),

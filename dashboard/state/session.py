@@ -68,6 +68,9 @@ class DashboardSession(param.Parameterized):
         self.param.view.objects = list(view_names)
         self.view = view_names[0]
         self.runner = BackgroundRunner()
+        # The tab views by name (the app fills it), so that one view can hand over to another
+        # (an Availability cell opens its night in the Night tab).
+        self.tabs: dict[str, Any] = {}
         self._search_lane = self.runner.lane()
         self._lock = threading.Lock()
         # Search pressed while the backend was opening: run it once the backend is ready.

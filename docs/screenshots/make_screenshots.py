@@ -111,7 +111,7 @@ def shoot(url: str, sessions: list[Any], out: Path, theme: str, size: tuple[int,
         start = page.get_by_label("Start (UTC)")
         start.fill("2020-01")
         start.press("Enter")
-        expect(page.locator("table.ax-avail")).to_be_visible(timeout=60_000)
+        expect(page.locator(".av-wrap[data-drawn]")).to_be_visible(timeout=60_000)
         _save(page, out, f"availability-{theme}")
         page.get_by_text("Table", exact=True).click()
         start.fill("2020-01-01")

@@ -317,45 +317,6 @@ def test_first_run_builds_the_demo_archive_and_a_search_pressed_meanwhile_runs(
     assert errors == []
 
 
-def test_availability_view_counts_days_and_a_click_searches_that_day(page: Page, serve_dashboard: Any) -> None:
-    """?view=availability opens the grid of the link's sources and days; clicking a day's count
-    searches that day and shows its rows in the table."""
-    from datetime import UTC, datetime
-    from urllib.parse import urlencode
-
-    url, sessions = serve_dashboard()
-    link = (
-        url
-        + "?"
-        + urlencode(
-            {
-                "start": "2019-12-31T00:00:00",
-                "end": "2020-01-02T23:59:59",
-                "program": "trex",
-                "platform": "fort smith",
-                "instrument_type": "RGB ASI",
-                "view": "availability",
-            }
-        )
-    )
-    errors = _open(page, link)
-    cell = page.get_by_role("button", name="Search 2020-01-02: TREx RGB FSMI has")
-    expect(cell).to_be_visible(timeout=20_000)
-    expect(page.locator("table.ax-avail th[scope=col]")).to_have_count(4)  # "Source" + 3 days
-    session = sessions[-1].session
-    count = int(cell.inner_text())
-    assert count > 0
-    _shot(page, "availability")
-    cell.click()
-    expect(page.locator(".ax-count")).to_contain_text(f"{count} product", timeout=20_000)
-    expect(page.locator(".tabulator-row").first).to_be_visible()
-    assert session.view == "table"
-    assert session.form.start == datetime(2020, 1, 2, tzinfo=UTC)
-    assert len(session.results.result) == count
-    page.wait_for_function("() => !location.search.includes('view=')")
-    assert errors == []
-
-
 def test_typing_a_date_and_enter_searches_exactly_that_date(page: Page, serve_dashboard: Any) -> None:
     """Select-all and type 2020-01-02 in Start and End, press Enter: that day is searched at once.
     A bad date says why at the field and keeps the last rows, marked as not matching the form."""

@@ -201,13 +201,9 @@ class DashboardApp(pn.viewable.Viewer):
                 spec = _ensure_default_catalog(lambda m: session.runner.dispatch(lambda: self._progress(m)))
             return connect(spec)
 
-        def start() -> None:
-            opening.submit(load, lambda answer: self._ready(*answer), self._failed)
-
-        if self._served:
-            pn.state.onload(start)
-        else:
-            start()
+        # At once, not on the page's load event: the backend (and what a link asks for, e.g. a
+        # night) is ready while the browser is still loading the page, and comes with it.
+        opening.submit(load, lambda answer: self._ready(*answer), self._failed)
 
     def _ready(self, backend: Any, sources: list[Any], vocabulary: dict[str, list[Any]]) -> None:
         self.session.apply_backend(backend, sources, vocabulary)

@@ -95,10 +95,44 @@ export function render({ model, el: root }) {
     box.appendChild(title);
   }
 
+  function keoNode(im) {
+    // An image, or a labelled placeholder: loading (the image follows) or unavailable (says why).
+    let node;
+    if (okImage(im.src)) {
+      node = el("img", { src: im.src, alt: im.alt, class: im.hourly ? "nv-keo nv-hourly" : "nv-keo", draggable: "false" });
+    } else if (im.loading) {
+      node = el("span", { class: "nv-missing nv-loading", role: "img", "aria-label": im.alt + " (loading)" }, "");
+    } else {
+      node = el("span", { class: "nv-missing", role: "img", "aria-label": im.alt }, im.note || "keogram unavailable");
+    }
+    node.style.left = (im.left * 100) + "%"; node.style.width = (im.width * 100) + "%";
+    node._nvSrc = im.src || (im.loading ? "loading" : "missing");
+    return node;
+  }
+  const shape = (rows) => JSON.stringify((rows || []).map((r) => [r.code, r.status, r.name, r.lat, r.note,
+    (r.images || []).map((im) => [im.left, im.width, im.hourly])]));
+  let drawnShape = "", drawnChosen = "";
+
   function drawRows() {
+    const rows = model.rows || [];
+    const s = shape(rows), c = JSON.stringify(model.chosen || []);
+    if (s === drawnShape && c === drawnChosen) {
+      // The same rows with more of their images ready: swap only the images that changed.
+      rows.forEach((r, i) => {
+        const lane = rowsBox.children[i] && rowsBox.children[i].querySelector(".nv-lane");
+        const nodes = lane ? lane.querySelectorAll(".nv-keo, .nv-missing") : [];
+        (r.images || []).forEach((im, k) => {
+          const old = nodes[k];
+          const want = im.src || (im.loading ? "loading" : "missing");
+          if (old && old._nvSrc !== want) old.replaceWith(keoNode(im));
+        });
+      });
+      return;
+    }
+    drawnShape = s; drawnChosen = c;
     rowsBox.textContent = "";
     const chosen = new Set(model.chosen || []);
-    for (const r of model.rows || []) {
+    for (const r of rows) {
       const row = el("div", { class: "nv-row nv-" + r.status, "data-code": r.code });
       const label = el("button", {
         type: "button", class: "nv-label", "data-code": r.code,
@@ -110,17 +144,7 @@ export function render({ model, el: root }) {
       label.append(first, el("span", { class: "nv-lat" }, r.status === "none" ? " " + r.lat : r.lat));
       label.addEventListener("click", () => model.send_msg({ type: "toggle", code: r.code }));
       const lane = el("div", { class: "nv-lane" });
-      for (const im of r.images || []) {
-        if (!okImage(im.src)) {
-          const ph = el("span", { class: "nv-missing", role: "img", "aria-label": im.alt }, im.note || "keogram unavailable");
-          ph.style.left = (im.left * 100) + "%"; ph.style.width = (im.width * 100) + "%";
-          lane.appendChild(ph);
-          continue;
-        }
-        const img = el("img", { src: im.src, alt: im.alt, class: im.hourly ? "nv-keo nv-hourly" : "nv-keo", draggable: "false" });
-        img.style.left = (im.left * 100) + "%"; img.style.width = (im.width * 100) + "%";
-        lane.appendChild(img);
-      }
+      for (const im of r.images || []) lane.appendChild(keoNode(im));
       if (r.status === "none") lane.appendChild(el("span", { class: "nv-nodata" }, r.note || "no data"));
       row.append(label, lane);
       row.addEventListener("mouseenter", () => light(r.code, true));

@@ -53,6 +53,8 @@ _CSS = """
 .nv-keo { object-fit: fill; image-rendering: auto; }
 .nv-missing { box-sizing: border-box; border: 1px dashed #d55e00; color: #d55e00; font-size: 11px; padding: 2px 6px;
   background: rgba(213,94,0,0.08); overflow: hidden; white-space: nowrap; }
+.nv-loading { border: none; background: linear-gradient(90deg, rgba(128,128,128,0.10), rgba(128,128,128,0.25),
+  rgba(128,128,128,0.10)); }
 .nv-nodata { position: absolute; left: 6px; top: 0; font-size: 10px; line-height: 16px; opacity: 0.85; color: inherit; }
 .nv-overlay { position: absolute; inset: 0; pointer-events: none; }
 .nv-cursor { position: absolute; top: 0; bottom: 0; width: 0; border-left: 2px solid #d55e00; }

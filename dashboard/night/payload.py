@@ -1,9 +1,9 @@
 """What the browser component receives: rows with their images, the axis, the movies (no Panel).
 
 Images come from the dashboard's thumbnail/preview service (anything with ``preview``,
-``thumbnail`` and ``movie`` returning :class:`dashboard.images.Media`): daily keograms at full size
-(the 720-px standard, one column per two minutes), hourly stand-ins as thumbnails. A fetch that fails
-becomes a labelled placeholder in its row, never an error for the page.
+``thumbnail`` and ``movie`` returning :class:`dashboard.images.Media`); the rows' keograms are
+fetched and sent in steps by :mod:`dashboard.night.keograms`. A fetch that fails becomes a labelled
+placeholder in its row, never an error for the page.
 """
 
 from __future__ import annotations
@@ -14,24 +14,19 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
 from aurorax_core import DataProduct
 
 from ..images import Media
 from .geometry import TimeWindow, hour_ticks
-from .stack import NightStack, Placed, Row, imaging_span
+from .keograms import POOL, PreviewService, keogram_alt, rows_payload
+from .stack import NightStack, imaging_span
 
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="night-images")
+__all__ = ["PreviewService", "axis_payload", "keogram_alt", "movies_payload", "rows_payload"]
+
 _FRAMES: dict[str, int | None] = {}
 _FRAMES_LOCK = threading.Lock()
-
-
-class PreviewService(Protocol):
-    def preview(self, product: DataProduct) -> Media: ...
-    def thumbnail(self, product: DataProduct) -> Media: ...
-    def movie(self, product: DataProduct) -> Media: ...
 
 
 def axis_payload(window: TimeWindow) -> dict[str, Any]:
@@ -49,66 +44,6 @@ def axis_payload(window: TimeWindow) -> dict[str, Any]:
         "top_title": top_title,
         "bottom_title": "UT",
     }
-
-
-def keogram_alt(row: Row, placed: Placed, stack: NightStack) -> str:
-    kind = "Hourly keogram" if placed.hourly else "Daily keogram"
-    p = placed.product
-    when = p.start.strftime("%Y-%m-%d %H:00 UT") if placed.hourly else f"UT day {p.start.date().isoformat()}"
-    prefix = "Synthetic demo " + kind.lower() if p.is_synthetic else kind
-    name = p.data_source.display_name or row.code
-    return f"{prefix}, {name} ({row.name}), {stack.instrument}, night of {stack.night.isoformat()}, {when}"
-
-
-def _latitude(row: Row) -> str:
-    if row.location is None:
-        return "lat ?"
-    return f"{row.location.latitude:.1f}°N · {row.location.magnetic_latitude:.0f}° mlat"
-
-
-def rows_payload(stack: NightStack, images: PreviewService | None) -> list[dict[str, Any]]:
-    """One dict per row, images fetched in parallel; a failed image keeps its place with the reason."""
-    jobs: list[tuple[int, int, Placed]] = [
-        (r, k, placed) for r, row in enumerate(stack.rows) for k, placed in enumerate(row.keograms)
-    ]
-
-    def fetch(placed: Placed) -> Media:
-        if images is None:
-            return Media(None, reason="no preview service is configured")
-        try:
-            return images.thumbnail(placed.product) if placed.hourly else images.preview(placed.product)
-        except Exception as exc:  # one broken keogram must not cost the night
-            return Media(None, reason=str(exc) or type(exc).__name__)
-
-    media = list(_POOL.map(fetch, [job[2] for job in jobs]))
-    out: list[dict[str, Any]] = []
-    for row in stack.rows:
-        note = "" if row.keograms else f"no {stack.instrument} keogram this night"
-        if row.status == "hourly":
-            note = "hourly keograms (no daily one)"
-        out.append(
-            {
-                "code": row.code,
-                "name": row.name,
-                "lat": _latitude(row),
-                "status": row.status,
-                "note": note,
-                "images": [],
-            }
-        )
-    for (r, _k, placed), m in zip(jobs, media, strict=True):
-        alt = keogram_alt(stack.rows[r], placed, stack)
-        out[r]["images"].append(
-            {
-                "src": m.uri or "",
-                "left": placed.left,
-                "width": placed.width,
-                "alt": alt if m.ok else f"{alt}: could not be shown ({m.reason or 'unknown reason'})",
-                "hourly": placed.hourly,
-                "note": "" if m.ok else f"{stack.rows[r].code}: keogram unavailable — {m.reason or 'unknown reason'}",
-            }
-        )
-    return out
 
 
 def frame_count(product: DataProduct, uri: str) -> int | None:
@@ -171,4 +106,4 @@ def movies_payload(stack: NightStack, codes: Sequence[str], images: PreviewServi
             "reason": "",
         }
 
-    return list(_POOL.map(one, list(codes)))
+    return list(POOL.map(one, list(codes)))

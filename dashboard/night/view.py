@@ -21,8 +21,9 @@ from aurorax_core import AuroraXCoreError, Backend, DataSource, TimeSpan
 from ..media import esc
 from .canvas import NightCanvas
 from .geometry import TimeWindow, clock, ut_window
+from .keograms import StackImages
 from .mapsvg import MapSite, map_svg
-from .payload import axis_payload, movies_payload, rows_payload
+from .payload import axis_payload, movies_payload
 from .stack import NightStack, load_night, nearest, nights_with_data
 from .state import MAX_MOVIES, NightLinkError, NightState, parse_night
 
@@ -162,7 +163,6 @@ class NightView(pn.viewable.Viewer):
             try:
                 sources = self.sources()
                 stack = load_night(self.backend, self.state, sources)
-                rows = rows_payload(stack, self.images)
                 sites = [MapSite(r.code, r.name, r.location.latitude, r.location.longitude, bool(r.keograms))
                          for r in stack.rows if r.location is not None]  # fmt: skip
                 svg = map_svg(sites, self.state.min_elevation)
@@ -173,9 +173,21 @@ class NightView(pn.viewable.Viewer):
                 failure = exc
                 self.dispatch(lambda: self._failed(generation, failure))
                 return
+            # The rows go at once with the images ready by then; the rest follow as they are made.
+            images = StackImages(stack, self.images)
+            rows = images.first()
             self.dispatch(lambda: self._show(generation, stack, rows, svg, around))
+            for more in images.updates():
+                if generation != self._generation:
+                    images.cancel()
+                    return
+                self.dispatch(lambda more=more: self._more_images(generation, more))
 
         self.executor(work)
+
+    def _more_images(self, generation: int, rows: list[dict[str, Any]]) -> None:
+        if generation == self._generation:
+            self.canvas.rows = rows
 
     def _failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:

@@ -9,6 +9,7 @@ opens that night with the cursor at 06:30 UT.
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 import panel as pn
 import param
@@ -42,9 +43,29 @@ class NightTab(SessionView):
         self._backend: Any = None
         self._holder = pn.Column(sizing_mode="stretch_width")
         self._loaded: tuple[Any, ...] | None = None
+        self._echo = False  # own parameters being set from the view (not from a link)
+        self._from_request()
         self.state.param.watch(self._to_link, ["night", "t", "sites", "instrument"])
         self.session.param.watch(self._show, ["view", "backend"])
+        self.param.watch(self._link_changed, list(_LINKED))
         self._show()
+
+    def _from_request(self) -> None:
+        """Take this tab's part of the page's link now, at session creation.
+
+        The dashboard applies the session's part of a link (sources, ``view``) before the views'
+        own parameters; read first, the night and cursor are known when ``view=night`` shows the
+        tab, so the night's first load is the link's night (not the form's day, then the link's).
+        """
+        location = pn.state.location if pn.state.curdoc is not None else None
+        if location is None or not location.search:
+            return
+        params = dict(parse_qsl(location.search.lstrip("?")))
+        self.param.update(**{name: str(params[name]) for name in _LINKED if name in params})
+
+    def _link_changed(self, *_: Any) -> None:
+        if not self._echo:
+            self._show()
 
     def _link(self) -> dict[str, str]:
         form = self.session.form
@@ -82,12 +103,16 @@ class NightTab(SessionView):
     def _to_link(self, *_: Any) -> None:
         if self.view is None:
             return
-        self.param.update(
-            night=self.state.night.isoformat(),
-            t=clock(self.state.t) if self.state.t else "",
-            sites=",".join(self.state.sites),
-            instrument=self.state.instrument,
-        )
+        self._echo = True
+        try:
+            self.param.update(
+                night=self.state.night.isoformat(),
+                t=clock(self.state.t) if self.state.t else "",
+                sites=",".join(self.state.sites),
+                instrument=self.state.instrument,
+            )
+        finally:
+            self._echo = False
         self._loaded = tuple(sorted(self._link().items()))
 
     def __panel__(self) -> pn.viewable.Viewable:

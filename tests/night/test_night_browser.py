@@ -88,8 +88,10 @@ def test_the_link_renders_every_site_in_latitude_order_with_loaded_keograms(
     assert with_images == _daily_keogram_sites(night_backend, "themis-asi", date(2020, 1, 14))
     images = page.locator(".nv-row img.nv-keo")
     expect(images).to_have_count(len(with_images))
-    loaded = images.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth === 720)")
-    assert all(loaded) and len(loaded) == len(with_images)
+    # Thumbnails may come first; the full 720-column images replace them.
+    full = "imgs => imgs.map(i => i.complete && i.naturalWidth === 720)"
+    _wait(lambda: all(images.evaluate_all(full)), page, "every keogram's full image", 30_000)
+    assert len(images.evaluate_all(full)) == len(with_images)
     alts = images.evaluate_all("imgs => imgs.map(i => i.alt)")
     assert all("keogram" in a and "panchromatic ASI" in a and "2020-01-14" in a for a in alts)
     expect(page.locator(".nv-row.nv-none")).to_have_count(len(sources) - len(with_images))

@@ -148,13 +148,15 @@ def test_cancelled_heavy_queries_free_the_workers_for_the_next_search(
 
 
 def test_a_heavy_query_stops_within_100_ms_of_its_deadline(archive_path: Path, http: requests.Session) -> None:
-    with serve(archive_path, "--search-timeout", "0.5") as (url, _proc):
+    # the heaviest query the limits allow takes ~0.3 s over the demo archive on a loaded machine (less
+    # on a quiet one): a 50 ms deadline is always shorter than its work
+    with serve(archive_path, "--search-timeout", "0.05") as (url, _proc):
         late = []
         for _ in range(3):  # the best of three: the machine may be shared
             status = wait(http, submit(http, url, heavy_query()))
             assert status["search_result"]["error_condition"] is True
-            assert "did not complete within 0.5 s" in status["logs"][-1]["summary"]
-            late.append(status["search_result"]["query_duration"] - 500)
+            assert "did not complete within 0.05 s" in status["logs"][-1]["summary"]
+            late.append(status["search_result"]["query_duration"] - 50)
         assert min(late) < 100, late
         # the server answers normally afterwards
         assert wait(http, submit(http, url, NIGHT))["search_result"]["error_condition"] is False
@@ -243,13 +245,28 @@ def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
 def test_sigterm_during_heavy_searches_lets_responses_finish_and_exits_within_grace(
     archive_path: Path, http: requests.Session
 ) -> None:
-    with serve(archive_path, "--shutdown-grace", "2", "--search-timeout", "120") as (url, proc):
+    # one search process and a queue of heavy searches before the synchronous one: each takes only
+    # ~0.1-0.3 s under the limits, so the queue (not one search) is what outlasts the 2 s grace
+    with serve(
+        archive_path,
+        "--shutdown-grace",
+        "2",
+        "--search-timeout",
+        "120",
+        "--search-processes",
+        "1",
+        "--submit-wait",
+        "0",
+    ) as (
+        url,
+        proc,
+    ):
         done = wait(http, submit(http, url, {**NIGHT, "data_sources": {}}))
         data_path = done["search_result"]["data_uri"]
         fmt = json.dumps({"start": True, "url": True}).encode()
         expected = http.post(url + data_path, data=fmt).json()
         assert len(expected["result"]) > 100
-        for _ in range(4):
+        for _ in range(40):
             submit(http, url, heavy_query())
         # the heavy synchronous search is sent whole from this thread before the signal (a thread of
         # its own could still be connecting when the signal comes, on a loaded machine)

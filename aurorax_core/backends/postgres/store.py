@@ -40,6 +40,7 @@ from .plan import plan
 from .requests import RequestLog
 from .rows import ROW_COLUMNS, SourceIndex, build_products, encode_body, load_sources, sort_rows
 from .schema import SCHEMA_VERSION, WRITE_LOCK, ensure_schema
+from .server_requests import ServerRequestTable
 
 # how long a process trusts its copy of the sources before asking whether another changed them
 SOURCES_RECHECK_S = 1.0
@@ -76,6 +77,7 @@ class PostgresBackend:
         self._checked = 0.0
         self._index_lock = threading.Lock()
         self._requests = RequestLog(self._connection)
+        self._server_requests = ServerRequestTable(self._connection)
 
     # --- connections -----------------------------------------------------------------------------
 
@@ -101,6 +103,18 @@ class PostgresBackend:
 
     def close(self) -> None:
         self._pool.close()
+
+    def check_connectivity(self) -> None:
+        """Return when the database answers (health checks); raise CatalogUnavailable saying why not."""
+        with self._connection("check the catalog database") as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def server_requests(self) -> ServerRequestTable:
+        """The request store every ``aurorax-core serve`` over this database shares (the
+        :class:`~aurorax_core.backends.base.SharedRequestStore` ability)."""
+        if self._readonly:
+            raise CatalogError(f"{self.name} was opened read-only; the shared request store needs a writable open")
+        return self._server_requests
 
     def __enter__(self) -> PostgresBackend:
         return self

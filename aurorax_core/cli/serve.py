@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 from pathlib import Path
 
 from ..errors import AuroraXCoreError
+
+_PASSWORD_RE = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)[^@]*@", re.IGNORECASE)
 
 
 def default_search_processes() -> int:
@@ -145,8 +148,10 @@ def handle(args: argparse.Namespace) -> int:
         ensure_demo_catalog(catalog)
     keys = api_keys_from_env(args.server_api_keys)
 
+    shown = _PASSWORD_RE.sub(r"\1***@", str(catalog))  # a database URL's password never reaches the console
+
     def announce(url: str) -> None:
-        print(f"Serving catalog {catalog} as an AuroraX API at {url}")
+        print(f"Serving catalog {shown} as an AuroraX API at {url}")
         print(f'  pyaurorax:    PyAuroraX(api_base_url="{url}")')
         print(f"  aurorax-cli:  aurorax-cli --api-base-url={url} search data_products ...")
         print(f"  aurorax-core: aurorax-core --api-url {url} data_products search ...")

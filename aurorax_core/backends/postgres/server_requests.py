@@ -174,14 +174,14 @@ class ServerRequestTable:
         return [_stored(row, with_result=False) for row in rows]
 
     def ended(self, request_ids: Sequence[str]) -> list[str]:
-        """Which of these requests are no longer pending (cancelled on another instance) or gone."""
+        """Which of these requests ended elsewhere (cancelled or removed on another instance); a
+        request not stored yet (its insert is on its way) has not ended."""
         with self._connection("poll the search requests") as conn:
             rows = conn.execute(
-                "SELECT id FROM aurorax.server_requests WHERE id = ANY(%s) AND state = %s",
+                "SELECT id FROM aurorax.server_requests WHERE id = ANY(%s) AND state <> %s",
                 (list(request_ids), STATE_PENDING),
             ).fetchall()
-        still = {row[0] for row in rows}
-        return [rid for rid in request_ids if rid not in still]
+        return [row[0] for row in rows]
 
     def heartbeat(self, request_ids: Sequence[str]) -> None:
         with self._connection("refresh the running searches") as conn:
@@ -191,8 +191,15 @@ class ServerRequestTable:
             )
 
     def delete(self, request_id: str) -> bool:
+        """Remove a request: expired at once (the upkeep deletes the row); a running one is
+        cancelled, so its owner stops the work."""
         with self._connection("delete the search request") as conn:
-            cursor = conn.execute("DELETE FROM aurorax.server_requests WHERE id = %s", (request_id,))
+            cursor = conn.execute(
+                "UPDATE aurorax.server_requests SET expires = now(), "
+                "state = CASE WHEN state = %s THEN 'cancelled' ELSE state END "
+                "WHERE id = %s AND (expires IS NULL OR expires > now())",
+                (STATE_PENDING, request_id),
+            )
             return cursor.rowcount == 1
 
     def upkeep(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from ...errors import (
@@ -223,10 +224,18 @@ class PostgresBackend:
                 if deadline is not None:
                     left_ms = max(1, int((deadline - time.perf_counter()) * 1000))
                     conn.execute("SELECT set_config('statement_timeout', %s, true)", (str(left_ms),))
-                rows = conn.execute(chosen.sql, chosen.params).fetchall()
+                try:
+                    rows = conn.execute(chosen.sql, chosen.params).fetchall()
+                except BaseException as exc:
+                    if not isinstance(exc, psycopg.Error):
+                        # interrupted here (a search process's cancel or deadline, Ctrl+C): stop
+                        # the query on the server too, or it would run on after the search ended
+                        with suppress(Exception):
+                            conn.cancel_safe(timeout=1.0)
+                    raise
         except CatalogError as exc:
-            if isinstance(exc.__context__, psycopg.errors.QueryCanceled) and deadline is not None:
-                _check_stop(cancel, deadline, timeout, force_timeout=True)
+            if isinstance(exc.__context__, psycopg.errors.QueryCanceled):
+                _check_stop(cancel, deadline, timeout, force_timeout=deadline is not None)
             raise
         _check_stop(cancel, deadline, timeout)
         if any(row[0] not in index.by_id for row in rows):  # a source added since the last look
@@ -292,6 +301,48 @@ class PostgresBackend:
             lambda: _check_stop(cancel, deadline, timeout),
         )
         return SearchBody(encode_body(products), len(products), queried - started, time.perf_counter() - queried)
+
+    def start_ranges(
+        self, query: DataProductQuery, parts: int, *, min_records: int = 4000
+    ) -> list[tuple[datetime, datetime]]:
+        """Split ``query`` by record start time into at most ``parts`` ranges of about equal size
+        (the server's search processes search them in parallel), as the SQLite catalog does:
+        sizes from the day counts, cuts on UTC midnights; a small or one-day query stays whole.
+
+        Raises:
+            CatalogError: the catalog cannot be read.
+        """
+        whole = [(query.start, query.end)]
+        first_day, last_day = int(query.start.timestamp()) // 86400, int(query.end.timestamp()) // 86400
+        if parts < 2 or first_day == last_day:
+            return whole
+        source_ids = self._sources().select(query.programs, query.platforms, query.instrument_types)
+        if source_ids is not None and not source_ids:
+            return whole
+        sql = "SELECT day, sum(n) FROM aurorax.day_counts WHERE day >= %s AND day <= %s"
+        params: list[Any] = [first_day, last_day]
+        if source_ids is not None:
+            sql += " AND source_id = ANY(%s)"
+            params.append(list(source_ids))
+        with self._connection("estimate the search's size") as conn:
+            days = conn.execute(sql + " GROUP BY day ORDER BY day", params).fetchall()
+        total = sum(int(n) for _, n in days)
+        parts = min(parts, total // max(1, min_records))
+        if parts < 2:
+            return whole
+        cuts: list[int] = []
+        running = 0
+        for day, n in days:
+            # a cut at this day's midnight leaves `running` records before it
+            if day > first_day and running >= total * (len(cuts) + 1) / parts:
+                cuts.append(day)
+                if len(cuts) == parts - 1:
+                    break
+            running += int(n)
+        bounds = [query.start, *(datetime.fromtimestamp(day * 86400, UTC) for day in cuts)]
+        ranges = [(low, high - timedelta(seconds=1)) for low, high in pairwise(bounds)]
+        ranges.append((bounds[-1], query.end))
+        return ranges
 
     def products_by_url(self, urls: Sequence[str]) -> list[DataProduct]:
         """The products with these URLs, in the given order; unknown URLs are skipped."""

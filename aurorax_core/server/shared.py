@@ -40,6 +40,7 @@ from .registry import (
     STATE_CANCELLED,
     STATE_DONE,
     STATE_FAILED,
+    STATE_PENDING,
     RequestRegistry,
     SearchEntry,
     _now,
@@ -200,15 +201,17 @@ class SharedRegistry:
         layout: SourceLayout | None = None,
         reserved: int = 0,
     ) -> bool:
-        """Store a finished search here and in the shared store; False when it ended meanwhile
-        (cancelled here or on another instance)."""
-        if not self.local.complete(entry, result, count, query_duration_ms, logs, layout, reserved=reserved):
+        """Store a finished search in the shared store, then here; False when it ended meanwhile
+        (cancelled here or on another instance). The store first: once any instance says "done",
+        every instance can serve the data."""
+        if entry.finished:
+            self.local.release(reserved)
             return False
         try:
             stored = self.store.finish(
                 entry.request_id,
                 STATE_DONE,
-                list(entry.logs),
+                [*entry.logs, *(_log_line(level, summary) for level, summary in logs)],
                 self.ttl,
                 result=result,
                 layout=encode_layout(layout),
@@ -219,23 +222,23 @@ class SharedRegistry:
         except AuroraXCoreError as exc:
             # kept here (this instance still answers it); the others report it abandoned later
             logger.error("search %s: its result could not be shared (%s)", entry.request_id, exc)
-            return True
+            stored = True
         if not stored:  # cancelled on another instance just before it finished
+            self.local.release(reserved)
             with contextlib.suppress(KeyError):
-                self.local.remove(entry.request_id)
-        return stored
+                self.local.cancel(entry.request_id)
+            return False
+        return self.local.complete(entry, result, count, query_duration_ms, logs, layout, reserved=reserved)
 
     def fail(self, entry: SearchEntry, message: str, query_duration_ms: int = 0) -> bool:
+        # here first (a failure has no data to serve, so no instance can be ahead of the store),
+        # so this instance's own poll never mistakes the stored failure for a cancel from elsewhere
         if not self.local.fail(entry, message, query_duration_ms):
             return False
-        self._store_failure(entry, message, query_duration_ms)
-        return True
-
-    def _store_failure(self, entry: SearchEntry, message: str, query_duration_ms: int = 0) -> None:
         try:
             self.store.finish(
                 entry.request_id,
-                entry.state,
+                STATE_FAILED,
                 list(entry.logs),
                 self.ttl,
                 query_duration=query_duration_ms,
@@ -243,6 +246,7 @@ class SharedRegistry:
             )
         except AuroraXCoreError as exc:
             logger.error("search %s: its failure could not be shared (%s)", entry.request_id, exc)
+        return True
 
     def cancel(self, request_id: str) -> SearchEntry:
         """Cancel a search wherever it runs (here at once; on another instance within ``poll``).
@@ -286,15 +290,22 @@ class SharedRegistry:
             CatalogError: the store cannot be reached.
         """
         try:
-            return self.local.get(request_id)
+            local = self.local.get(request_id)
         except KeyError:
-            pass
+            local = None
+        if local is not None and local.finished:
+            return local
+        # running here: the store may already say how it ended (the store is written first)
         row = self.store.get(request_id, with_result=with_result, stale_after=self.stale_after)
+        if row is None and local is not None:
+            return local
         if row is None:
             raise KeyError(
                 f"search request {request_id} not found: unknown, or expired (results are kept for {self.ttl:g} "
                 "seconds, or until newer results need the space); check the id or submit the search again"
             )
+        if local is not None and row.state == STATE_PENDING:
+            return local
         if row.stale and row.owner != self.instance:
             self.store.end_pending(
                 request_id, STATE_FAILED, ABANDONED_MESSAGE, _log_line("error", ABANDONED_MESSAGE), self.ttl

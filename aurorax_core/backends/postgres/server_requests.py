@@ -174,12 +174,13 @@ class ServerRequestTable:
         return [_stored(row, with_result=False) for row in rows]
 
     def ended(self, request_ids: Sequence[str]) -> list[str]:
-        """Which of these requests ended elsewhere (cancelled or removed on another instance); a
-        request not stored yet (its insert is on its way) has not ended."""
+        """Which of these running requests were stopped elsewhere (cancelled or removed on another
+        instance, or given up as abandoned); one not stored yet (its insert is on its way) or
+        just stored as done by its owner was not."""
         with self._connection("poll the search requests") as conn:
             rows = conn.execute(
-                "SELECT id FROM aurorax.server_requests WHERE id = ANY(%s) AND state <> %s",
-                (list(request_ids), STATE_PENDING),
+                "SELECT id FROM aurorax.server_requests WHERE id = ANY(%s) AND state IN ('cancelled', 'failed')",
+                (list(request_ids),),
             ).fetchall()
         return [row[0] for row in rows]
 

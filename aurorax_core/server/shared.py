@@ -293,9 +293,11 @@ class SharedRegistry:
             local = self.local.get(request_id)
         except KeyError:
             local = None
-        if local is not None and local.finished:
+        if local is not None and (local.finished or not with_result):
+            # a status poll of a search running here answers from memory (a cancel made elsewhere
+            # reaches it within ``poll``)
             return local
-        # running here: the store may already say how it ended (the store is written first)
+        # data of a search running here: the store may already hold it (the store is written first)
         row = self.store.get(request_id, with_result=with_result, stale_after=self.stale_after)
         if row is None and local is not None:
             return local

@@ -99,7 +99,7 @@ up() {
         bash "$here/postgres-setup.sh" "$admin_url" aurorax_app aurorax_deploy)
     echo "==> demo archive into the catalog"
     read -r demo_start demo_end <<<"${AURORAX_LOCAL_DEMO:-}"
-    "$python" -m aurorax_core --catalog "$catalog" catalog demo --quiet \
+    AURORAX_CATALOG=$catalog "$python" -m aurorax_core catalog demo --quiet \
         ${demo_start:+--start "$demo_start"} ${demo_end:+--end "$demo_end"} >"$dir/logs/demo.log" 2>&1
 
     port=${AURORAX_LOCAL_PORT:-$(free_port)}
@@ -125,7 +125,8 @@ EOF
 
     echo "==> 2 API processes (aurorax-core serve)"
     for i in 0 1; do
-        start_bg "api$((i + 1))" "$python" -m aurorax_core --catalog "$AURORAX_CATALOG" serve \
+        # the catalog from AURORAX_CATALOG: no password in the process list
+        start_bg "api$((i + 1))" "$python" -m aurorax_core serve \
             --host 127.0.0.1 --port "${api_ports[$i]}" --public-url "$AURORAX_PUBLIC_URL" \
             --search-processes "$AURORAX_SEARCH_PROCESSES" --result-ttl "$AURORAX_RESULT_TTL" \
             --result-memory "$AURORAX_RESULT_MEMORY"

@@ -137,8 +137,10 @@ def handle(args: argparse.Namespace) -> int:
     from ..backends.registry import scheme_of
 
     catalog: Path | str = config.catalog_path(args.catalog)
-    if args.catalog and scheme_of(args.catalog) is not None:
-        catalog = args.catalog  # another engine's URL (postgresql://...): served if it has what the server needs
+    # AURORAX_CATALOG may name a database too: then no password shows in the process list
+    spec = args.catalog or os.environ.get(config.ENV_CATALOG, "").strip()
+    if spec and scheme_of(spec) is not None:
+        catalog = spec  # another engine's URL (postgresql://...): served if it has what the server needs
     elif not Path(catalog).exists():
         if args.catalog:
             raise AuroraXCoreError(f"catalog {str(catalog)!r} does not exist; check --catalog")

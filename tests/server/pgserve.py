@@ -37,14 +37,15 @@ class ServeProcess:
         self.output: list[str] = []
 
     def start(self, timeout: float = 90.0) -> ServeProcess:
-        command = [sys.executable, "-m", "aurorax_core", "--catalog", self.catalog, "serve", "--port", "0"]
+        # the catalog URL through AURORAX_CATALOG, as the systemd unit passes it (no password in ps)
+        command = [sys.executable, "-m", "aurorax_core", "serve", "--port", "0"]
         self.process = subprocess.Popen(
             [*command, *self.options],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "AURORAX_CATALOG": self.catalog},
         )
         ends = time.monotonic() + timeout
         assert self.process.stdout is not None

@@ -13,7 +13,9 @@ import time
 import warnings
 from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -77,6 +79,10 @@ def test_a_search_submitted_on_one_instance_is_answered_by_the_other(
     pair: tuple[ServeProcess, ServeProcess], demo_url: str
 ) -> None:
     a, b = pair
+    assert a.process is not None
+    password = urlsplit(demo_url).password
+    assert password and password not in Path(f"/proc/{a.process.pid}/cmdline").read_text()
+    assert password not in "".join(a.output)  # the console shows the URL with ***
     request_id = submit(a.url, TREX)
     status = wait_done(b.url, request_id)
     assert status["search_request"]["request_id"] == request_id

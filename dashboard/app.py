@@ -82,7 +82,12 @@ def _shared_images() -> ImageSource:
 
 def _default_spec() -> str | None:
     """What the page opens by default: AURORAX_API_URL, else AURORAX_CATALOG / the default catalog."""
-    return os.environ.get("AURORAX_API_URL", "").strip() or None
+    api = os.environ.get("AURORAX_API_URL", "").strip()
+    if api:
+        return api
+    catalog = os.environ.get("AURORAX_CATALOG", "").strip()
+    # a catalog server (postgresql://...) is opened by its URL, never built as a demo file there
+    return catalog if "://" in catalog else None
 
 
 class DashboardApp(pn.viewable.Viewer):

@@ -263,3 +263,18 @@ class SyncLedger(Protocol):
     def apply_chunk(self, chunk: SyncChunk, stale_urls: set[str]) -> None:
         """Write a chunk's records, delete ``stale_urls`` and record the ledger entry in ONE transaction."""
         ...
+
+
+@runtime_checkable
+class SharedRequestStore(Protocol):
+    """Catalogs in a database server that keep ``aurorax-core serve``'s search requests and results
+    where every server instance over that database reads them (several instances behind a balancer
+    answer each other's request ids; a restarted instance loses no finished result)."""
+
+    def server_requests(self) -> Any:
+        """The store (for PostgreSQL: ``backends.postgres.server_requests.ServerRequestTable``).
+
+        Raises:
+            CatalogError: the catalog was opened read-only.
+        """
+        ...

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 from pathlib import Path
 
 from ..errors import AuroraXCoreError
+
+_PASSWORD_RE = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)[^@]*@", re.IGNORECASE)
 
 
 def default_search_processes() -> int:
@@ -134,8 +137,10 @@ def handle(args: argparse.Namespace) -> int:
     from ..backends.registry import scheme_of
 
     catalog: Path | str = config.catalog_path(args.catalog)
-    if args.catalog and scheme_of(args.catalog) is not None:
-        catalog = args.catalog  # another engine's URL (postgresql://...): served if it has what the server needs
+    # AURORAX_CATALOG may name a database too: then no password shows in the process list
+    spec = args.catalog or os.environ.get(config.ENV_CATALOG, "").strip()
+    if spec and scheme_of(spec) is not None:
+        catalog = spec  # another engine's URL (postgresql://...): served if it has what the server needs
     elif not Path(catalog).exists():
         if args.catalog:
             raise AuroraXCoreError(f"catalog {str(catalog)!r} does not exist; check --catalog")
@@ -145,8 +150,10 @@ def handle(args: argparse.Namespace) -> int:
         ensure_demo_catalog(catalog)
     keys = api_keys_from_env(args.server_api_keys)
 
+    shown = _PASSWORD_RE.sub(r"\1***@", str(catalog))  # a database URL's password never reaches the console
+
     def announce(url: str) -> None:
-        print(f"Serving catalog {catalog} as an AuroraX API at {url}")
+        print(f"Serving catalog {shown} as an AuroraX API at {url}")
         print(f'  pyaurorax:    PyAuroraX(api_base_url="{url}")')
         print(f"  aurorax-cli:  aurorax-cli --api-base-url={url} search data_products ...")
         print(f"  aurorax-core: aurorax-core --api-url {url} data_products search ...")

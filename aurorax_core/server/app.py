@@ -24,9 +24,16 @@ from urllib.parse import urlsplit
 
 import tornado.web
 
-from ..backends.base import AvailabilityCounts, Backend, SearchBodies, SourceLookup, WritableCatalog
+from ..backends.base import (
+    AvailabilityCounts,
+    Backend,
+    SearchBodies,
+    SharedRequestStore,
+    SourceLookup,
+    WritableCatalog,
+)
 from ..errors import BackendConfigurationError
-from .base import BaseHandler, RootHandler
+from .base import BaseHandler, HealthHandler, RootHandler
 from .registry import RequestRegistry
 from .search_routes import (
     DescribeHandler,
@@ -35,6 +42,7 @@ from .search_routes import (
     SubmitHandler,
     SynchronousSearchHandler,
 )
+from .shared import SharedRegistry
 from .source_routes import (
     AdminSearchRequestHandler,
     AdminSearchRequestsHandler,
@@ -90,6 +98,7 @@ def _routes(state: ServerState) -> list[tuple[str, type[BaseHandler], dict[str, 
     api = r"/+api/v1"
     return [
         (r"/*", RootHandler, kw),
+        (r"/+health/?", HealthHandler, kw),
         (rf"{api}/?", RootHandler, kw),
         (rf"{api}/data_products/search/?", SubmitHandler, kw),
         (rf"{api}/data_products/search_synchronous/?", SynchronousSearchHandler, kw),
@@ -133,6 +142,7 @@ def make_app(
     search_processes: int = 0,
     search_timeout: float = 300.0,
     public_url: str | None = None,
+    shared_requests: bool | None = None,
 ) -> tornado.web.Application:
     """The tornado application serving the AuroraX API over ``catalog``.
 
@@ -143,6 +153,9 @@ def make_app(
     A search running longer than ``search_timeout`` seconds fails with that reason in its log.
     ``public_url`` (e.g. ``https://aurorax.example.org``) is where clients reach the server; the
     ``Location`` of a submitted search starts with it (default: the address the request came to).
+    ``shared_requests``: keep requests and results in the catalog's shared store (the
+    SharedRequestStore ability: PostgreSQL), so every instance over it answers every request id;
+    None (default) does so whenever the catalog has that ability and is writable.
 
     Raises:
         ValueError: a limit is not positive, or ``public_url`` is not an http(s) URL.
@@ -158,10 +171,20 @@ def make_app(
         parts = urlsplit(public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise ValueError(f"public_url must be an http(s) URL like https://aurorax.example.org, got {public_url!r}")
-    registry = RequestRegistry(
-        ttl=result_ttl, max_entries=max_requests, max_bytes=max_result_bytes, max_pending=max_pending
-    )
-    read_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="aurorax-read")
+    limits = {"ttl": result_ttl, "max_entries": max_requests, "max_bytes": max_result_bytes, "max_pending": max_pending}
+    shareable = isinstance(catalog, SharedRequestStore) and not getattr(catalog, "readonly", False)
+    if shared_requests and not shareable:
+        raise BackendConfigurationError(
+            f"{getattr(catalog, 'name', type(catalog).__name__)} cannot share requests between server instances "
+            "(no writable SharedRequestStore ability): serve a writable postgresql:// catalog"
+        )
+    registry: RequestRegistry | SharedRegistry
+    if shareable and shared_requests is not False:
+        registry = SharedRegistry(catalog.server_requests(), **limits)
+    else:
+        registry = RequestRegistry(**limits)
+    # the shared registry's database calls run here too
+    read_pool = ThreadPoolExecutor(max_workers=4 if registry.blocking else 2, thread_name_prefix="aurorax-read")
     searcher: ThreadSearcher | ProcessSearcher
     if search_processes > 0:
         searcher = ProcessSearcher(

@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 
 import tornado.web
 
+from ..backends.base import ConnectivityCheck
 from ..errors import AuroraXCoreError, CatalogError, NotFound, QueryValidationError, RecordValidationError
 from .state import ServerState
 from .wire import ApiError
@@ -228,6 +229,13 @@ class BaseHandler(tornado.web.RequestHandler):
             status = status_for(exc)
             raise ApiError(status, str(exc)) from None
 
+    async def registry_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A request-registry call: on the IO loop for the in-memory registry, in the read pool
+        for a shared one (it waits on the database)."""
+        if not self.state.registry.blocking:
+            return fn(*args, **kwargs)
+        return await self.read(fn, *args, **kwargs)
+
 
 def status_for(exc: AuroraXCoreError) -> int:
     name = type(exc).__name__
@@ -262,3 +270,21 @@ class NotFoundHandler(BaseHandler):
     def prepare(self) -> None:
         super().prepare()
         raise ApiError(404, f"no such endpoint: {self.request.method} {self.request.path}")
+
+
+class HealthHandler(BaseHandler):
+    """``GET /health``: 200 while this instance answers and its catalog is reachable, else 503 (a
+    balancer takes the instance out of rotation; a stopping instance answers 503 too)."""
+
+    timeout: float = 5.0
+
+    async def get(self) -> None:
+        catalog = self.state.catalog
+        check = catalog.check_connectivity if isinstance(catalog, ConnectivityCheck) else catalog.list_sources
+        try:
+            await asyncio.wait_for(self.read(check), timeout=self.timeout)
+        except TimeoutError:
+            raise ApiError(503, f"the catalog did not answer within {self.timeout:g} s") from None
+        except ApiError as exc:
+            raise ApiError(503, f"the catalog is not reachable: {exc.message}") from None
+        self.send_json({"status": "ok", "catalog": str(getattr(catalog, "name", ""))})

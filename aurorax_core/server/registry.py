@@ -172,6 +172,9 @@ class RequestRegistry:
         clock: monotonic clock (tests pass their own).
     """
 
+    # its calls never wait on IO: the routes may call them on the IO loop
+    blocking = False
+
     def __init__(
         self,
         *,
@@ -392,8 +395,16 @@ class RequestRegistry:
             raise KeyError(f"search request {request_id} not found; check the request id")
         return entry
 
-    def get(self, request_id: str) -> SearchEntry:
-        """The entry for an id.
+    def pending_ids(self) -> list[str]:
+        """The ids of the searches queued or running here."""
+        with self._lock:
+            return [rid for rid, entry in self._entries.items() if not entry.finished]
+
+    def close(self) -> None:
+        """Nothing to release (the shared registry stops its upkeep here)."""
+
+    def get(self, request_id: str, *, with_result: bool = True) -> SearchEntry:
+        """The entry for an id (``with_result`` matters to the shared registry only).
 
         Raises:
             KeyError: unknown or expired id (the message says which).

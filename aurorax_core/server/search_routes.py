@@ -54,7 +54,7 @@ class SubmitHandler(QueryHandler):
     async def post(self) -> None:
         query = self.parse_query(self.json_body(what="the search query"))
         try:
-            entry = self.state.registry.create(query, self.request.remote_ip or "")
+            entry = await self.registry_call(self.state.registry.create, query, self.request.remote_ip or "")
         except RequestLimitReached as exc:
             raise ApiError(429, str(exc)) from None
         future = asyncio.ensure_future(run_search(self.state, entry))
@@ -97,24 +97,37 @@ async def run_search(state: ServerState, entry: SearchEntry) -> None:
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     if entry.finished:  # cancelled meanwhile: registry.cancel() wrote the log
         return
+    failure: str | None = None
     if outcome.cancelled:  # stopped, but not by the client: the server is stopping
-        registry.fail(entry, "Search failed: the server stopped this search (it is shutting down)", elapsed_ms)
-        return
-    if outcome.too_large is not None:
+        failure = "Search failed: the server stopped this search (it is shutting down)"
+    elif outcome.too_large is not None:
         count, size = outcome.too_large
-        registry.fail(entry, "Search failed: " + result_too_large(count, size, registry.max_bytes, outcome.partial))
+        failure = "Search failed: " + result_too_large(count, size, registry.max_bytes, outcome.partial)
+        elapsed_ms = 0
+    elif outcome.body is None:
+        failure = f"Search failed: {outcome.failure or 'unknown reason'}"
+    else:
+        result = outcome.body
+        stored = len(result.body) + (result.layout.nbytes if result.layout is not None else 0)
+        if registry.reserve(stored):
+            registry.add_log(entry, "info", f"Finished query in {result.query_seconds:.2f} seconds.")
+            registry.add_log(entry, "debug", "Starting to write data to file")
+            await _finish(state, _store_result, state, entry, result, started, stored)
+            return
+        failure = "Search failed: " + result_too_large(result.count, stored, registry.max_bytes)
+        elapsed_ms = 0
+    await _finish(state, registry.fail, entry, failure, elapsed_ms)
+
+
+async def _finish(state: ServerState, fn: Any, *args: Any) -> None:
+    """Record how a search ended: off the IO loop when the registry writes to a database."""
+    if not state.registry.blocking:
+        fn(*args)
         return
-    if outcome.body is None:
-        registry.fail(entry, f"Search failed: {outcome.failure or 'unknown reason'}", elapsed_ms)
-        return
-    result = outcome.body
-    stored = len(result.body) + (result.layout.nbytes if result.layout is not None else 0)
-    if not registry.reserve(stored):
-        registry.fail(entry, "Search failed: " + result_too_large(result.count, stored, registry.max_bytes))
-        return
-    registry.add_log(entry, "info", f"Finished query in {result.query_seconds:.2f} seconds.")
-    registry.add_log(entry, "debug", "Starting to write data to file")
-    _store_result(state, entry, result, started, stored)
+    try:
+        await asyncio.get_running_loop().run_in_executor(state.read_pool, fn, *args)
+    except RuntimeError:  # the server is shutting down (the pool is closed): record it here
+        fn(*args)
 
 
 def _store_result(state: ServerState, entry: SearchEntry, result: SearchBody, started: float, reserved: int) -> None:
@@ -136,11 +149,11 @@ def _store_result(state: ServerState, entry: SearchEntry, result: SearchBody, st
     )
 
 
-def request_entry(state: ServerState, request_id: str) -> SearchEntry:
+async def request_entry(handler: BaseHandler, request_id: str, *, with_result: bool = True) -> SearchEntry:
     if not _UUID_RE.match(request_id):
         raise ApiError(404, f"search request {request_id!r} not found: request ids are UUIDs")
     try:
-        return state.registry.get(request_id.lower())
+        return await handler.registry_call(handler.state.registry.get, request_id.lower(), with_result=with_result)
     except KeyError as exc:
         raise ApiError(404, str(exc.args[0])) from None
 
@@ -148,13 +161,13 @@ def request_entry(state: ServerState, request_id: str) -> SearchEntry:
 class RequestStatusHandler(BaseHandler):
     """``GET`` status and logs; ``DELETE`` cancels (and stops the work where it runs)."""
 
-    def get(self, request_id: str) -> None:
-        self.send_json(request_entry(self.state, request_id).status_bytes())
+    async def get(self, request_id: str) -> None:
+        self.send_json((await request_entry(self, request_id, with_result=False)).status_bytes())
 
-    def delete(self, request_id: str) -> None:
-        request_entry(self.state, request_id)
+    async def delete(self, request_id: str) -> None:
+        await request_entry(self, request_id, with_result=False)
         try:
-            entry = self.state.registry.cancel(request_id.lower())
+            entry = await self.registry_call(self.state.registry.cancel, request_id.lower())
         except KeyError as exc:
             raise ApiError(404, str(exc.args[0])) from None
         self.send_json(entry.status_document())
@@ -198,7 +211,7 @@ class RequestDataHandler(SourceFormats):
         return None
 
     async def get(self, request_id: str) -> None:
-        entry = self._ready(request_id)
+        entry = await self._ready(request_id)
         fmt = parse_source_format(self.arg("data_source_record_format"))
         if fmt == "basic_info":
             self.send_json(entry.result or b'{"result": []}')
@@ -211,15 +224,15 @@ class RequestDataHandler(SourceFormats):
         self.send_json({"result": records})
 
     async def post(self, request_id: str) -> None:
-        entry = self._ready(request_id)
+        entry = await self._ready(request_id)
         tree = validate_response_format(self.json_body(default={}, what="the response format"))
         records = json.loads(entry.result or b'{"result": []}')["result"]
         if needs_full_source(tree):
             await self.replace_sources(records, "full_record")
         self.send_json({"result": apply_response_format(records, tree) if tree else records})
 
-    def _ready(self, request_id: str) -> SearchEntry:
-        entry = request_entry(self.state, request_id)
+    async def _ready(self, request_id: str) -> SearchEntry:
+        entry = await request_entry(self, request_id)
         if not entry.finished:
             raise ApiError(
                 409,

@@ -327,7 +327,7 @@ class AvailabilityHandler(BaseHandler):
 class AdminSearchRequestsHandler(BaseHandler):
     """``GET /api/v1/utils/admin/search_requests``: the kept requests (any configured key is admin)."""
 
-    def get(self) -> None:
+    async def get(self) -> None:
         self.require_write_key()
         search_type = self.arg("search_type")
         if search_type not in (None, "", "data_product", "conjunction", "ephemeris"):
@@ -343,7 +343,7 @@ class AdminSearchRequestsHandler(BaseHandler):
         }
         out = []
         if search_type in (None, "", "data_product"):
-            for entry in self.state.registry.entries():
+            for entry in await self.registry_call(self.state.registry.entries):
                 listing = entry.listing()
                 if want_active is not None and listing["active"] != want_active:
                     continue
@@ -363,11 +363,11 @@ class AdminSearchRequestsHandler(BaseHandler):
 class AdminSearchRequestHandler(BaseHandler):
     """``DELETE /api/v1/utils/admin/search_requests/{id}``: forget a request and its result."""
 
-    def delete(self, request_id: str) -> None:
+    async def delete(self, request_id: str) -> None:
         self.require_write_key()
-        request_entry(self.state, request_id)
+        await request_entry(self, request_id, with_result=False)
         try:
-            self.state.registry.remove(request_id.lower())
+            await self.registry_call(self.state.registry.remove, request_id.lower())
         except KeyError as exc:
             raise ApiError(404, str(exc.args[0])) from None
         self.send_json({})

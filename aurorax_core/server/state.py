@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .registry import RequestRegistry
+from .shared import SharedRegistry
 from .workers import ProcessSearcher, ThreadSearcher
 
 DEFAULT_MAX_BODY_BYTES: Final = 10 * 1024 * 1024
@@ -24,7 +25,7 @@ class ServerState:
     """
 
     catalog: Any
-    registry: RequestRegistry
+    registry: RequestRegistry | SharedRegistry
     api_keys: frozenset[str]
     searcher: ThreadSearcher | ProcessSearcher
     read_pool: ThreadPoolExecutor
@@ -81,6 +82,7 @@ class ServerState:
             self.searcher.close(wait)
         else:
             pools.append(self.searcher.pool)
+        self.registry.close()
         quiet = True
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -74,6 +74,16 @@ def _batched(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def replace_sources(conn: Any, sources: Iterable[Mapping[str, Any] | DataSource]) -> None:
+    """Empty the catalog and load ``sources`` in the caller's transaction (``replace_catalog``)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+    # DELETE, not TRUNCATE: readers keep seeing the old catalog (TRUNCATE would block them)
+    for table in ("products", "sources", "day_counts", "metadata_keys", "metadata_values"):
+        conn.execute(f"DELETE FROM aurorax.{table}")  # fixed names
+    conn.execute("DELETE FROM aurorax.catalog_meta WHERE key = 'cross_keys'")
+    upsert_sources(conn, sources)
+
+
 def upsert_sources(conn: Any, records: Iterable[Mapping[str, Any] | DataSource]) -> IngestSummary:
     """Insert or replace data sources (matched by identifier, else by the triple) in the caller's
     transaction."""

@@ -202,3 +202,15 @@ def encode_body(products: Sequence[DataProduct]) -> bytes:
 
 def time_text(seconds: int) -> str:
     return format_time(datetime.fromtimestamp(seconds, UTC))
+
+
+def products_by_url(conn: Any, urls: Sequence[str], index: SourceIndex) -> list[DataProduct]:
+    """The products with these URLs, in the given order; unknown URLs are skipped."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for first in range(0, len(urls), 5000):
+        chunk = list(urls[first : first + 5000])
+        sql = f"SELECT {ROW_COLUMNS} FROM aurorax.products WHERE url = ANY(%s)"
+        for row in conn.execute(sql, (chunk,)):
+            found[row[4]] = row
+    rows = [found[u] for u in urls if u in found]
+    return build_products(rows, (), "AND", index, lambda: None)[0]

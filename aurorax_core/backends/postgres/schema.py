@@ -15,7 +15,9 @@ Tables (the same content as the SQLite catalog, in PostgreSQL's terms):
 * ``day_counts``: products per source, day and type, kept by every write (availability, stats).
 * ``metadata_keys`` / ``metadata_values``: listed values of each metadata key (pick lists).
 * ``search_requests``: requests made with ``submit`` (the CLI's request lifecycle).
-* ``server_requests`` (version 2): an ``aurorax-core serve`` request store shared by instances.
+* ``server_requests`` (version 2): an ``aurorax-core serve`` request store shared by instances;
+  version 3 adds the instance running each search (``owner``, ``heartbeat``) and the result's
+  data-source ``layout`` (server_requests.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, Final
 from ...errors import CatalogSchemaError
 
 SCHEMA: Final = "aurorax"
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 # the oldest version this code upgrades (older ones were development layouts: rebuild them)
 MIN_UPGRADABLE: Final = 1
 # pg_advisory_xact_lock keys: schema changes, catalog writes (one writer at a time, as SQLite)
@@ -102,8 +104,16 @@ _V2: Final[tuple[str, ...]] = (
     "CREATE INDEX server_requests_expires ON aurorax.server_requests (expires)",
 )
 
+_V3: Final[tuple[str, ...]] = (
+    "ALTER TABLE aurorax.server_requests ADD COLUMN owner text NOT NULL DEFAULT '', "
+    "ADD COLUMN heartbeat timestamptz, ADD COLUMN layout bytea",
+    # the owner's poll of its running searches and the upkeep's look for abandoned ones
+    "CREATE INDEX server_requests_pending ON aurorax.server_requests (heartbeat) WHERE state = 'pending'",
+    "CREATE INDEX server_requests_completed ON aurorax.server_requests (completed)",
+)
+
 # version reached -> statements that take the previous version there
-MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {1: _V1, 2: _V2}
+MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def _exists(conn: Any) -> tuple[bool, int | None]:

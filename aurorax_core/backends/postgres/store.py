@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -28,18 +28,19 @@ from ...events import (
     CancelToken,
     ProgressCallback,
 )
-from ...models import DataProduct, DataSource, format_time
+from ...models import DataProduct, DataSource
 from ...query import DataProductQuery
 from ...results import SearchBody, SearchResult
 from ..base import Availability
 from ..catalog import DEFAULT_BATCH_SIZE, IngestProgress, IngestSummary
 from . import connect as pg
 from . import lifecycle, views
-from .ingest import ProductLoad, upsert_sources
+from .ingest import ProductLoad, replace_sources, upsert_sources
 from .plan import plan
 from .requests import RequestLog
-from .rows import ROW_COLUMNS, SourceIndex, build_products, encode_body, load_sources, sort_rows
-from .schema import SCHEMA_VERSION, WRITE_LOCK, ensure_schema
+from .rows import SourceIndex, build_products, encode_body, load_sources, products_by_url, sort_rows
+from .schema import SCHEMA_VERSION, ensure_schema
+from .server_requests import ServerRequestTable
 
 # how long a process trusts its copy of the sources before asking whether another changed them
 SOURCES_RECHECK_S = 1.0
@@ -76,6 +77,7 @@ class PostgresBackend:
         self._checked = 0.0
         self._index_lock = threading.Lock()
         self._requests = RequestLog(self._connection)
+        self._server_requests = ServerRequestTable(self._connection)
 
     # --- connections -----------------------------------------------------------------------------
 
@@ -101,6 +103,18 @@ class PostgresBackend:
 
     def close(self) -> None:
         self._pool.close()
+
+    def check_connectivity(self) -> None:
+        """Return when the database answers (health checks); raise CatalogUnavailable saying why not."""
+        with self._connection("check the catalog database") as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def server_requests(self) -> ServerRequestTable:
+        """The request store every ``aurorax-core serve`` over this database shares (the
+        :class:`~aurorax_core.backends.base.SharedRequestStore` ability)."""
+        if self._readonly:
+            raise CatalogError(f"{self.name} was opened read-only; the shared request store needs a writable open")
+        return self._server_requests
 
     def __enter__(self) -> PostgresBackend:
         return self
@@ -209,10 +223,18 @@ class PostgresBackend:
                 if deadline is not None:
                     left_ms = max(1, int((deadline - time.perf_counter()) * 1000))
                     conn.execute("SELECT set_config('statement_timeout', %s, true)", (str(left_ms),))
-                rows = conn.execute(chosen.sql, chosen.params).fetchall()
+                try:
+                    rows = conn.execute(chosen.sql, chosen.params).fetchall()
+                except BaseException as exc:
+                    if not isinstance(exc, psycopg.Error):
+                        # interrupted here (a search process's cancel or deadline, Ctrl+C): stop
+                        # the query on the server too, or it would run on after the search ended
+                        with suppress(Exception):
+                            conn.cancel_safe(timeout=1.0)
+                    raise
         except CatalogError as exc:
-            if isinstance(exc.__context__, psycopg.errors.QueryCanceled) and deadline is not None:
-                _check_stop(cancel, deadline, timeout, force_timeout=True)
+            if isinstance(exc.__context__, psycopg.errors.QueryCanceled):
+                _check_stop(cancel, deadline, timeout, force_timeout=deadline is not None)
             raise
         _check_stop(cancel, deadline, timeout)
         if any(row[0] not in index.by_id for row in rows):  # a source added since the last look
@@ -279,17 +301,26 @@ class PostgresBackend:
         )
         return SearchBody(encode_body(products), len(products), queried - started, time.perf_counter() - queried)
 
+    def start_ranges(
+        self, query: DataProductQuery, parts: int, *, min_records: int = 4000
+    ) -> list[tuple[datetime, datetime]]:
+        """Split ``query`` by record start time into at most ``parts`` ranges of about equal size
+        (the server's search processes search them in parallel), as the SQLite catalog does:
+        sizes from the day counts, cuts on UTC midnights; a small or one-day query stays whole.
+
+        Raises:
+            CatalogError: the catalog cannot be read.
+        """
+        source_ids = self._sources().select(query.programs, query.platforms, query.instrument_types)
+        if parts < 2 or (source_ids is not None and not source_ids):
+            return [(query.start, query.end)]
+        with self._connection("estimate the search's size") as conn:
+            return views.start_ranges(conn, query.start, query.end, source_ids, parts, min_records)
+
     def products_by_url(self, urls: Sequence[str]) -> list[DataProduct]:
         """The products with these URLs, in the given order; unknown URLs are skipped."""
-        found: dict[str, tuple[Any, ...]] = {}
         with self._connection("read products") as conn:
-            for first in range(0, len(urls), 5000):
-                chunk = list(urls[first : first + 5000])
-                sql = f"SELECT {ROW_COLUMNS} FROM aurorax.products WHERE url = ANY(%s)"
-                for row in conn.execute(sql, (chunk,)):
-                    found[row[4]] = row
-        rows = [found[u] for u in urls if u in found]
-        return build_products(rows, (), "AND", self._sources(), lambda: None)[0]
+            return products_by_url(conn, urls, self._sources())
 
     # --- availability, stats, time span, metadata values ----------------------------------------
 
@@ -328,23 +359,9 @@ class PostgresBackend:
 
     def stats(self) -> dict[str, Any]:
         """Records, sources, per-type counts, time span and the database size of the catalog."""
-        index = self._sources()
+        sources = len(self._sources().by_id)
         with self._connection("read catalog statistics") as conn:
-            per_type, with_products, size = views.counts(conn)
-            span = views.time_span(conn)
-        records = sum(per_type.values())
-        return {
-            "path": self._target.display,
-            "schema_version": SCHEMA_VERSION,
-            "records": records,
-            "sources": len(index.by_id),
-            "sources_with_products": with_products,
-            "per_type": per_type,
-            "earliest": format_time(span[0]) if span else None,
-            "latest": format_time(span[1]) if span else None,
-            "file_size_bytes": size,
-            "bytes_per_record": (size / records) if records else None,
-        }
+            return views.stats(conn, self._target.display, SCHEMA_VERSION, sources)
 
     # --- writes ----------------------------------------------------------------------------------
 
@@ -390,12 +407,7 @@ class PostgresBackend:
         started = time.perf_counter()
         with self._connection("ingest data products") as conn, conn.transaction():
             if replace_with is not None:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                # DELETE, not TRUNCATE: readers keep seeing the old catalog (TRUNCATE would block them)
-                for table in ("products", "sources", "day_counts", "metadata_keys", "metadata_values"):
-                    conn.execute(f"DELETE FROM aurorax.{table}")  # fixed names
-                conn.execute("DELETE FROM aurorax.catalog_meta WHERE key = 'cross_keys'")
-                upsert_sources(conn, replace_with)
+                replace_sources(conn, replace_with)
             index = load_sources(conn, "") if replace_with is not None else self._sources(conn)
             load = ProductLoad(conn, index)
             load.run(records, batch_size, progress)

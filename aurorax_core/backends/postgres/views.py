@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any, Final
 
 from ...errors import QueryValidationError, RecordValidationError
-from ...models import DataSource, parse_time
+from ...models import DataSource, format_time, parse_time
 from ..base import Availability
 from .rows import TYPE_NAMES, time_text
 
@@ -142,3 +143,61 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     if isinstance(value, str):
         return (2, value)
     return (3, json.dumps(value, sort_keys=True))
+
+
+def start_ranges(
+    conn: Any,
+    start: datetime,
+    end: datetime,
+    source_ids: Iterable[int] | None,
+    parts: int,
+    min_records: int,
+) -> list[tuple[datetime, datetime]]:
+    """[start, end] cut on UTC midnights into at most ``parts`` ranges of about equal record counts
+    (from the day counts); whole when it is one day or holds fewer than two ``min_records``."""
+    whole = [(start, end)]
+    first_day, last_day = int(start.timestamp()) // 86400, int(end.timestamp()) // 86400
+    if first_day == last_day:
+        return whole
+    sql = "SELECT day, sum(n) FROM aurorax.day_counts WHERE day >= %s AND day <= %s"
+    params: list[Any] = [first_day, last_day]
+    if source_ids is not None:
+        sql += " AND source_id = ANY(%s)"
+        params.append(list(source_ids))
+    days = conn.execute(sql + " GROUP BY day ORDER BY day", params).fetchall()
+    total = sum(int(n) for _, n in days)
+    parts = min(parts, total // max(1, min_records))
+    if parts < 2:
+        return whole
+    cuts: list[int] = []
+    running = 0
+    for day, n in days:
+        # a cut at this day's midnight leaves `running` records before it
+        if day > first_day and running >= total * (len(cuts) + 1) / parts:
+            cuts.append(day)
+            if len(cuts) == parts - 1:
+                break
+        running += int(n)
+    bounds = [start, *(datetime.fromtimestamp(day * 86400, UTC) for day in cuts)]
+    ranges = [(low, high - timedelta(seconds=1)) for low, high in pairwise(bounds)]
+    ranges.append((bounds[-1], end))
+    return ranges
+
+
+def stats(conn: Any, display: str, schema_version: int, sources: int) -> dict[str, Any]:
+    """Records, sources, per-type counts, time span and the database size of the catalog."""
+    per_type, with_products, size = counts(conn)
+    span = time_span(conn)
+    records = sum(per_type.values())
+    return {
+        "path": display,
+        "schema_version": schema_version,
+        "records": records,
+        "sources": sources,
+        "sources_with_products": with_products,
+        "per_type": per_type,
+        "earliest": format_time(span[0]) if span else None,
+        "latest": format_time(span[1]) if span else None,
+        "file_size_bytes": size,
+        "bytes_per_record": (size / records) if records else None,
+    }

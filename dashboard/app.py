@@ -28,6 +28,7 @@ from .runner import thread_runner
 from .state import DashboardSession, friendly_error
 from .views.backend import BackendPanel, connect
 from .views.base import SessionView
+from .views.copy_link import CopyLink
 from .views.facets import FacetChips
 from .views.preview import ProductPreview
 from .views.registry import VIEWS, view_names
@@ -150,7 +151,7 @@ class DashboardApp(pn.viewable.Viewer):
             site="",
             title=TITLE,
             sidebar=[self.views["form"], EnterToSearch(session)],
-            header=[self.backend_button],
+            header=[pn.Row(self.backend_button, CopyLink(width=220, height=36, align="center"))],
             modal=[pn.Column(self.views["backend"], self._close_dialog, sizing_mode="stretch_width")],
             main=[
                 pn.Column(

@@ -1,4 +1,4 @@
-"""A movie player: play/pause, speed 0.25×–4×, frame step, seek; keyboard (space, ←/→, on the player and, while it is shown, on the page).
+"""A movie player: play/pause, speed 0.25×–4×, frame step, seek; keys space, ←/→ (also on the page while shown).
 
 Plays either a video (``src``, a data: URI) or a list of frames (``frames``, image data: URIs), which
 is what the demo archive's synthetic movies are. All text is set with ``textContent``; sources are

@@ -126,11 +126,12 @@ class ProductPreview(SessionView):
             visible=False,
             css_classes=["ax-preview"],
             sizing_mode="stretch_width",
-            # Beside the results (which keep >= 480 px): about 45 % of the main area, so that a
-            # movie gets >= 640 px at 1920 px; below them only when the window is narrower than that.
+            # Beside the results: about 45 % of the main area (a movie gets >= 640 px at 1920 px),
+            # but the table keeps 560 px for name, type, sub-type and start (at 1280 px the preview
+            # gets the rest, >= 320 px); below them only when the window is narrower than that.
             # Sticky: the preview stays in view while the results scroll under it.
             styles={
-                "flex": "0 1 clamp(360px, 45%, 960px)",
+                "flex": "0 1 clamp(320px, min(45%, 100% - 560px), 960px)",
                 "min-width": "0",
                 "position": "sticky",
                 "top": "0",

@@ -67,6 +67,10 @@ def table_frame(results: pd.DataFrame | None) -> pd.DataFrame:
     return frame[list(COLUMNS)]
 
 
+_HIDE_THUMBNAILS = """
+.tabulator-col[tabulator-field="thumbnail"], .tabulator-cell[tabulator-field="thumbnail"] { display: none !important; }
+"""
+
 # Ties of a sort keep time order: start, then the site's display name, then the result order.
 TIE_BREAKERS = ("start", "display_name")
 
@@ -236,6 +240,11 @@ class ResultsTable(SessionView):
     def _on_selected(self) -> None:
         results = self.session.results
         index = results.selected_index
+        # With a preview open beside the table, its big image stands for the row's thumbnail: the
+        # thumbnail column gives its width to name, type, sub-type and start (a style, no re-render).
+        sheets = [_HIDE_THUMBNAILS] if index is not None else []
+        if list(self.table.stylesheets) != sheets:
+            self.table.stylesheets = sheets
         wanted = [] if index is None else [index]
         place = results.position()
         if place is not None:

@@ -209,3 +209,19 @@ def test_hostile_record_text_is_inert_in_chips_headers_and_the_preview(page: Pag
     expect(page.locator(".ax-preview")).to_contain_text("2 of", timeout=10_000)
     assert page.locator(".ax-preview a[href^='javascript']").count() == 0
     assert page.evaluate("window.__pwned") is False
+
+
+def test_copy_link_copies_the_permalink_and_unknown_link_parameters_are_reported(
+    page: Page, serve_dashboard: Any, context: Any
+) -> None:
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    url, sessions = serve_dashboard()
+    _open(page, url + "?start=2020-01-01&end=2020-01-01T23:59:59&program=trex&colour=red")
+    expect(page.locator(".tabulator-row").first).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("status").filter(has_text="colour was not understood")).to_be_visible(timeout=10_000)
+    page.locator(".tabulator-row").first.click()
+    page.wait_for_function("() => location.search.includes('product=')")
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.get_by_text("Link copied")).to_be_visible(timeout=5_000)
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == page.url and "product=" in copied

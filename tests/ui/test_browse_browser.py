@@ -215,7 +215,7 @@ def test_copy_link_copies_the_permalink_and_unknown_link_parameters_are_reported
     page: Page, serve_dashboard: Any, context: Any
 ) -> None:
     context.grant_permissions(["clipboard-read", "clipboard-write"])
-    url, sessions = serve_dashboard()
+    url, _sessions = serve_dashboard()
     _open(page, url + "?start=2020-01-01&end=2020-01-01T23:59:59&program=trex&colour=red")
     expect(page.locator(".tabulator-row").first).to_be_visible(timeout=20_000)
     expect(page.get_by_role("status").filter(has_text="colour was not understood")).to_be_visible(timeout=10_000)

@@ -139,3 +139,17 @@ def test_night_groups_keep_the_order_inside_each_night(session: DashboardSession
         assert members == [i for i in indices if i in set(members)]  # the table's order within the night
     _, by_site = group_by_night(data, indices, by_site=True)
     assert len(by_site) >= len(groups) and all(" · " in g.label for g in by_site)
+
+
+def test_a_failed_api_connect_puts_the_radio_back_and_says_its_advice_once(session: DashboardSession) -> None:
+    from dashboard.views.backend import EMBEDDED, REMOTE, BackendPanel
+
+    panel = BackendPanel(session=session)
+    panel._kind.value = REMOTE
+    panel._url.value = "http://127.0.0.1:9/"
+    panel.switch()
+    text = panel._status.object
+    assert "Cannot reach the AuroraX server" in text and "Still using" in text
+    assert text.lower().count("check") == 1, text
+    assert panel._kind.value == EMBEDDED and not session.backend_name.startswith("http")
+    assert panel._url.value == "http://127.0.0.1:9/"  # kept for the next try

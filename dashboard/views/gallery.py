@@ -46,12 +46,16 @@ export function render({ model, el }) {
   el.append(bar, body);
   let sections = [];
   const cardsByIndex = new Map();
+  // Near the viewport a section asks for its cards (once) and its thumbnails; leaving, it says
+  // so, and the server drops the thumbnails it has not made yet (a fast scroll costs nothing).
   const io = new IntersectionObserver((entries) => {
     for (const e of entries) {
       const s = sections[+e.target.dataset.group];
-      if (e.isIntersecting && s && !s.requested) { s.requested = true; model.send_msg({ want: s.i }); }
+      if (!s || e.isIntersecting === s.near) continue;
+      s.near = e.isIntersecting;
+      model.send_msg({ want: s.i, near: s.near, build: model.build });
     }
-  }, { rootMargin: "1500px 0px" });
+  }, { rootMargin: "800px 0px" });
   function columns() {
     const w = body.clientWidth || 800;
     return Math.max(1, Math.floor((w + GAP) / (CARD_W + GAP)));
@@ -107,7 +111,7 @@ export function render({ model, el }) {
       o.value = String(i);
       o.textContent = g.label;
       jump.appendChild(o);
-      const s = { i, count: g.count, sec, grid, requested: false, filled: false };
+      const s = { i, count: g.count, sec, grid, near: false, filled: false };
       reserve(s);
       io.observe(grid);
       return s;
@@ -225,12 +229,18 @@ class Gallery(SessionView):
         self.order: list[int] = []
         self.groups: list[NightGroup] = []
         self.sent: dict[int, list[dict[str, Any]]] = {}
+        self.near: set[int] = set()  # groups near the browser's viewport (read by worker threads)
+        self.thumbed: set[int] = set()  # products whose thumbnails were sent or are being made
         self._reset()
 
     @param.depends("session.results.view_indices", "session.results.result", "by_site", watch=True)
     def _reset(self) -> None:
         self._thumbs.reset()
         self.sent = {}
+        # Emptied, then a new set: work still queued for the old groups sees they are not near.
+        self.near.clear()
+        self.near = set()
+        self.thumbed = set()
         results = self.session.results
         data = results.result.data if results.result is not None else []
         self.order, self.groups = group_by_night(data, results.view_indices, by_site=self.by_site)
@@ -262,31 +272,49 @@ class Gallery(SessionView):
         return cards
 
     def send_group(self, group: int) -> None:
-        """Send a group's cards at once, then its missing thumbnails, made off the event loop."""
-        cards = self.cards(group)
-        if not cards:
-            return
+        """Send a group's cards (the first time), then its missing thumbnails, made off the event loop
+        a chunk at a time while the group stays near the viewport."""
+        self.near.add(group)
         build = self.grid.build
-        self.grid._send_msg({"build": build, "group": group, "cards": cards})
+        cards = self.sent.get(group)
+        if cards is None:
+            cards = self.cards(group)
+            if not cards:
+                return
+            self.grid._send_msg({"build": build, "group": group, "cards": cards})
         images = self.session.images
         result = self.session.results.result
-        missing = [c["index"] for c in cards if not c["src"]]
+        missing = [c["index"] for c in cards if not c["src"] and c["index"] not in self.thumbed]
         if images is None or result is None or not missing:
             return
-        for start in range(0, len(missing), THUMBS_PER_MESSAGE):
-            chunk = missing[start : start + THUMBS_PER_MESSAGE]
-            products = [result.data[i] for i in chunk]
+        self.thumbed.update(missing)  # asked for; given back below if the group leaves first
+        near, lane = self.near, self._thumbs
+        ticket = lane.begin()
 
-            def work(chunk: list[int] = chunk, products: list[Any] = products) -> list[tuple[int, str]]:
+        def send(thumbs: list[tuple[int, str]]) -> None:
+            self.grid._send_msg({"build": build, "group": group, "thumbs": thumbs})
+
+        def give_back(indices: list[int]) -> None:
+            self.thumbed.difference_update(indices)
+
+        def work() -> None:
+            # One thread per group, a message per chunk; it stops as soon as the group has
+            # scrolled away (a fast scroll through a month renders only where it stops).
+            for at in range(0, len(missing), THUMBS_PER_MESSAGE):
+                chunk = missing[at : at + THUMBS_PER_MESSAGE]
+                if group not in near:
+                    rest = missing[at:]
+                    lane.post(ticket, lambda rest=rest: give_back(rest))
+                    return
+                products = [result.data[i] for i in chunk]
                 try:
                     uris = images.thumbnails(products)
                 except Exception:  # placeholders instead of a broken gallery
                     uris = [None] * len(products)
-                return [(i, uri or "") for i, uri in zip(chunk, uris, strict=True)]
+                thumbs = [(i, uri or "") for i, uri in zip(chunk, uris, strict=True)]
+                lane.post(ticket, lambda thumbs=thumbs: send(thumbs))
 
-            self._thumbs.submit(
-                work, lambda thumbs: self.grid._send_msg({"build": build, "group": group, "thumbs": thumbs})
-            )
+        self._thumbs.runner.run_off_loop(work)
 
     def _on_msg(self, event: Any) -> None:
         # Panel hands over a DataEvent whose ``data`` is what the browser sent.
@@ -303,9 +331,15 @@ class Gallery(SessionView):
                 results.selected_index = index
         elif "want" in msg:
             try:
-                self.send_group(int(msg["want"]))
+                group = int(msg["want"])
             except (TypeError, ValueError):
                 return
+            if msg.get("build") != self.grid.build:
+                return  # about groups that are gone
+            if msg.get("near", True):
+                self.send_group(group)
+            else:
+                self.near.discard(group)
         elif "by_site" in msg:
             self.by_site = bool(msg["by_site"])
 

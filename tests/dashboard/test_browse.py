@@ -153,3 +153,33 @@ def test_a_failed_api_connect_puts_the_radio_back_and_says_its_advice_once(sessi
     assert text.lower().count("check") == 1, text
     assert panel._kind.value == EMBEDDED and not session.backend_name.startswith("http")
     assert panel._url.value == "http://127.0.0.1:9/"  # kept for the next try
+
+
+def test_gallery_sends_a_nights_cards_when_near_and_skips_thumbnails_once_scrolled_past(
+    backend: object, tmp_path: Path
+) -> None:
+    from aurorax_core import ThumbnailService
+    from dashboard.images import ImageSource
+
+    app = DashboardApp(backend, images=ImageSource(service=ThumbnailService(cache_dir=tmp_path)))
+    session = app.session
+    session.form.preset_example_day()
+    session.form.set_days(datetime(2019, 12, 31).date(), datetime(2020, 1, 2).date())
+    session.param.trigger("search")
+    gallery = app.views["gallery"]
+    assert len(gallery.groups) == 3
+    assert [g["count"] for g in gallery.grid.groups] == [g.count for g in gallery.groups]
+    assert sum(g.count for g in gallery.groups) == len(session.results.view_indices)
+    build = gallery.grid.build
+    gallery._on_msg({"want": 2, "near": True, "build": build})
+    last = gallery.sent[2]
+    assert [c["index"] for c in last] == gallery.order[gallery.groups[2].first :]
+    assert {c["index"] for c in last} <= gallery.thumbed  # made (synchronously here)
+    gallery._on_msg({"want": 1, "near": False, "build": build})
+    gallery.near.discard(0)
+    gallery.send_group(0)  # e.g. a stale request: the group is marked near again and sent
+    assert 0 in gallery.sent and 0 in gallery.near
+    gallery._on_msg({"want": 1, "near": True, "build": build - 1})  # from old results: ignored
+    assert 1 not in gallery.sent
+    session.results.selected_index = last[0]["index"]
+    assert gallery.grid.selected == last[0]["index"]

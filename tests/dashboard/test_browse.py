@@ -183,3 +183,14 @@ def test_gallery_sends_a_nights_cards_when_near_and_skips_thumbnails_once_scroll
     assert 1 not in gallery.sent
     session.results.selected_index = last[0]["index"]
     assert gallery.grid.selected == last[0]["index"]
+
+
+def test_option_labels_from_records_are_escaped_for_the_browsers_choice_lists(session: DashboardSession) -> None:
+    from dashboard.views.search_form import MetadataFilterBuilder
+
+    form = MetadataFilterBuilder(session=session)
+    key = form._key.value
+    session.form.metadata_vocabulary = {**session.form.metadata_vocabulary, key: ["<img src=x onerror=alert(1)>"]}
+    form._on_key()
+    assert form._values.options == {"&lt;img src=x onerror=alert(1)&gt;": "<img src=x onerror=alert(1)>"}
+    assert all("<" not in label for label in session.form.param.programs.objects)

@@ -158,6 +158,7 @@ class DashboardApp(pn.viewable.Viewer):
                     self._startup,
                     self.views["status"],
                     self.views["facets"],
+                    self.views["preview"].keys,
                     pn.FlexBox(
                         self.tabs,
                         self.views["preview"],

@@ -189,7 +189,9 @@ class GalleryGrid(JSComponent):
         .ax-card:focus-visible { outline: 3px solid #0072b2; outline-offset: 2px; }
         .ax-card img { width: 100%; height: 104px; object-fit: contain; background: #2b2b2b;
                        box-sizing: border-box; border: 1px solid #8a8a8a; }
-        .ax-card img.ax-pending, .ax-card img.ax-noimg-img { visibility: visible; }
+        /* Waiting for its thumbnail: an empty dark box (the alt text stays for screen readers). */
+        .ax-card img.ax-pending { color: transparent; font-size: 0; }
+        .ax-card img.ax-noimg-img { font-size: 0.75em; color: inherit; }
         .ax-caption { font-size: 0.8em; text-align: left; margin-top: 4px; overflow: hidden;
                       display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
         .ax-dim { opacity: 0.8; }

@@ -251,4 +251,5 @@ class ProductPreview(SessionView):
         self._image.visible = bool(self._image.object)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._layout, self.keys, styles=self._layout.styles, visible=True, margin=0)
+        # ``keys`` is placed by the app (it must be on the page while the preview is closed).
+        return self._layout

@@ -37,10 +37,10 @@ class Facet:
 
     @property
     def filters(self) -> dict[str, str]:
-        """The table filters that select exactly this facet's rows (header filters are substrings)."""
-        out = {"data_product_type": self.data_product_type}
+        """The table filters that select exactly this facet's rows ("=": exact, not a substring)."""
+        out = {"data_product_type": "=" + self.data_product_type}
         if self.sub_type:
-            out["sub_type"] = self.sub_type
+            out["sub_type"] = "=" + self.sub_type
         return out
 
 

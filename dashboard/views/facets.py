@@ -113,6 +113,12 @@ class FacetBar(JSComponent):
     ]
 
 
+def filter_label(column: str, text: str) -> str:
+    """'Product type is “movie”' (exact, from a chip) or 'Sub-type contains “dai”' (typed)."""
+    name = COLUMNS.get(column, column)
+    return f"{name} is “{text[1:]}”" if text.startswith("=") else f"{name} contains “{text}”"
+
+
 class FacetChips(SessionView):
     """The quick facets and the active filters, bound to ``session.results``."""
 
@@ -148,7 +154,7 @@ class FacetChips(SessionView):
                 {"label": f.label, "sub": bool(f.sub_type), "pressed": self.pressed(f)}
                 for f in (self.facets if len(self.facets) > 1 else [])
             ],
-            active=[{"field": k, "label": f"{COLUMNS.get(k, k)} contains “{v}”"} for k, v in sorted(filters.items())],
+            active=[{"field": k, "label": filter_label(k, v)} for k, v in sorted(filters.items())],
             note="kept from other sources" if filters and self._sources_at_filter != self._sources() else "",
         )
 

@@ -209,10 +209,15 @@ class ResultsTable(SessionView):
         self._render_chips()
 
     def _link_filter(self, frame: pd.DataFrame) -> pd.DataFrame:
-        # The same rule as the header filters ("like": case-insensitive substring).
+        # The same rule as the header filters ("like": case-insensitive substring); "=text" is an
+        # exact match (a facet chip's "daily" must not also select "daily_hires").
         mask = pd.Series(True, index=frame.index)
         for column, text in self._link_filters.items():
-            mask &= frame[column].astype(str).str.contains(text, case=False, regex=False)
+            values = frame[column].astype(str)
+            if text.startswith("="):
+                mask &= values.str.lower() == text[1:].lower()
+            else:
+                mask &= values.str.contains(text, case=False, regex=False)
         return frame[mask]
 
     def _render_chips(self) -> None:

@@ -104,7 +104,7 @@ def test_facets_count_types_and_sub_types(session: DashboardSession) -> None:
     keogram = next(f for f in facets if f.data_product_type == "keogram" and not f.sub_type)
     assert keogram.label == f"keograms · {keogram.count:,}"
     assert Facet("keogram", "daily", 412).label == "daily keograms · 412"
-    assert Facet("keogram", "daily", 412).filters == {"data_product_type": "keogram", "sub_type": "daily"}
+    assert Facet("keogram", "daily", 412).filters == {"data_product_type": "=keogram", "sub_type": "=daily"}
     assert type_words("summary_plot") == "summary plots"
     assert product_facets(None) == []
 
@@ -194,3 +194,20 @@ def test_option_labels_from_records_are_escaped_for_the_browsers_choice_lists(se
     form._on_key()
     assert form._values.options == {"&lt;img src=x onerror=alert(1)&gt;": "<img src=x onerror=alert(1)>"}
     assert all("<" not in label for label in session.form.param.programs.objects)
+
+
+def test_a_sub_type_chip_selects_exactly_its_sub_type(backend: object) -> None:
+    app = DashboardApp(backend)
+    session = app.session
+    session.form.preset_example_day()
+    session.param.trigger("search")
+    facets = app.views["facets"]
+    daily = next(f for f in facets.facets if f.data_product_type == "keogram" and f.sub_type == "daily")
+    facets.toggle(daily)
+    data = session.results.result.data
+    assert len(session.results.view_indices) == daily.count
+    assert {data[i].sub_type for i in session.results.view_indices} == {"daily"}  # not daily_hires
+    assert facets.bar.active == [
+        {"field": "data_product_type", "label": "Product type is “keogram”"},
+        {"field": "sub_type", "label": "Sub-type is “daily”"},
+    ]

@@ -260,7 +260,7 @@ def browse_figures(browser: Any, url: str, sessions: list[Any], repeat: int) -> 
     t0 = time.perf_counter()
     wheels = 0
     while not page.evaluate(_LAST_CARD, last) and wheels < 2000:
-        page.mouse.wheel(0, 600)
+        page.mouse.wheel(0, 1200)
         page.wait_for_timeout(16)
         wheels += 1
     scroll_s = time.perf_counter() - t0

@@ -23,7 +23,7 @@ THUMBS_PER_MESSAGE = 48
 
 _ESM = r"""
 const okImage = (s) => typeof s === "string" && /^data:image\/(png|jpeg|gif|webp);base64,/.test(s);
-const CARD_W = 170, CARD_H = 152, GAP = 10;
+const CARD_W = 170, CARD_H = 152, GAP = 10, CARDS_PER_FRAME = 40;
 export function render({ model, el }) {
   const bar = document.createElement("div");
   bar.className = "ax-gbar";
@@ -53,6 +53,7 @@ export function render({ model, el }) {
       const s = sections[+e.target.dataset.group];
       if (!s || e.isIntersecting === s.near) continue;
       s.near = e.isIntersecting;
+      if (!s.near) empty(s);  // far away: its cards go (the page keeps only the nights near the view)
       model.send_msg({ want: s.i, near: s.near, build: model.build });
     }
   }, { rootMargin: "800px 0px" });
@@ -64,6 +65,15 @@ export function render({ model, el }) {
     if (s.filled) return;
     const rows = Math.ceil(s.count / columns());
     s.grid.style.height = (rows * CARD_H + (rows - 1) * GAP) + "px";
+  }
+  function empty(s) {
+    if (!s.filled) return;
+    for (const b of s.grid.querySelectorAll(".ax-card")) cardsByIndex.delete(+b.dataset.index);
+    s.grid.textContent = "";
+    s.filled = false;
+    s.byIndex = null;
+    s.token = (s.token || 0) + 1;
+    reserve(s);  // the same height as its cards had: nothing above the view moves
   }
   function card(item) {
     const li = document.createElement("div");
@@ -125,19 +135,32 @@ export function render({ model, el }) {
     const s = sections[msg.group];
     if (!s) return;
     if (msg.cards) {
+      if (!s.near) return;  // it left again before its cards arrived
+      for (const b of s.grid.querySelectorAll(".ax-card")) cardsByIndex.delete(+b.dataset.index);
       s.grid.textContent = "";
-      const frag = document.createDocumentFragment();
-      for (const item of msg.cards) frag.appendChild(card(item));
-      s.grid.appendChild(frag);
-      s.grid.style.height = "";
       s.filled = true;
+      const items = msg.cards, token = (s.token = (s.token || 0) + 1);
+      s.byIndex = new Map(items.map((it) => [it.index, it]));
+      // A night can hold hundreds of cards: a few dozen per frame keeps every frame short.
+      let k = 0;
+      const step = () => {
+        if (!s.near || s.token !== token) return;
+        const frag = document.createDocumentFragment();
+        for (let n = 0; n < CARDS_PER_FRAME && k < items.length; n++, k++) frag.appendChild(card(items[k]));
+        s.grid.appendChild(frag);
+        if (k < items.length) requestAnimationFrame(step); else s.grid.style.height = "";
+      };
+      step();
     }
     if (msg.thumbs) {
       for (const [index, src] of msg.thumbs) {
         const b = cardsByIndex.get(index);
         const img = b && b.querySelector("img");
-        if (img && okImage(src)) { img.src = src; img.className = ""; }
-        else if (img) { img.className = "ax-noimg-img"; }
+        if (!img) {  // its card is not made yet: it will be made with it
+          const it = s.byIndex && s.byIndex.get(index);
+          if (it) it.src = src;
+        } else if (okImage(src)) { img.src = src; img.className = ""; }
+        else { img.className = "ax-noimg-img"; }
       }
     }
   });
@@ -232,7 +255,7 @@ class Gallery(SessionView):
         self.groups: list[NightGroup] = []
         self.sent: dict[int, list[dict[str, Any]]] = {}
         self.near: set[int] = set()  # groups near the browser's viewport (read by worker threads)
-        self.thumbed: set[int] = set()  # products whose thumbnails were sent or are being made
+        self.thumbing: set[int] = set()  # products whose thumbnails are being made
         self._reset()
 
     @param.depends("session.results.view_indices", "session.results.result", "by_site", watch=True)
@@ -242,7 +265,7 @@ class Gallery(SessionView):
         # Emptied, then a new set: work still queued for the old groups sees they are not near.
         self.near.clear()
         self.near = set()
-        self.thumbed = set()
+        self.thumbing = set()
         results = self.session.results
         data = results.result.data if results.result is not None else []
         self.order, self.groups = group_by_night(data, results.view_indices, by_site=self.by_site)
@@ -278,26 +301,26 @@ class Gallery(SessionView):
         a chunk at a time while the group stays near the viewport."""
         self.near.add(group)
         build = self.grid.build
-        cards = self.sent.get(group)
-        if cards is None:
-            cards = self.cards(group)
-            if not cards:
-                return
-            self.grid._send_msg({"build": build, "group": group, "cards": cards})
+        # Each time it comes near (the browser drops far nights' cards): thumbnails made since are in.
+        cards = self.cards(group)
+        if not cards:
+            return
+        self.grid._send_msg({"build": build, "group": group, "cards": cards})
         images = self.session.images
         result = self.session.results.result
-        missing = [c["index"] for c in cards if not c["src"] and c["index"] not in self.thumbed]
+        missing = [c["index"] for c in cards if not c["src"] and c["index"] not in self.thumbing]
         if images is None or result is None or not missing:
             return
-        self.thumbed.update(missing)  # asked for; given back below if the group leaves first
+        self.thumbing.update(missing)  # being made; given back when made or when the group leaves
         near, lane = self.near, self._thumbs
         ticket = lane.begin()
 
         def send(thumbs: list[tuple[int, str]]) -> None:
+            self.thumbing.difference_update(i for i, _uri in thumbs)
             self.grid._send_msg({"build": build, "group": group, "thumbs": thumbs})
 
         def give_back(indices: list[int]) -> None:
-            self.thumbed.difference_update(indices)
+            self.thumbing.difference_update(indices)
 
         def work() -> None:
             # One thread per group, a message per chunk; it stops as soon as the group has

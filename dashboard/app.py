@@ -28,6 +28,8 @@ from .runner import thread_runner
 from .state import DashboardSession, friendly_error
 from .views.backend import BackendPanel, connect
 from .views.base import SessionView
+from .views.copy_link import CopyLink
+from .views.facets import FacetChips
 from .views.preview import ProductPreview
 from .views.registry import VIEWS, view_names
 from .views.search_form import EnterToSearch, SearchForm
@@ -122,8 +124,9 @@ class DashboardApp(pn.viewable.Viewer):
         session.tabs.update(self.views)
         self.views.update(
             status=SearchStatus(session=session),
+            facets=FacetChips(session=session),
             form=SearchForm(session=session),
-            preview=ProductPreview(session=session),
+            preview=ProductPreview(session=session, open_night=self._open_night),
             backend=BackendPanel(session=session),
         )
         self._startup = html("", sizing_mode="stretch_width", visible=False)
@@ -131,9 +134,9 @@ class DashboardApp(pn.viewable.Viewer):
             *((view.title, view) for view in tab_views),
             sizing_mode="stretch_width",
             dynamic=False,
-            # The results keep at least 600 px (thumbnail, name, type, sub-type and start without
-            # scrolling); the preview wraps below them when the window is too narrow for both.
-            styles={"flex": "1 1 600px", "min-width": "0"},
+            # The results keep at least 480 px (name, type, sub-type and start without scrolling);
+            # the preview sits beside them, and wraps below only when the window is too narrow.
+            styles={"flex": "1 1 480px", "min-width": "0"},
         )
         names = [view.name for view in tab_views]
         # The tab shown and session.view are one thing, linked both ways (equal values stop the echo).
@@ -154,12 +157,14 @@ class DashboardApp(pn.viewable.Viewer):
             site="",
             title=TITLE,
             sidebar=[self.views["form"], EnterToSearch(session)],
-            header=[self.backend_button],
+            header=[pn.Row(self.backend_button, CopyLink(width=220, height=36, align="center"))],
             modal=[pn.Column(self.views["backend"], self._close_dialog, sizing_mode="stretch_width")],
             main=[
                 pn.Column(
                     self._startup,
                     self.views["status"],
+                    self.views["facets"],
+                    self.views["preview"].keys,
                     pn.FlexBox(
                         self.tabs,
                         self.views["preview"],
@@ -181,6 +186,19 @@ class DashboardApp(pn.viewable.Viewer):
         self._open(backend)
         if self._served:
             pn.state.on_session_destroyed(lambda _ctx: session.close())
+
+    def _open_night(self, product: Any) -> None:
+        """Show the Night tab for ``product``'s night (its UT date) and source."""
+        night = self.views.get("night")
+        if night is None:
+            return
+        source = product.data_source
+        form = self.session.form
+        form.param.update(
+            programs=[source.program], platforms=[source.platform], instrument_types=[source.instrument_type]
+        )
+        night.param.update(night=product.start.date().isoformat(), instrument=source.instrument_type)
+        self.session.view = "night"
 
     def __panel__(self) -> pn.template.FastListTemplate:
         return self.template

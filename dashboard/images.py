@@ -114,6 +114,10 @@ class ImageSource(param.Parameterized):
         """Thumbnail data: URIs (None where none could be made), in order."""
         return [self.thumbnail(p).uri for p in products]
 
+    def cached_preview(self, product: DataProduct) -> Media | None:
+        """The preview when it is already in memory, else None (never renders or fetches)."""
+        return _LARGE.get(("preview", product.url))
+
     def preview(self, product: DataProduct) -> Media:
         return self._get("preview", product, _LARGE)
 

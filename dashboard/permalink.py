@@ -14,8 +14,11 @@ from urllib.parse import parse_qsl, urlencode
 import panel as pn
 
 from .state import FIELD_NAMES, DashboardSession
-from .state.fields import QUERY_LINK_KEYS
+from .state.fields import QUERY_FIELDS, QUERY_LINK_KEYS
 from .views.base import SessionView
+
+# Keys of a link that are not query fields or view parameters: theme (Panel's), results, view.
+_OTHER_KEYS = frozenset({"theme", "table", "product", "view"})
 
 # What changes the URL besides the query fields (``result``: a finished search makes a pending
 # product selection concrete).
@@ -71,10 +74,16 @@ class PermalinkSync:
             # screen shows aurora, not an empty table.
             session.form.preset_example_day()
         problems = session.apply_permalink(params) + apply_view_permalink(self._views, params)
+        known = {f.link for f in QUERY_FIELDS} | _OTHER_KEYS | {n for v in self._views for n in v.permalink}
+        unknown = sorted(k for k in params if k not in known)
+        searching = False
         if problems:
             session.job.problem("Part of the link could not be used", "; ".join(problems))
         elif (first_visit or params.get("start")) and session.backend is not None and not session.form.check():
+            searching = True
             session.param.trigger("search")
+        if unknown:
+            self._report_unknown(unknown, sorted(known), after_search=searching)
 
         def update(*_: Any) -> None:
             if session.job.is_searching and session.results.result is None:
@@ -93,3 +102,26 @@ class PermalinkSync:
             if view.permalink:
                 view.param.watch(update, list(view.permalink))
         update()
+
+    def _report_unknown(self, unknown: list[str], known: list[str], *, after_search: bool) -> None:
+        """Say which link parameters were not understood: now, or once the link's search has
+        finished (its start clears remarks; it may start later, when the backend is ready)."""
+        job = self._session.job
+        note = (
+            f"The link's parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"{'were' if len(unknown) > 1 else 'was'} not understood and ignored (known: {', '.join(known)})."
+        )
+
+        def add() -> None:
+            job.notice = f"{job.notice} {note}".strip()
+
+        if not after_search:
+            add()
+            return
+
+        def once(event: Any) -> None:
+            if event.old and not event.new:
+                job.param.unwatch(watcher)
+                add()
+
+        watcher = job.param.watch(once, "is_searching")

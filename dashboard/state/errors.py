@@ -42,10 +42,9 @@ def friendly_error(exc: BaseException, *, action: str = "The search") -> tuple[s
     if isinstance(exc, Maintenance):
         return "AuroraX is in maintenance", f"{detail}. Try again later or switch to the embedded catalog."
     if isinstance(exc, BackendUnavailable):
-        return (
-            "Cannot reach the AuroraX server",
-            f"{detail}. Check the API URL and your network, or switch to the embedded catalog.",
-        )
+        # The core's message may already say what to check: then say it once.
+        advice = "Check the API URL and your network, or switch" if "check" not in detail.lower() else "Or switch"
+        return "Cannot reach the AuroraX server", f"{detail.rstrip('.')}. {advice} to the embedded catalog."
     if isinstance(exc, BackendTimeout):
         return "The AuroraX server did not answer in time", f"{detail}. Try again, or switch to the embedded catalog."
     if isinstance(exc, MalformedResponse):

@@ -6,6 +6,7 @@ type options) but not the backend itself: asking the backend anything is the ses
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -106,19 +107,21 @@ class QueryForm(_FormFields):  # type: ignore[misc,valid-type]
                 return None
             return sum(counts.get(s.key, 0) for s in within if getattr(s, attribute) == value)
 
+        # Labels are escaped: the browser's option lists (Choices.js, no allowHTML from Bokeh)
+        # render them as HTML, and names come from the backend's records.
         program_opts = labelled(
             (s.program for s in sources),
-            lambda v: with_count(program_label(v, sources), count(sources, "program", v)),
+            lambda v: _text(with_count(program_label(v, sources), count(sources, "program", v))),
         )
         by_program = self.matching_sources(self.programs)
         platform_opts = labelled(
             (s.platform for s in by_program),
-            lambda v: with_count(platform_label(v, sources), count(by_program, "platform", v)),
+            lambda v: _text(with_count(platform_label(v, sources), count(by_program, "platform", v))),
         )
         by_platform = self.matching_sources(self.programs, [p for p in self.platforms if p in platform_opts.values()])
         instrument_opts = labelled(
             (s.instrument_type for s in by_platform),
-            lambda v: with_count(v, count(by_platform, "instrument_type", v)),
+            lambda v: _text(with_count(v, count(by_platform, "instrument_type", v))),
         )
         self.param.programs.objects = program_opts
         self.param.platforms.objects = platform_opts
@@ -302,6 +305,11 @@ class QueryForm(_FormFields):  # type: ignore[misc,valid-type]
             if value is not KEEP:
                 setattr(self, field.name, value)
         return problems
+
+
+def _text(label: str) -> str:
+    """A label that reads as itself when rendered as HTML."""
+    return html.escape(label, quote=False)
 
 
 def _field_named_in(message: str) -> str:

@@ -77,6 +77,30 @@ class Results(param.Parameterized):
                 return True
         return False
 
+    def step(self, delta: int) -> bool:
+        """Open the next (``delta`` > 0) or previous product in the table's order; False at an end.
+
+        With nothing open, any step opens the first product of the order.
+        """
+        order = self.view_indices
+        if self.result is None or not order:
+            return False
+        if self.selected_index is None or self.selected_index not in order:
+            target = order[0] if delta >= 0 else order[-1]
+        else:
+            position = order.index(self.selected_index) + delta
+            if not 0 <= position < len(order):
+                return False
+            target = order[position]
+        self.selected_index = target
+        return True
+
+    def position(self) -> tuple[int, int] | None:
+        """(1-based place of the open product in the table's order, how many there are)."""
+        if self.selected_index is None or self.selected_index not in self.view_indices:
+            return None
+        return self.view_indices.index(self.selected_index) + 1, len(self.view_indices)
+
     def view_products(self) -> list[DataProduct]:
         """The results as the table currently filters and sorts them."""
         if self.result is None:

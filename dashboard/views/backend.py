@@ -132,6 +132,8 @@ class BackendPanel(SessionView):
     def _failed(self, exc: BaseException) -> None:
         self._connect.disabled = False
         title, message = friendly_error(exc, action="Connecting")
+        # The radio shows what is really in use again (the URL typed stays in its hidden field).
+        self._sync_choice()
         self._render(
             message=f"<strong>{esc(title)}</strong><p>{esc(message)}</p><p>Still using "
             f"{esc(self.session.backend_name or 'no backend')}.</p>",

@@ -1,4 +1,4 @@
-"""A movie player: play/pause, speed 0.25×–4×, frame step, seek; keyboard (space, ←/→).
+"""A movie player: play/pause, speed 0.25×–4×, frame step, seek; keys space, ←/→ (also on the page while shown).
 
 Plays either a video (``src``, a data: URI) or a list of frames (``frames``, image data: URIs), which
 is what the demo archive's synthetic movies are. All text is set with ``textContent``; sources are
@@ -136,8 +136,19 @@ export function render({ model, el: root }) {
     else if (e.key === "ArrowLeft") { e.preventDefault(); step(-1); }
     else if (e.key === "ArrowRight") { e.preventDefault(); step(1); }
   });
+  // The page's keys (preview open): ←/→ step frames and space plays anywhere but in a field, a
+  // button (space presses it) or the player itself (handled above).
+  function onPageKey(e) {
+    const t = e.composedPath ? e.composedPath()[0] : e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey || t === wrap || !wrap.getClientRects().length) return;
+    if (t && (["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName) || t.isContentEditable)) return;
+    if (e.key === " " && !(t && t.tagName === "BUTTON")) { e.preventDefault(); setPlaying(!playing); }
+    else if (e.key === "ArrowLeft") { e.preventDefault(); step(-1); }
+    else if (e.key === "ArrowRight") { e.preventDefault(); step(1); }
+  }
+  window.addEventListener("keydown", onPageKey);
   model.on(["src", "frames", "label"], load);
-  model.on("remove", () => { if (timer) clearInterval(timer); });
+  model.on("remove", () => { if (timer) clearInterval(timer); window.removeEventListener("keydown", onPageKey); });
   load();
 }
 """
@@ -160,7 +171,8 @@ class MoviePlayer(JSComponent):
         """
         .ax-player { outline: none; }
         .ax-player:focus-visible { outline: 3px solid #0072b2; outline-offset: 2px; }
-        .ax-player-stage img, .ax-player-stage video { max-width: 100%; max-height: 480px; display: block; }
+        .ax-player-stage img, .ax-player-stage video { width: 100%; max-height: 80vh; object-fit: contain;
+                                                       display: block; background: #2b2b2b; }
         .ax-player-bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-top: 6px; }
         .ax-player-bar button, .ax-player-bar select { font: inherit; padding: 4px 8px; }
         .ax-player-bar input[type=range] { flex: 1 1 120px; }

@@ -67,6 +67,10 @@ def table_frame(results: pd.DataFrame | None) -> pd.DataFrame:
     return frame[list(COLUMNS)]
 
 
+_HIDE_THUMBNAILS = """
+.tabulator-col[tabulator-field="thumbnail"], .tabulator-cell[tabulator-field="thumbnail"] { display: none !important; }
+"""
+
 # Ties of a sort keep time order: start, then the site's display name, then the result order.
 TIE_BREAKERS = ("start", "display_name")
 
@@ -146,6 +150,9 @@ class ResultsTable(SessionView):
         )
         self._count = html("", margin=(0, 10), sizing_mode="stretch_width")
         self._link_filters: dict[str, str] = {}
+        # One bound method object: Tabulator.remove_filter compares by identity, and each
+        # ``self._link_filter`` access makes a new one (the old filter then was never removed).
+        self._link_filter_fn = self._link_filter
         # Thumbnails of several pages may load at once; new results make them all stale.
         self._thumbs = self.session.runner.lane(supersede=False)
         self._pending: set[int] = set()
@@ -195,17 +202,22 @@ class ResultsTable(SessionView):
         if wanted == self._link_filters:
             return
         if self._link_filters:
-            self.table.remove_filter(self._link_filter)
+            self.table.remove_filter(self._link_filter_fn)
         self._link_filters = wanted
         if wanted:
-            self.table.add_filter(self._link_filter)
+            self.table.add_filter(self._link_filter_fn)
         self._render_chips()
 
     def _link_filter(self, frame: pd.DataFrame) -> pd.DataFrame:
-        # The same rule as the header filters ("like": case-insensitive substring).
+        # The same rule as the header filters ("like": case-insensitive substring); "=text" is an
+        # exact match (a facet chip's "daily" must not also select "daily_hires").
         mask = pd.Series(True, index=frame.index)
         for column, text in self._link_filters.items():
-            mask &= frame[column].astype(str).str.contains(text, case=False, regex=False)
+            values = frame[column].astype(str)
+            if text.startswith("="):
+                mask &= values.str.lower() == text[1:].lower()
+            else:
+                mask &= values.str.contains(text, case=False, regex=False)
         return frame[mask]
 
     def _render_chips(self) -> None:
@@ -231,8 +243,20 @@ class ResultsTable(SessionView):
 
     @param.depends("session.results.selected_index", watch=True)
     def _on_selected(self) -> None:
-        index = self.session.results.selected_index
+        results = self.session.results
+        index = results.selected_index
+        # With a preview open beside the table, its big image stands for the row's thumbnail: the
+        # thumbnail column gives its width to name, type, sub-type and start (a style, no re-render).
+        sheets = [_HIDE_THUMBNAILS] if index is not None else []
+        if list(self.table.stylesheets) != sheets:
+            self.table.stylesheets = sheets
         wanted = [] if index is None else [index]
+        place = results.position()
+        if place is not None:
+            # j/k past the page's last row turns the page, so the open product's row stays in view.
+            page = (place[0] - 1) // self.table.page_size + 1
+            if page != self.table.page:
+                self.table.page = page
         if list(self.table.selection) != wanted:
             self.table.selection = wanted
 
@@ -353,4 +377,5 @@ class ResultsTable(SessionView):
         self.table.param.trigger("value")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._count, self._chips, self.table, sizing_mode="stretch_width")
+        # The active filters are listed above the results in every tab (views/facets.py).
+        return pn.Column(self._count, self.table, sizing_mode="stretch_width")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape as html_escape
 from typing import Any
 
 import panel as pn
@@ -104,7 +105,9 @@ class MetadataFilterBuilder(SessionView):
 
     def _on_key(self, *_: Any) -> None:
         values = self.session.form.metadata_vocabulary.get(self._key.value or "", [])
-        self._values.options = [str(v) for v in values]
+        # Bokeh's MultiChoice gives Choices.js no allowHTML, which then renders labels as HTML:
+        # labels are escaped (record text stays text); the values stay as the record has them.
+        self._values.options = {html_escape(str(v), quote=False): str(v) for v in values}
         self._values.value = []
 
     def _on_add(self, *_: Any) -> None:

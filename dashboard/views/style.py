@@ -42,6 +42,15 @@ def css(dark: bool) -> str:
     .ax-full {{ display: block; width: 100%; height: auto; box-sizing: border-box;
                border: 1px solid #8a8a8a; background: #2b2b2b; padding: 2px; }}
     .ax-inert-url {{ font-family: monospace; overflow-wrap: anywhere; }}
+    .ax-original {{ overflow-wrap: anywhere; }}
+    /* A keogram's UT axis: ticks at the hours' positions under the image (inset by its frame). */
+    .ax-keogram {{ margin: 0; }}
+    .ax-axis {{ position: relative; height: 24px; margin: 0 3px; border-top: 1px solid #8a8a8a; }}
+    .ax-tick {{ position: absolute; top: 0; height: 6px; border-left: 1px solid currentColor; }}
+    .ax-tick-label {{ position: absolute; top: 6px; transform: translateX(-50%); font-size: 0.8em; }}
+    .ax-axis-title {{ font-size: 0.85em; margin: 2px 0 6px 0; }}
+    .ax-nodata-key {{ display: inline-block; width: 12px; height: 12px; background: #fff; vertical-align: -2px;
+                     border: 1px solid #8a8a8a; outline: 1px solid #2b2b2b; margin-left: 6px; }}
     a {{ color: {"#8cc8ff" if dark else "#0a58a6"}; }}
     """
 

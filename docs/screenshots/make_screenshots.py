@@ -34,7 +34,9 @@ def _free_port() -> int:
 def _save(page: Any, out: Path, name: str, settle_ms: int = 600) -> None:
     from PIL import Image
 
-    path = out / f"dashboard-{name}.png"
+    size = page.viewport_size or {"width": 1280, "height": 800}
+    suffix = "" if size["width"] == 1280 else f"-{size['width']}"
+    path = out / f"dashboard-{name}{suffix}.png"
     page.mouse.move(1, 1)  # no hover tooltips in the pictures
     page.wait_for_timeout(settle_ms)
     page.screenshot(path=str(path))
@@ -99,16 +101,34 @@ def shoot(url: str, sessions: list[Any], out: Path, theme: str, size: tuple[int,
         session.runner.dispatch(lambda: setattr(results, "selected_index", movie))
         expect(page.locator(".ax-player")).to_be_visible(timeout=60_000)
         _save(page, out, f"movie-preview-{theme}")
-        page.get_by_role("button", name="Close preview").click()
+        page.locator("body").click(position={"x": 5, "y": size[1] - 5})
+        page.keyboard.press("?")
+        _save(page, out, f"preview-keys-{theme}")
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name="Close (Esc)").click()
+
+        movies = sum(1 for p in results.result.data if p.data_product_type == "movie")
+        page.get_by_role("button", name=f"movies · {movies}").click()
+        expect(page.get_by_role("button", name="Clear filters")).to_be_visible(timeout=30_000)
+        _save(page, out, f"facets-{theme}")
+        page.get_by_role("button", name="Clear filters").click()
 
         page.get_by_text("Gallery", exact=True).click()
         expect(page.locator(".ax-card img").first).to_be_visible(timeout=60_000)
         _save(page, out, f"gallery-{theme}")
+        # A month, night by night: jump to the last night.
+        start = page.get_by_label("Start (UTC)")
+        start.fill("2020-01")
+        start.press("Enter")
+        expect(page.locator(".ax-night-header").nth(20)).to_be_attached(timeout=60_000)
+        jump = page.locator(".ax-jump")
+        jump.select_option(index=jump.locator("option").count() - 1)
+        page.wait_for_timeout(1500)
+        _save(page, out, f"gallery-month-{theme}")
         page.get_by_text("Export", exact=True).click()
         page.wait_for_timeout(500)
         _save(page, out, f"export-{theme}")
         page.get_by_text("Availability", exact=True).click()
-        start = page.get_by_label("Start (UTC)")
         start.fill("2020-01")
         start.press("Enter")
         expect(page.locator(".av-wrap[data-drawn]")).to_be_visible(timeout=60_000)

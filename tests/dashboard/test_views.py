@@ -189,6 +189,8 @@ def test_misbehaving_api_url_is_refused_and_the_old_backend_kept(session: Dashbo
     assert session.backend is before
     assert 'role="alert"' in panel._status.object and "Still using catalog" in panel._status.object
     assert "<script>" not in panel._status.object
+    assert panel._kind.value != REMOTE  # the radio shows the catalog still in use
+    panel._kind.value = REMOTE
     panel._url.value = "javascript:alert(1)"
     panel.switch()
     assert "is not an http(s) URL" in panel._status.object

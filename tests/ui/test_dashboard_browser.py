@@ -125,7 +125,14 @@ def test_hostile_metadata_is_inert_text(page: Page, serve_dashboard: Any) -> Non
     page.evaluate("window.__pwned = false")
     _example_search(page)
     state = sessions[-1].session
+    import time
     from dataclasses import replace
+
+    # The first visit's own search and the click's may both be running: let them land first, or
+    # a late answer replaces the hostile result set below.
+    deadline = time.monotonic() + 30
+    while state.job.is_searching and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     product = state.results.result.data[0]
     hostile = replace(
@@ -219,7 +226,7 @@ def test_remote_mode_shows_the_same_rows_as_the_catalog(
 
 def test_enter_searches_and_gallery_loads_lazily_and_opens_previews(page: Page, serve_dashboard: Any) -> None:
     """Enter in a form field runs the search; the gallery shows loaded thumbnails with alt text,
-    loads more as it scrolls, and a card click (or Enter on it) opens the preview."""
+    the night's cards, and a card click (or Enter on it) opens the preview."""
     url, sessions = serve_dashboard()
     errors = _open(page, url)
     page.get_by_role("button", name="Last 7 nights").click()
@@ -234,12 +241,19 @@ def test_enter_searches_and_gallery_loads_lazily_and_opens_previews(page: Page, 
     first_img = cards.first.locator("img")
     assert first_img.evaluate("img => img.complete && img.naturalWidth") > 0
     assert "TREx" in (first_img.get_attribute("alt") or "")
-    shown = cards.count()
-    assert 0 < shown < len(state.results.result)
-    cards.nth(shown - 1).scroll_into_view_if_needed()
-    page.mouse.wheel(0, 5000)
-    expect(cards.nth(shown)).to_be_attached(timeout=20_000)
-    cards.nth(3).focus()
+    # The gallery fills a night at a time (tests/ui/test_browse_browser.py scrolls a longer result).
+    last = state.results.view_indices[-1]
+    for _ in range(40):  # scroll down night by night until the last night's cards arrive
+        if page.locator(f".ax-card[data-index='{last}']").count():
+            break
+        page.mouse.wheel(0, 1200)
+        page.wait_for_timeout(250)
+    expect(page.locator(f".ax-card[data-index='{last}']")).to_be_attached(timeout=20_000)
+    # Back to the first night (far nights' cards leave the page; they come back when near).
+    page.locator(".ax-jump").select_option(index=0)
+    fourth = page.locator(f".ax-card[data-index='{state.results.view_indices[3]}']")
+    expect(fourth).to_be_attached(timeout=20_000)
+    fourth.focus()
     page.keyboard.press("Enter")
     expect(page.locator("#ax-preview-title")).to_be_visible(timeout=20_000)
     assert state.results.selected_index == state.results.view_indices[3]
@@ -275,7 +289,7 @@ _LAYOUT_JS = """() => {
 def test_preview_keeps_the_key_columns_in_view_and_shows_a_framed_keogram(
     page: Page, serve_dashboard: Any, size: tuple[int, int]
 ) -> None:
-    """With a keogram preview open, the table still shows thumbnail, name, type, sub-type and start
+    """With a keogram preview open, the table still shows name, type, sub-type and start
     without scrolling; the keogram fills the preview's width, keeps its aspect and has a frame."""
     page.set_viewport_size({"width": size[0], "height": size[1]})
     url, sessions = serve_dashboard()
@@ -289,9 +303,10 @@ def test_preview_keeps_the_key_columns_in_view_and_shows_a_framed_keogram(
     info = page.evaluate(_LAYOUT_JS)
     left, right = info["table"]
     visible = [name for name, a, b in info["columns"] if name and a >= left - 1 and b <= right + 1]
-    assert {"thumbnail", "display_name", "data_product_type", "sub_type", "start"} <= set(visible), visible
+    # The preview's image stands for the row's thumbnail, whose column makes way while it is open.
+    assert {"display_name", "data_product_type", "sub_type", "start"} <= set(visible), (visible, info)
     width, height, natural_w, natural_h, border = info["image"]
-    assert width >= 360 and border == "1px"
+    assert width >= (280 if size[0] < 1600 else 600) and border == "1px"
     assert abs(width / height - natural_w / natural_h) < 0.1
 
 

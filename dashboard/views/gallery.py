@@ -10,6 +10,7 @@ from panel.custom import JSComponent
 
 from ..media import alt_text, is_safe_data_uri, product_title
 from .base import SessionView
+from .basket_controls import toggle_result
 
 BATCH = 24
 
@@ -54,7 +55,20 @@ export function render({ model, el }) {
     b.appendChild(cap);
     b.addEventListener("click", () => model.send_msg({ select: item.index }));
     li.appendChild(b);
+    const add = document.createElement("button");
+    add.type = "button";
+    add.className = "ax-add";
+    add.dataset.index = String(item.index);
+    add.addEventListener("click", () => model.send_msg({ basket: item.index }));
+    li.appendChild(add);
+    mark(add, item.title);
     return li;
+  }
+  function mark(add, title) {
+    const inside = (model.in_basket || []).includes(Number(add.dataset.index));
+    add.textContent = inside ? "In basket ✓" : "+ Basket";
+    add.setAttribute("aria-pressed", inside ? "true" : "false");
+    if (title !== undefined) add.setAttribute("aria-label", "Basket: " + title);
   }
   function sync() {
     const items = model.items || [];
@@ -76,6 +90,7 @@ export function render({ model, el }) {
   }, { rootMargin: "400px" });
   io.observe(sentinel);
   model.on(["items", "total"], sync);
+  model.on("in_basket", () => grid.querySelectorAll(".ax-add").forEach((add) => mark(add)));
   model.on("remove", () => io.disconnect());
   sync();
 }
@@ -85,6 +100,7 @@ export function render({ model, el }) {
 class GalleryGrid(JSComponent):
     items = param.List(default=[], doc="Cards: dicts index/src/alt/title/caption (src is a data: URI).")
     total = param.Integer(default=0)
+    in_basket = param.List(default=[], doc="Indices of shown cards whose product is in the basket.")
 
     _esm = _ESM
 
@@ -100,6 +116,11 @@ class GalleryGrid(JSComponent):
                       box-sizing: border-box; border: 1px solid #8a8a8a; }
         .ax-noimg { display: block; height: 110px; line-height: 110px; text-align: center; opacity: 0.75; }
         .ax-caption { font-size: 0.8em; text-align: left; margin-top: 4px; overflow-wrap: anywhere; }
+        .ax-add { margin-top: 3px; width: 100%; padding: 3px; font: inherit; font-size: 0.85em; cursor: pointer;
+                  color: inherit; background: transparent; border: 1px solid var(--panel-border-color, #8a8a8a);
+                  border-radius: 4px; }
+        .ax-add[aria-pressed="true"] { border-color: #009e73; font-weight: 600; }
+        .ax-add:focus-visible { outline: 3px solid #0072b2; outline-offset: 2px; }
         .ax-sentinel { height: 1px; }
         .ax-dim { opacity: 0.8; }
         """
@@ -140,7 +161,7 @@ class Gallery(SessionView):
     def _reset(self) -> None:
         self._cards.reset()
         self._loading = False
-        self.grid.param.update(items=[], total=len(self.session.results.view_indices))
+        self.grid.param.update(items=[], total=len(self.session.results.view_indices), in_basket=[])
         self.load_more()
 
     @param.depends("session.view", watch=True)
@@ -183,6 +204,14 @@ class Gallery(SessionView):
         self._loading = False
         if len(self.grid.items) == have:
             self.grid.items = [*self.grid.items, *cards]
+            self._mark_basket()
+
+    @param.depends("session.basket.basket", watch=True)
+    def _mark_basket(self) -> None:
+        result, basket = self.session.results.result, self.session.basket
+        marked = [] if result is None else [c["index"] for c in self.grid.items if result.data[c["index"]] in basket]
+        if marked != self.grid.in_basket:
+            self.grid.in_basket = marked
 
     def _on_msg(self, event: Any) -> None:
         # Panel hands over a DataEvent whose ``data`` is what the browser sent.
@@ -197,6 +226,8 @@ class Gallery(SessionView):
                 return
             if results.result is not None and 0 <= index < len(results.result.data):
                 results.selected_index = index
+        elif "basket" in msg and isinstance(msg["basket"], int):
+            toggle_result(self.session, msg["basket"])
         elif "more" in msg and msg.get("more") == len(self.grid.items):
             self.load_more()
 

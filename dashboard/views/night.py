@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import panel as pn
 import param
 
+from ..night.basket_control import NightBasketButton
 from ..night.geometry import clock
 from ..night.state import NightState
 from ..night.view import NightView
@@ -69,7 +70,7 @@ class NightTab(SessionView):
         if self.view is None or backend is not self._backend:
             self._backend = backend
             self.view = NightView(backend, self.session.images, self.state, runner=self.session.runner)
-            self._holder[:] = [self.view]
+            self._holder[:] = [NightBasketButton(view=self.view, basket=self.session.basket), self.view]
             self._loaded = None
         link = self._link()
         key = tuple(sorted(link.items()))

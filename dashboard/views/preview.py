@@ -14,6 +14,7 @@ from aurorax_core import DataProduct, format_time
 from ..images import Media
 from ..media import alt_text, esc, img_html, link_html, product_title
 from .base import SessionView
+from .basket_controls import PreviewBasketButton
 from .player import MoviePlayer
 from .style import html
 
@@ -86,7 +87,7 @@ class ProductPreview(SessionView):
             self._image,
             self.player,
             self._meta,
-            self._close,
+            pn.Row(PreviewBasketButton(session=self.session), self._close),
             visible=False,
             css_classes=["ax-preview"],
             sizing_mode="stretch_width",

@@ -11,6 +11,7 @@ import param
 
 from ..media import alt_text, esc, img_html, link_html
 from .base import SessionView
+from .basket_controls import TableBasketBar
 from .style import html
 
 # Shown columns, in order, with their headers. Times are text (YYYY-MM-DD HH:MM:SS) so that the
@@ -134,7 +135,7 @@ class ResultsTable(SessionView):
             header_filters=header_filters,
             titles=COLUMNS,
             show_index=False,
-            selectable=1,
+            selectable=True,  # Ctrl/Shift-click selects several rows (for the basket)
             disabled=True,
             layout="fit_data_table",
             formatters={"thumbnail": {"type": "html"}, "link": {"type": "html"}},
@@ -150,6 +151,7 @@ class ResultsTable(SessionView):
         self._thumbs = self.session.runner.lane(supersede=False)
         self._pending: set[int] = set()
         self._chips = pn.Row(visible=False, sizing_mode="stretch_width")
+        self._basket_bar = TableBasketBar(session=self.session, table=self.table)
         self.table.param.watch(self._on_selection, ["selection"])
         self.table.param.watch(self._on_view_change, ["filters", "sorters"])
         self.table.param.watch(lambda e: setattr(self, "sort", encode_sort(e.new)), "sorters")
@@ -233,7 +235,8 @@ class ResultsTable(SessionView):
     def _on_selected(self) -> None:
         index = self.session.results.selected_index
         wanted = [] if index is None else [index]
-        if list(self.table.selection) != wanted:
+        # A multi-row selection (for the basket) that holds the open product is kept as it is.
+        if list(self.table.selection) != wanted and index not in self.table.selection:
             self.table.selection = wanted
 
     @param.depends("sort", watch=True)
@@ -353,4 +356,4 @@ class ResultsTable(SessionView):
         self.table.param.trigger("value")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._count, self._chips, self.table, sizing_mode="stretch_width")
+        return pn.Column(self._count, self._basket_bar, self._chips, self.table, sizing_mode="stretch_width")

@@ -102,7 +102,7 @@ def test_hostile_source_names_stay_text() -> None:
 def test_registry_names_are_unique_and_permalinks_use_them(backend: Any) -> None:
     """The tab names come from the registry; ?view= accepts exactly those."""
     names = view_names()
-    assert names == ["table", "gallery", "night", "availability", "export"]
+    assert names == ["table", "gallery", "night", "availability", "basket", "export"]
     session = _session(backend)
     assert session.apply_permalink({"view": "availability"}) == []
     assert session.view == "availability" and session.to_permalink()["view"] == "availability"

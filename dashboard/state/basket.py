@@ -68,6 +68,7 @@ class BasketState(param.Parameterized):
         params.setdefault("basket", Basket())
         super().__init__(**params)
         self._link_cache: tuple[Basket, str] | None = None
+        self._groups_cache: tuple[Basket, list[BasketGroup]] | None = None
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -82,15 +83,25 @@ class BasketState(param.Parameterized):
         return self.basket.products
 
     def groups(self) -> list[BasketGroup]:
-        return self.basket.groups()
+        """Per dataset (computed once per basket value: the summary, the view and the bundle share it)."""
+        basket = self.basket
+        if self._groups_cache is None or self._groups_cache[0] is not basket:
+            self._groups_cache = (basket, basket.groups())
+        return self._groups_cache[1]
+
+    @property
+    def total_bytes(self) -> int | None:
+        """The basket's size, or None when some product's size is unknown."""
+        sizes = [group.total_bytes for group in self.groups()]
+        return None if any(size is None for size in sizes) else sum(s for s in sizes if s is not None)
 
     def summary(self) -> str:
         """'3 products in 2 datasets · 1.2 MB' (or 'size unknown')."""
         basket = self.basket
         if not len(basket):
             return "The basket is empty."
-        groups = basket.groups()
-        total = basket.total_bytes
+        groups = self.groups()
+        total = self.total_bytes
         size = f"{human_bytes(total)}" if total is not None else "total size unknown"
         return f"{plural(len(basket), 'product')} in {plural(len(groups), 'dataset')} · {size}"
 

@@ -15,7 +15,7 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
-from aurorax_core import Basket, DataProduct, dataset_for, format_time
+from aurorax_core import Basket, BasketGroup, DataProduct, dataset_for
 
 from ..media import esc
 from ..state.basket import human_bytes, plural
@@ -83,22 +83,26 @@ def basket_frame(basket: Basket) -> pd.DataFrame:
     products = basket.products
     if not products:
         return pd.DataFrame({name: pd.Series([], dtype=object) for name in COLUMNS})
+    kinds = []
+    for product in products:
+        sub = product.sub_type  # a metadata look-up: once per product
+        kinds.append(f"{product.data_product_type} ({sub})" if sub else product.data_product_type)
     frame = pd.DataFrame(
         {
             "dataset": _dataset_names(products),
             "display_name": [p.data_source.display_name or p.data_source.platform for p in products],
-            "data_product_type": [p.data_product_type + (f" ({p.sub_type})" if p.sub_type else "") for p in products],
-            "start": [format_time(p.start).replace("T", " ") for p in products],
-            "end": [format_time(p.end).replace("T", " ") for p in products],
+            "data_product_type": kinds,
+            # Times are UTC-aware: the first 19 characters are "YYYY-MM-DD HH:MM:SS" (isoformat is C-fast).
+            "start": [p.start.isoformat(sep=" ")[:19] for p in products],
+            "end": [p.end.isoformat(sep=" ")[:19] for p in products],
             "url": [p.url for p in products],
         }
     )
     return frame.sort_values(["dataset", "start"], kind="mergesort").reset_index(drop=True)
 
 
-def groups_html(basket: Basket) -> str:
+def groups_html(groups: list[BasketGroup]) -> str:
     """The per-dataset summary as an escaped table."""
-    groups = basket.groups()
     if not groups:
         return ""
     rows = []
@@ -133,6 +137,8 @@ class BasketView(SessionView):
         self.store = BasketStore(height=0, width=0, margin=0)
         self.store.on_msg(self._on_store)
         self._summary = html("", sizing_mode="stretch_width")
+        self._message = html("", sizing_mode="stretch_width", margin=(0, 10))
+        self._note = html("", sizing_mode="stretch_width", margin=(0, 10))
         self._groups = html("", sizing_mode="stretch_width")
         self.table = pn.widgets.Tabulator(
             basket_frame(Basket()),
@@ -175,29 +181,38 @@ class BasketView(SessionView):
         self._shown_basket: Basket | None = None
         self.session.offline.param.watch(self._offline_state, ["running", "progress", "message", "failed"])
         self._on_basket()
+        self._on_message()
         self._offline_state()
 
     # --- the basket -> the page ---------------------------------------------------------------------
 
-    @param.depends("session.basket.basket", "session.basket.message", watch=True)
+    @param.depends("session.basket.message", watch=True)
+    def _on_message(self) -> None:
+        text = self.session.basket.message
+        self._message.object = (
+            f'<p class="ax-dim ax-basket-message" role="status" aria-live="polite">{esc(text)}</p>' if text else ""
+        )
+
+    @param.depends("session.basket.basket", watch=True)
     def _on_basket(self) -> None:
         state = self.session.basket
-        self.store.stored = state.stored
+        # The stored copy (up to megabytes) goes to the browser on the next tick, after the list.
+        self.session.runner.dispatch(self._store)
         token = state.link_token()
         if token != self.basket:
             self.basket = token
         basket = state.basket
-        message = ""
-        if state.message:
-            message = f'<p class="ax-dim ax-basket-message" role="status" aria-live="polite">{esc(state.message)}</p>'
         note = f'<p class="ax-dim">{esc(state.link_note())}</p>' if len(basket) else ""
-        self._summary.object = (
-            f'<h2 class="ax-h">Basket</h2><p class="ax-basket-summary">{esc(state.summary())}</p>{message}{note}'
-        )
+        self._summary.object = f'<h2 class="ax-h">Basket</h2><p class="ax-basket-summary">{esc(state.summary())}</p>'
+        self._note.object = note
         self.undo_button.disabled = not basket.can_undo
         self.clear_button.disabled = not len(basket)
         if self.session.view == self.name:
             self._render()
+
+    def _store(self) -> None:
+        if self.store.stored != self.session.basket.stored:
+            self.store.stored = self.session.basket.stored
 
     @param.depends("session.view", watch=True)
     def _on_shown(self) -> None:
@@ -211,7 +226,7 @@ class BasketView(SessionView):
         if basket is self._shown_basket:
             return
         self._shown_basket = basket
-        self._groups.object = groups_html(basket)
+        self._groups.object = groups_html(self.session.basket.groups())
         self.table.param.update(value=basket_frame(basket), selection=[], page=1)
         self._selection_label()
         self._prepare_bundle(basket)
@@ -262,7 +277,14 @@ class BasketView(SessionView):
                 f"<p>The bundle could not be made: {esc(exc)}</p></div>"
             )
 
-        self._bundles.submit(lambda: state.bundle_bytes(basket), done, failed)
+        generation = self._bundles.begin()
+
+        def start() -> None:
+            if self._bundles.current(generation):
+                self._bundles.submit(lambda: state.bundle_bytes(basket), done, failed, generation=generation)
+
+        # On the next tick: the page gets the new list first, not a thread competing with it for the GIL.
+        self.session.runner.dispatch(start)
 
     # --- keep these results offline --------------------------------------------------------------------
 
@@ -337,6 +359,8 @@ class BasketView(SessionView):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             self._summary,
+            self._message,
+            self._note,
             pn.Row(self.download, self.undo_button, self.clear_button, self.remove_button),
             self._bundle_note,
             self._groups,

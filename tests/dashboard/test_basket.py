@@ -224,7 +224,7 @@ def test_record_text_stays_inert_in_the_basket_view(backend: Any) -> None:
     frame = basket_frame(session.basket.basket)
     assert frame.at[0, "url"] == HOSTILE_URL and frame.at[0, "display_name"] == HOSTILE_NAME
     assert all(f == {"type": "plaintext"} for f in view.table.formatters.values())
-    assert "<img" not in groups_html(session.basket.basket)
+    assert "<img" not in groups_html(session.basket.groups())
     # The hostile record survives the browser's storage and the bundle as data.
     again = BasketState()
     again.restore(session.basket.stored)

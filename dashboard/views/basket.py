@@ -156,6 +156,9 @@ class BasketView(SessionView):
             min_height=120,
             css_classes=["ax-basket-table"],
         )
+        # The list joins the page when the tab is first shown: a page that never opens the basket
+        # does not build a second table (and other views' selectors meet only the results table).
+        self._table_holder = pn.Column(sizing_mode="stretch_width")
         self.remove_button = pn.widgets.Button(label="Remove selected", disabled=True)
         self.undo_button = pn.widgets.Button(label="Undo", disabled=True, description="Undo the last basket change")
         self.clear_button = pn.widgets.Button(label="Clear basket", disabled=True, color="danger")
@@ -166,8 +169,9 @@ class BasketView(SessionView):
         self.download = pn.widgets.FileDownload(
             filename=BUNDLE_NAME,
             label="Download bundle",
-            color="primary",
             embed=False,
+            # Panel 1.9's FileDownload does not pass its colour to the browser: the primary look by hand.
+            stylesheets=[".bk-btn:not([disabled]) { background-color: #0072b2; border-color: #0072b2; color: #fff; }"],
             disabled=True,
             description="A zip: manifest (CSV, JSON), download.sh, download.py, query files, ACKNOWLEDGEMENTS.md",
         )
@@ -226,6 +230,8 @@ class BasketView(SessionView):
         if basket is self._shown_basket:
             return
         self._shown_basket = basket
+        if not self._table_holder.objects:
+            self._table_holder.objects = [self.table]
         self._groups.object = groups_html(self.session.basket.groups())
         self.table.param.update(value=basket_frame(basket), selection=[], page=1)
         self._selection_label()
@@ -364,7 +370,7 @@ class BasketView(SessionView):
             pn.Row(self.download, self.undo_button, self.clear_button, self.remove_button),
             self._bundle_note,
             self._groups,
-            self.table,
+            self._table_holder,
             html("<h2 class='ax-h'>Keep these results offline</h2>", margin=(10, 10, 0, 10)),
             html(
                 "<p class='ax-dim'>Copies every record of the current search's data sources and months from the "

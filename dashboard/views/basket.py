@@ -171,7 +171,10 @@ class BasketView(SessionView):
             label="Download bundle",
             embed=False,
             # Panel 1.9's FileDownload does not pass its colour to the browser: the primary look by hand.
-            stylesheets=[".bk-btn:not([disabled]) { background-color: #0072b2; border-color: #0072b2; color: #fff; }"],
+            stylesheets=[
+                ".bk-btn:not([disabled]) { background-color: #0072b2 !important; border-color: #0072b2 !important; "
+                "color: #fff !important; }"
+            ],
             disabled=True,
             description="A zip: manifest (CSV, JSON), download.sh, download.py, query files, ACKNOWLEDGEMENTS.md",
         )

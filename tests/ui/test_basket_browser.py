@@ -141,7 +141,7 @@ def test_hostile_record_text_in_the_basket_is_inert(page: Page, serve_dashboard:
 def test_basket_view_screenshot(page: Page, serve_dashboard: Any, theme: str) -> None:
     """The Basket tab with products of several datasets, for the docs (looked at by a person)."""
     url, sessions = serve_dashboard()
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size({"width": 1280, "height": 1700})  # the whole tab, keep-offline included
     _open(page, url + ("?theme=dark" if theme == "dark" else ""))
     expect(page.locator(".tabulator-row").first).to_be_visible(timeout=20_000)
     session = sessions[-1].session
@@ -152,6 +152,10 @@ def test_basket_view_screenshot(page: Page, serve_dashboard: Any, theme: str) ->
         timeout=20_000
     )
     expect(page.locator(".ax-basket-groups")).to_be_visible()
+    expect(page.locator(".ax-basket-table .tabulator-row").first).to_contain_text(
+        "TREX_RGB_DAILY_KEOGRAM", timeout=20_000
+    )
+    expect(page.locator(".ax-basket-table .tabulator-row")).to_have_count(20)
     page.wait_for_timeout(300)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"basket-{theme}.png"), full_page=True)

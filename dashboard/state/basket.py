@@ -2,7 +2,7 @@
 
 ``BasketState`` wraps the core's immutable :class:`aurorax_core.Basket` (keyed by URL, grouped by
 dataset, undo) and says what each change did in ``message``. It survives new searches (a search
-never touches it) and reloads: the page's storage bridge writes ``stored`` (the core's compact
+never touches it) and reloads: the page's storage bridge writes :meth:`stored_json` (the core's compact
 JSON) into the browser's localStorage and hands it back with :meth:`restore` on the next visit.
 A small basket also travels in links (:meth:`link_token`, the core's size-limited form).
 
@@ -61,7 +61,6 @@ class BasketState(param.Parameterized):
 
     basket = param.ClassSelector(class_=Basket, instantiate=False, doc="The current basket (an immutable value).")
     message = param.String(default="", doc="What the last change did (plain text, for a status line).")
-    stored = param.String(default="", doc="The basket as kept in localStorage (the core's JSON).")
     restored = param.Boolean(default=False, doc="The browser's stored basket has been read back (or there was none).")
 
     def __init__(self, **params: Any) -> None:
@@ -149,12 +148,22 @@ class BasketState(param.Parameterized):
     def _set(self, basket: Basket) -> None:
         if basket is self.basket:
             return
-        self.param.update(basket=basket, stored=basket.to_json() if len(basket) else "")
+        self.basket = basket
 
     # --- the browser's storage and links ----------------------------------------------------------
 
+    @property
+    def stored(self) -> str:
+        """The current basket as kept in localStorage ('' when empty: the stored copy is removed)."""
+        return self.stored_json(self.basket)
+
+    def stored_json(self, basket: Basket) -> str:
+        """``basket`` as kept in localStorage (the core's compact JSON; '' when empty). It costs
+        ~40 ms per 5,000 products: the view calls it off the event loop."""
+        return basket.to_json() if len(basket) else ""
+
     def restore(self, text: str | None) -> bool:
-        """Merge the basket the browser kept (``stored`` of an earlier visit) into this one.
+        """Merge the basket the browser kept (:meth:`stored_json` of an earlier visit) into this one.
 
         The merge is not an undo step: what was kept is simply there again. A damaged or foreign
         value is reported in ``message`` and ignored (and overwritten by the next change).
@@ -189,7 +198,7 @@ class BasketState(param.Parameterized):
         current = self.basket
         merged = Basket([*current.products, *other.products], queries=[*current.queries, *other.queries])
         if merged != current or merged.queries != current.queries:
-            self.param.update(basket=merged, stored=merged.to_json() if len(merged) else "")
+            self.basket = merged
 
     def link_token(self) -> str:
         """The basket as a link token, or '' when it is empty or too large for a link."""

@@ -180,6 +180,7 @@ class BasketView(SessionView):
         )
         self._bundle_note = html("", sizing_mode="stretch_width")
         self._bundles = self.session.runner.lane()
+        self._stores = self.session.runner.lane()
         self._bundle_of: Basket | None = None
         self.offline_button = pn.widgets.Button(label="Keep these results offline", color="primary")
         self.offline_button.on_click(lambda _e: self.keep_offline())
@@ -203,12 +204,12 @@ class BasketView(SessionView):
     @param.depends("session.basket.basket", watch=True)
     def _on_basket(self) -> None:
         state = self.session.basket
-        # The stored copy (up to megabytes) goes to the browser on the next tick, after the list.
-        self.session.runner.dispatch(self._store)
+        basket = state.basket
+        # The stored copy (up to megabytes) is made off the event loop and follows the list.
+        self._stores.submit(lambda: state.stored_json(basket), self._store)
         token = state.link_token()
         if token != self.basket:
             self.basket = token
-        basket = state.basket
         note = f'<p class="ax-dim">{esc(state.link_note())}</p>' if len(basket) else ""
         self._summary.object = f'<h2 class="ax-h">Basket</h2><p class="ax-basket-summary">{esc(state.summary())}</p>'
         self._note.object = note
@@ -217,9 +218,9 @@ class BasketView(SessionView):
         if self.session.view == self.name:
             self._render()
 
-    def _store(self) -> None:
-        if self.store.stored != self.session.basket.stored:
-            self.store.stored = self.session.basket.stored
+    def _store(self, text: str) -> None:
+        if self.store.stored != text:
+            self.store.stored = text
 
     @param.depends("session.view", watch=True)
     def _on_shown(self) -> None:

@@ -234,10 +234,11 @@ class BasketView(SessionView):
         if basket is self._shown_basket:
             return
         self._shown_basket = basket
-        if not self._table_holder.objects:
-            self._table_holder.objects = [self.table]
         self._groups.object = groups_html(self.session.basket.groups())
         self.table.param.update(value=basket_frame(basket), selection=[], page=1)
+        if not self._table_holder.objects:
+            # Attached after its value is set: the browser's table is created with its rows.
+            self._table_holder.objects = [self.table]
         self._selection_label()
         self._prepare_bundle(basket)
 

@@ -30,6 +30,7 @@ from aurorax_core import (
 )
 
 from ..runner import BackgroundRunner
+from .basket import BasketState, KeepOffline
 from .fields import aware
 from .form import QueryForm
 from .job import SearchJob
@@ -54,6 +55,8 @@ class DashboardSession(param.Parameterized):
     form = param.ClassSelector(class_=QueryForm, instantiate=False, doc="The query inputs.")
     job = param.ClassSelector(class_=SearchJob, instantiate=False, doc="The running/last search.")
     results = param.ClassSelector(class_=Results, instantiate=False, doc="What the last search found.")
+    basket = param.ClassSelector(class_=BasketState, instantiate=False, doc="Products collected across searches.")
+    offline = param.ClassSelector(class_=KeepOffline, instantiate=False, doc="'Keep these results offline'.")
     view = param.Selector(default="table", objects=["table"], doc="The name of the view shown (a tab).")
     images = param.Parameter(default=None, doc="Where thumbnails and previews come from (an ImageSource), or None.")
 
@@ -64,6 +67,8 @@ class DashboardSession(param.Parameterized):
         params.setdefault("form", QueryForm())
         params.setdefault("job", SearchJob())
         params.setdefault("results", Results())
+        params.setdefault("basket", BasketState())
+        params.setdefault("offline", KeepOffline())
         super().__init__(**params)
         self.param.view.objects = list(view_names)
         self.view = view_names[0]

@@ -18,12 +18,13 @@ from panel.custom import JSComponent
 from ..media import alt_text, is_safe_data_uri, product_title
 from ..state.browse import NightGroup, group_by_night
 from .base import SessionView
+from .basket_controls import toggle_result
 
 THUMBS_PER_MESSAGE = 48
 
 _ESM = r"""
 const okImage = (s) => typeof s === "string" && /^data:image\/(png|jpeg|gif|webp);base64,/.test(s);
-const CARD_W = 170, CARD_H = 152, GAP = 10, CARDS_PER_FRAME = 40;
+const CARD_W = 170, CARD_H = 182, GAP = 10, CARDS_PER_FRAME = 40;
 export function render({ model, el }) {
   const bar = document.createElement("div");
   bar.className = "ax-gbar";
@@ -94,8 +95,21 @@ export function render({ model, el }) {
     b.addEventListener("click", () => model.send_msg({ select: item.index }));
     if (item.index === model.selected) b.classList.add("ax-selected");
     li.appendChild(b);
+    const add = document.createElement("button");
+    add.type = "button";
+    add.className = "ax-add";
+    add.dataset.index = String(item.index);
+    add.addEventListener("click", () => model.send_msg({ basket: item.index }));
+    li.appendChild(add);
+    mark(add, item.title);
     cardsByIndex.set(item.index, b);
     return li;
+  }
+  function mark(add, title) {
+    const inside = (model.in_basket || []).includes(Number(add.dataset.index));
+    add.textContent = inside ? "In basket ✓" : "+ Basket";
+    add.setAttribute("aria-pressed", inside ? "true" : "false");
+    if (title !== undefined) add.setAttribute("aria-label", "Basket: " + title);
   }
   function build() {
     io.disconnect();
@@ -175,6 +189,7 @@ export function render({ model, el }) {
     if (b) { b.classList.add("ax-selected"); b.scrollIntoView({ block: "nearest" }); }
   });
   model.on("build", build);
+  model.on("in_basket", () => body.querySelectorAll(".ax-add").forEach((add) => mark(add)));
   model.on("by_site", () => { site.checked = !!model.by_site; });
   site.checked = !!model.by_site;
   const ro = new ResizeObserver(() => sections.forEach(reserve));
@@ -191,6 +206,7 @@ class GalleryGrid(JSComponent):
     build = param.Integer(default=0, doc="Bumped with each new set of groups; answers carry it.")
     by_site = param.Boolean(default=False)
     selected = param.Integer(default=-1, doc="The open product's index (-1: none).")
+    in_basket = param.List(default=[], doc="Indices of sent cards whose product is in the basket.")
 
     _esm = _ESM
 
@@ -203,7 +219,7 @@ class GalleryGrid(JSComponent):
                            font-size: 1em; background: var(--panel-background-color, #fff);
                            border-bottom: 2px solid #0072b2; }
         .ax-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 10px;
-                   margin-bottom: 14px; grid-auto-rows: 152px; }
+                   margin-bottom: 14px; grid-auto-rows: 182px; }
         .ax-card { display: flex; flex-direction: column; width: 100%; height: 152px; padding: 4px; cursor: pointer;
                    box-sizing: border-box; background: var(--panel-surface-color, transparent); color: inherit;
                    font: inherit; border: 1px solid var(--panel-border-color, #8a8a8a); border-radius: 6px; }
@@ -215,6 +231,11 @@ class GalleryGrid(JSComponent):
         /* Waiting for its thumbnail: an empty dark box (the alt text stays for screen readers). */
         .ax-card img.ax-pending { color: transparent; font-size: 0; }
         .ax-card img.ax-noimg-img { font-size: 0.75em; color: inherit; }
+        .ax-add { margin-top: 3px; width: 100%; height: 26px; padding: 2px; font: inherit; font-size: 0.85em;
+                  cursor: pointer; color: inherit; background: transparent; border-radius: 4px;
+                  border: 1px solid var(--panel-border-color, #8a8a8a); }
+        .ax-add[aria-pressed="true"] { border-color: #009e73; font-weight: 600; }
+        .ax-add:focus-visible { outline: 3px solid #0072b2; outline-offset: 2px; }
         .ax-caption { font-size: 0.8em; text-align: left; margin-top: 4px; overflow: hidden;
                       display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
         .ax-dim { opacity: 0.8; }
@@ -274,6 +295,7 @@ class Gallery(SessionView):
             total=len(self.order),
             by_site=self.by_site,
             build=self.grid.build + 1,
+            in_basket=[],
         )
 
     @param.depends("session.results.selected_index", watch=True)
@@ -294,7 +316,19 @@ class Gallery(SessionView):
             uri = images.cached_thumbnail(product) if images is not None else None
             cards.append(_card(i, product, uri))
         self.sent[group] = cards
+        self._mark_basket()
         return cards
+
+    @param.depends("session.basket.basket", watch=True)
+    def _mark_basket(self) -> None:
+        result, basket = self.session.results.result, self.session.basket
+        marked = (
+            []
+            if result is None
+            else sorted(c["index"] for cards in self.sent.values() for c in cards if result.data[c["index"]] in basket)
+        )
+        if marked != self.grid.in_basket:
+            self.grid.in_basket = marked
 
     def send_group(self, group: int) -> None:
         """Send a group's cards (the first time), then its missing thumbnails, made off the event loop
@@ -367,6 +401,8 @@ class Gallery(SessionView):
                 self.near.discard(group)
         elif "by_site" in msg:
             self.by_site = bool(msg["by_site"])
+        elif "basket" in msg and isinstance(msg["basket"], int):
+            toggle_result(self.session, msg["basket"])
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.grid

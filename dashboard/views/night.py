@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 import panel as pn
 import param
 
+from ..night.basket_control import NightBasketButton
 from ..night.geometry import clock
 from ..night.state import NightState
 from ..night.view import NightView
@@ -90,7 +91,7 @@ class NightTab(SessionView):
         if self.view is None or backend is not self._backend:
             self._backend = backend
             self.view = NightView(backend, self.session.images, self.state, runner=self.session.runner)
-            self._holder[:] = [self.view]
+            self._holder[:] = [NightBasketButton(view=self.view, basket=self.session.basket), self.view]
             self._loaded = None
         link = self._link()
         key = tuple(sorted(link.items()))

@@ -16,6 +16,7 @@ from ..images import Media
 from ..media import alt_text, esc, img_html, link_html, product_title
 from ..state.browse import time_axis
 from .base import SessionView
+from .basket_controls import PreviewBasketButton
 from .player import MoviePlayer
 from .preview_keys import PreviewKeys
 from .style import html
@@ -118,7 +119,14 @@ class ProductPreview(SessionView):
         self._scroll = ScrollIntoView(height=1, sizing_mode="stretch_width", margin=0)
         self._layout = pn.Column(
             self._scroll,
-            pn.FlexBox(self._previous, self._next, self._night, self._close, gap="4px"),
+            pn.FlexBox(
+                self._previous,
+                self._next,
+                self._night,
+                PreviewBasketButton(session=self.session),
+                self._close,
+                gap="4px",
+            ),
             self._header,
             self._image,
             self.player,

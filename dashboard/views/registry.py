@@ -6,7 +6,7 @@ The contract for a view (one file in ``dashboard/views/`` plus one entry in ``VI
 2. It declares ``name = param.String(default="night", constant=True)`` (its name in ``?view=night``;
    lower-case, unique), ``title: ClassVar[str] = "Night"`` (the tab title) and
    ``needs: ClassVar[tuple[str, ...]]``: the session parts it reads, any of ``form``, ``job``,
-   ``results``, ``runner``, ``images``, ``backend``.
+   ``results``, ``runner``, ``images``, ``backend``, ``basket``, ``offline``.
 3. It reads what it needs from those parts and binds to their parameters
    (``param.depends("session.form.start", watch=True)``, ``from_param``, ``pn.bind``); blocking work
    (backend calls, images) goes through a lane of ``session.runner`` (``dashboard/runner.py``).
@@ -21,14 +21,15 @@ from __future__ import annotations
 
 from .availability import AvailabilityView
 from .base import SessionView
+from .basket import BasketView
 from .export import ExportPanel
 from .gallery import Gallery
 from .night import NightTab
 from .results_table import ResultsTable
 
-VIEWS: tuple[type[SessionView], ...] = (ResultsTable, Gallery, NightTab, AvailabilityView, ExportPanel)
+VIEWS: tuple[type[SessionView], ...] = (ResultsTable, Gallery, NightTab, AvailabilityView, BasketView, ExportPanel)
 
-SESSION_PARTS = frozenset({"form", "job", "results", "runner", "images", "backend"})
+SESSION_PARTS = frozenset({"form", "job", "results", "runner", "images", "backend", "basket", "offline"})
 
 
 def view_names(views: tuple[type[SessionView], ...] = VIEWS) -> list[str]:

@@ -11,6 +11,7 @@ import param
 
 from ..media import alt_text, esc, img_html, link_html
 from .base import SessionView
+from .basket_controls import TableBasketBar
 from .style import html
 
 # Shown columns, in order, with their headers. Times are text (YYYY-MM-DD HH:MM:SS) so that the
@@ -138,7 +139,7 @@ class ResultsTable(SessionView):
             header_filters=header_filters,
             titles=COLUMNS,
             show_index=False,
-            selectable=1,
+            selectable=True,  # Ctrl/Shift-click selects several rows (for the basket)
             disabled=True,
             layout="fit_data_table",
             formatters={"thumbnail": {"type": "html"}, "link": {"type": "html"}},
@@ -157,6 +158,7 @@ class ResultsTable(SessionView):
         self._thumbs = self.session.runner.lane(supersede=False)
         self._pending: set[int] = set()
         self._chips = pn.Row(visible=False, sizing_mode="stretch_width")
+        self._basket_bar = TableBasketBar(session=self.session, table=self.table)
         self.table.param.watch(self._on_selection, ["selection"])
         self.table.param.watch(self._on_view_change, ["filters", "sorters"])
         self.table.param.watch(lambda e: setattr(self, "sort", encode_sort(e.new)), "sorters")
@@ -257,7 +259,8 @@ class ResultsTable(SessionView):
             page = (place[0] - 1) // self.table.page_size + 1
             if page != self.table.page:
                 self.table.page = page
-        if list(self.table.selection) != wanted:
+        # A multi-row selection (for the basket) that holds the open product is kept as it is.
+        if list(self.table.selection) != wanted and index not in self.table.selection:
             self.table.selection = wanted
 
     @param.depends("sort", watch=True)
@@ -378,4 +381,4 @@ class ResultsTable(SessionView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         # The active filters are listed above the results in every tab (views/facets.py).
-        return pn.Column(self._count, self.table, sizing_mode="stretch_width")
+        return pn.Column(self._count, self._basket_bar, self.table, sizing_mode="stretch_width")

@@ -335,7 +335,7 @@ def test_payload_has_every_cell(hand: Any) -> None:
 def test_registry_names_are_unique_and_permalinks_use_them(backend: Any) -> None:
     """The tab names come from the registry; ?view= accepts exactly those."""
     names = view_names()
-    assert names == ["table", "gallery", "night", "availability", "export"]
+    assert names == ["table", "gallery", "night", "availability", "basket", "export"]
     session = DashboardSession(backend, view_names=names)
     assert session.apply_permalink({"view": "availability"}) == []
     assert session.view == "availability" and session.to_permalink()["view"] == "availability"

@@ -66,6 +66,8 @@ def test_preview_opens_beside_the_results_and_j_k_move_through_them(
     order = results.view_indices
     page.locator("body").click(position={"x": 5, "y": size[1] - 5})
     page.keyboard.press("j")
+    # The position, not the title's HH:MM: neighbouring products can start in the same minute.
+    expect(page.locator(".ax-preview")).to_contain_text(f"{order.index(start) + 2} of {len(order)}", timeout=10_000)
     expect(page.locator("#ax-preview-title")).to_contain_text(
         results.result.data[order[order.index(start) + 1]].start.strftime("%H:%M"), timeout=10_000
     )

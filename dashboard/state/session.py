@@ -30,6 +30,7 @@ from aurorax_core import (
 )
 
 from ..runner import BackgroundRunner
+from .advice import no_results_advice
 from .basket import BasketState, KeepOffline
 from .fields import aware
 from .form import QueryForm
@@ -310,50 +311,8 @@ class DashboardSession(param.Parameterized):
         return self.form.to_query() == result.query
 
     def _no_results_advice(self, query: DataProductQuery) -> str:
-        outside = self._outside_their_years(query)
-        if outside:
-            return f"No data products match this query: {outside}."
-        tips = []
-        days = (query.end - query.start).total_seconds() / 86400
-        if days < 31:
-            tips.append("widen the time range (e.g. the last 7 nights or a whole month)")
-        if query.data_product_types:
-            tips.append("clear the product-type filter")
-        if query.metadata_filters:
-            tips.append("remove or loosen the metadata filters")
-        if query.platforms or query.instrument_types:
-            tips.append("select more platforms or instrument types")
-        newest = self.newest_day()
-        if newest is not None:
-            tips.append(f"try the newest night with data, {newest.isoformat()}")
-        advice = "; ".join(tips) if tips else "change the query"
-        return f"No data products match this query. To find some: {advice}."
-
-    def _outside_their_years(self, query: DataProductQuery) -> str:
-        """'' unless the chosen sources have no products in the range at all (from their stats):
-        then which years they do cover, e.g. a site that stopped operating."""
-        chosen = self.form.matching_sources(query.programs, query.platforms, query.instrument_types)
-        spans = []
-        for source in chosen:
-            stats = source.stats or {}
-            first, last = stats.get("earliest_data_product_loaded"), stats.get("latest_data_product_loaded")
-            if not first or not last:
-                return ""
-            spans.append((parse_time(first), parse_time(last)))
-        if not spans:
-            return ""
-        earliest, latest = min(s for s, _ in spans), max(e for _, e in spans)
-        if latest < query.start:
-            return (
-                f"the selected sources have no data products after {latest:%Y-%m-%d} "
-                f"(they cover {earliest:%Y-%m-%d} to {latest:%Y-%m-%d}); choose a range before then"
-            )
-        if earliest > query.end:
-            return (
-                f"the selected sources have no data products before {earliest:%Y-%m-%d} "
-                f"(they cover {earliest:%Y-%m-%d} to {latest:%Y-%m-%d}); choose a range after that"
-            )
-        return ""
+        sources = self.form.matching_sources(query.programs, query.platforms, query.instrument_types)
+        return no_results_advice(query, sources, self.backend, self.newest_day)
 
     # --- permalinks -----------------------------------------------------------------------------
 

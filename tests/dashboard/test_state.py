@@ -294,3 +294,46 @@ def test_zero_results_outside_the_sources_years_say_which_years_they_cover(sessi
     session.form.type_time("start", "2019-06-01..2019-06-02")
     session.run_search()
     assert "no data products before 2019-12-31" in session.job.notice
+
+
+def test_zero_results_of_a_type_the_sources_lack_name_the_types_they_have(session: DashboardSession) -> None:
+    """THEMIS ASI makes no movies: asking for them says so and lists what the day does hold."""
+    session.form.param.update(programs=["themis-asi"], platforms=[], instrument_types=[], data_product_types=["movie"])
+    session.run_search()
+    assert session.results.result is not None and len(session.results.result) == 0
+    day = session.backend.search(session.form.to_query().replace(data_product_types=[]))
+    counts: dict[str, int] = {}
+    for product in day:
+        counts[product.data_product_type] = counts.get(product.data_product_type, 0) + 1
+    notice = session.job.notice
+    assert "the selected sources have no movie products in these days" in notice, notice
+    for kind, n in counts.items():
+        assert f"{kind} · {n:,}" in notice
+    assert "clear or change the product-type filter" in notice
+    # A type they do have in those days, filtered away by the hour: the general tips, nothing invented.
+    session.form.param.update(
+        data_product_types=["keogram"],
+        start=datetime(2020, 1, 1, 0, 30, 10, tzinfo=UTC),
+        end=datetime(2020, 1, 1, 0, 30, 11, tzinfo=UTC),
+    )
+    session.run_search()
+    assert len(session.results.result) == 0 and "no keogram products" not in session.job.notice
+
+
+def test_zero_results_outside_the_backend_say_what_it_holds(backend: object) -> None:
+    """Sources listed without stats (as the AuroraX API lists them) cannot tell their years: the
+    backend's own span is named instead."""
+    from dataclasses import replace
+
+    from dashboard.state.advice import no_results_advice
+
+    sources = [replace(s, stats=None) for s in backend.list_sources(programs=["trex"])]
+    query = DataProductQuery(datetime(2023, 5, 1, tzinfo=UTC), datetime(2023, 5, 2, tzinfo=UTC), programs=["trex"])
+    first, last = backend.time_span()
+    advice = no_results_advice(query, sources, backend, lambda: None)
+    assert advice == (
+        f"No data products match this query: this backend holds data products from {first:%Y-%m-%d} to "
+        f"{last:%Y-%m-%d} only; choose a range inside it (or another backend)."
+    )
+    inside = DataProductQuery(first, last, programs=["trex"])
+    assert "this backend holds" not in no_results_advice(inside, sources, backend, lambda: None)

@@ -64,7 +64,15 @@ def _doc_dispatcher(doc: Any) -> Callable[[Callable[[], None]], None]:
             with set_curdoc(doc):
                 fn()
 
-        doc.add_next_tick_callback(run)
+        # A worker may finish after the browser tab closed and Bokeh destroyed the document (it
+        # clears the session context first, then the callbacks): nobody is left to answer.
+        if doc.session_context is None:
+            return
+        try:
+            doc.add_next_tick_callback(run)
+        except AttributeError:
+            if doc.session_context is not None:
+                raise
 
     return dispatch
 

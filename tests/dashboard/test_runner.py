@@ -107,3 +107,26 @@ def test_searches_go_to_the_search_pool_when_there_is_one() -> None:
     lane.submit(lambda: 1, lambda _a: None, pool="search")
     lane.submit(lambda: 1, lambda _a: None)
     assert ran == ["search", "work"]
+
+
+def test_an_answer_after_the_browser_tab_closed_is_dropped() -> None:
+    """A worker finishing after Bokeh destroyed the session's document (the tab was closed) posts its
+    answer to nobody, instead of an AttributeError in the worker thread (seen under load)."""
+    from bokeh.document import Document
+
+    from dashboard.app import _doc_dispatcher
+
+    class Context:  # what a served document holds (weakly) while its session lives
+        pass
+
+    context = Context()
+    doc = Document()
+    doc._session_context = lambda: context  # served: a live session context
+    doc.on_change_dispatch_to(context)  # as Bokeh's ServerSession does, and undoes on destroy
+    dispatch = _doc_dispatcher(doc)
+    ran: list[int] = []
+    dispatch(lambda: ran.append(1))
+    assert len(doc.callbacks.session_callbacks) == 1  # queued for the next tick while it lives
+    doc.destroy(context)
+    dispatch(lambda: ran.append(2))  # after the tab closed: dropped, no exception
+    assert ran == []

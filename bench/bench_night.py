@@ -126,6 +126,18 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _settled_rss_mb(pid: int, timeout: float = 30.0) -> float:
+    """RSS once it has stopped moving (3 samples 1 s apart within 1 MB), or after ``timeout``."""
+    samples = [_rss_mb(pid)]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        samples.append(_rss_mb(pid))
+        if len(samples) >= 3 and max(samples[-3:]) - min(samples[-3:]) < 1:
+            break
+    return samples[-1]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -163,7 +175,10 @@ def serve_dashboard(catalog: Path, cache: Path) -> tuple[subprocess.Popen[bytes]
     env = {**os.environ, "AURORAX_CATALOG": str(catalog), "AURORAX_CACHE_DIR": str(cache)}
     env.pop("AURORAX_API_URL", None)
     cmd = [sys.executable, "-m", "panel", "serve", "dashboard", "--address", "127.0.0.1", "--port", str(port),
-           "--allow-websocket-origin", f"127.0.0.1:{port}"]  # fmt: skip
+           "--allow-websocket-origin", f"127.0.0.1:{port}",
+           # Closed tabs' sessions are let go within ~2 s (default: up to ~30 s), so that the memory
+           # row's baseline is not shrinking while it measures (it read negative growth once).
+           "--check-unused-sessions", "1000", "--unused-session-lifetime", "1000"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -296,8 +311,7 @@ def _interaction_rows(context: Any, base: str, nights: list[tuple[date, int]], q
 
 def _memory_row(context: Any, base: str, nights: list[tuple[date, int]], pid: int, quick: bool) -> Row:
     """The server's RSS growth per open Night session with a 20+-row stack and 6 movies."""
-    time.sleep(2)
-    base_rss = _rss_mb(pid)
+    base_rss = _settled_rss_mb(pid)
     pages = []
     n_sessions = 3 if quick else 5
     for k in range(n_sessions):
@@ -306,8 +320,7 @@ def _memory_row(context: Any, base: str, nights: list[tuple[date, int]], pid: in
         page.goto(link(base, night, "&sites=ATHA,FSMI,GILL,INUV,PINA,RANK"))
         page.wait_for_function(_STACK_VISIBLE, arg=[n_rows, night.isoformat()], timeout=60_000)
         pages.append(page)
-    time.sleep(2)
-    per_session = (_rss_mb(pid) - base_rss) / n_sessions
+    per_session = (_settled_rss_mb(pid) - base_rss) / n_sessions
     for page in pages:
         page.close()
     return Row("server memory per session (dashboard, Night tab: 20+ rows, 6 movies)", per_session, "MB", 30,

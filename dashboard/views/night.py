@@ -50,6 +50,23 @@ class NightTab(SessionView):
         self.session.param.watch(self._show, ["view", "backend"])
         self.param.watch(self._link_changed, list(_LINKED))
         self._show()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.onload(self._resend)
+
+    def _resend(self) -> None:
+        """Send the stack again once the page is connected.
+
+        A link's night starts loading at session creation. Images that arrived after the page's
+        HTML was written but before its websocket opened changed the server's model and reached
+        no one (Bokeh sends changes to connected pages only), so a night never drawn before kept
+        its thumbnails. Bokeh sends nothing for a value equal to the model's: hence the empty step.
+        """
+        if self.view is None:
+            return
+        canvas = self.view.canvas
+        rows, movies = list(canvas.rows), list(canvas.movies)
+        canvas.param.update(rows=[], movies=[])
+        canvas.param.update(rows=rows, movies=movies)
 
     def _from_request(self) -> None:
         """Take this tab's part of the page's link now, at session creation.
@@ -88,18 +105,22 @@ class NightTab(SessionView):
         backend = self.session.backend
         if self.session.view != self.name or backend is None:
             return
-        if self.view is None or backend is not self._backend:
+        created = self.view is None or backend is not self._backend
+        if created:
             self._backend = backend
             self.view = NightView(backend, self.session.images, self.state, runner=self.session.runner)
-            self._holder[:] = [NightBasketButton(view=self.view, basket=self.session.basket), self.view]
             self._loaded = None
         link = self._link()
         key = tuple(sorted(link.items()))
-        if key == self._loaded:
-            return
-        self.view.apply_link(link)
-        self._loaded = key
-        self.view.refresh()
+        if key != self._loaded:
+            self.view.apply_link(link)
+            self._loaded = key
+            self.view.refresh()
+        if created:
+            # Into the page only after its widgets have their values: a new widget changed in the
+            # same patch that adds it reaches the browser before its view exists ("Cannot set
+            # properties of undefined (setting 'value')" from bokeh-widgets on the first show).
+            self._holder[:] = [NightBasketButton(view=self.view, basket=self.session.basket), self.view]
 
     def _to_link(self, *_: Any) -> None:
         if self.view is None:

@@ -69,7 +69,8 @@ def _full_images_loaded(page: Page, count: int) -> None:
         if all(images.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth === 720)")):
             return
         page.wait_for_timeout(100)
-    raise AssertionError("the keograms' full images did not all load within 30 s")
+    widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    raise AssertionError(f"the keograms' full images did not all load within 30 s (widths: {widths})")
 
 
 def test_the_link_opens_the_night_tab_with_every_site_in_latitude_order(

@@ -30,6 +30,11 @@ from test_ingest import (  # the SQLite catalog's own ingest tests, reused as th
     test_streaming_reader_handles_records_larger_than_its_buffer,
     test_unknown_source_is_brought_in_from_the_record,
 )
+from test_ingest_urls import (  # issue 12: http/https only, on every engine (PostgreSQL takes no uploads)
+    test_a_non_web_url_is_refused_and_nothing_is_written,
+    test_ingest_file_refuses_a_data_url,
+    test_web_and_relative_urls_are_accepted,
+)
 
 from aurorax_core import CatalogUnavailable, DataProductQuery, RecordValidationError, ingest_records
 from aurorax_core.backends.postgres import PostgresBackend
@@ -46,6 +51,9 @@ REUSED = (
     test_source_identifier_clash_is_rejected,
     test_streaming_reader_handles_records_larger_than_its_buffer,
     test_unknown_source_is_brought_in_from_the_record,
+    test_a_non_web_url_is_refused_and_nothing_is_written,
+    test_ingest_file_refuses_a_data_url,
+    test_web_and_relative_urls_are_accepted,
 )
 EVERYTHING = DataProductQuery(start="2019-01-01T00:00:00", end="2021-01-01T00:00:00")
 TABLES = ("sources", "products", "day_counts", "metadata_keys", "metadata_values", "catalog_meta", "search_requests")

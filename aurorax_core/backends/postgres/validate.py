@@ -16,8 +16,11 @@ from typing import Any, Final
 
 from ...errors import RecordValidationError
 from ...models import DATA_PRODUCT_TYPES, DataProduct, DataSource, parse_time
+from ..urls import url_problem
 from .plan import as_text
 from .rows import OWN_KEYS, SUB_TYPE_KEYS, TYPE_CODES, SourceIndex
+
+_WEB: Final = ("https://", "http://")  # almost every record: no scheme parsing needed
 
 MAX_LISTED_VALUES: Final = 100
 # a b-tree entry holds ~2,700 bytes: longer URLs could not be in the unique URL index
@@ -167,6 +170,10 @@ class RecordChecker:
             seen.add(url)
             if "\x00" in url or len(url) > MAX_URL_LENGTH:
                 self._bad_url_text(url, index)
+            if not url.startswith(_WEB):
+                problem = url_problem(url)
+                if problem is not None:
+                    raise RecordValidationError(f"record {index} ({url!r}): {problem}")
             ds = record.get("data_source")
             sid = by_object.get(id(ds))
             if sid is None:

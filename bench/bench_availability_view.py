@@ -13,7 +13,6 @@ JSON sent to the page.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import sys
 import threading
@@ -22,20 +21,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench._harness import Row
+from bench._harness import CHROMIUM_ARGS, Row, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = Path(os.environ.get("AURORAX_BENCH_CATALOG") or ROOT / ".bench-data" / "catalog-20y.sqlite")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # The grid's drawn token, found in the page's shadow roots (the component lives in one).
 _DRAWN = """old => {
@@ -54,12 +43,6 @@ _DRAWN = """old => {
 
 
 DRAW_MS: list[float] = []  # the page's own drawing time of each grid (JSON parse to canvas done)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _on_loop(app: Any, fn: Any) -> None:
@@ -120,7 +103,7 @@ def run(quick: bool) -> list[Row]:
         apps.append(dashboard)
         return dashboard
 
-    port = _free_port()
+    port = free_port()
     server = pn.serve(app, port=port, address="127.0.0.1", threaded=True, show=False)
     repeat = 3 if quick else 7
     rows: list[Row] = []

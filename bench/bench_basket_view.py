@@ -13,7 +13,6 @@ Run: ``python -m bench basket_view`` (``--quick`` for a smoke run).
 
 from __future__ import annotations
 
-import socket
 import statistics
 import tempfile
 import time
@@ -24,19 +23,9 @@ from typing import Any
 
 from aurorax_core import Basket, DataProduct, DataSource
 
-from ._harness import Row, measure
+from ._harness import CHROMIUM_ARGS, Row, free_port, measure
 
 N = 5000
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def products(n: int = N, tag: str = "p") -> list[DataProduct]:
@@ -120,12 +109,6 @@ _SHOWN = """([cls, text, tag]) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _browser_rows(quick: bool) -> list[Row]:
     import panel as pn
     from playwright.sync_api import sync_playwright
@@ -144,7 +127,7 @@ def _browser_rows(quick: bool) -> list[Row]:
             sessions.append(dashboard)
             return dashboard
 
-        port = _free_port()
+        port = free_port()
         server = pn.serve(app, port=port, address="127.0.0.1", threaded=True, show=False)
         samples, pings = [], []
         try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
 import threading
 import time
@@ -23,20 +22,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench._harness import Row
+from bench._harness import CHROMIUM_ARGS, Row, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / ".bench-data" / "dashboard"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _rss_mb() -> float:
@@ -45,12 +34,6 @@ def _rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _catalog() -> Path:
@@ -299,7 +282,7 @@ def run(quick: bool) -> list[Row]:
         sessions.append(template)
         return template
 
-    port = _free_port()
+    port = free_port()
     server = pn.serve(app, port=port, address="127.0.0.1", threaded=True, show=False)
     url = f"http://127.0.0.1:{port}/"
     repeat = 3 if quick else 7

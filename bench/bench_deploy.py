@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
-from ._harness import Row
+from ._harness import CHROMIUM_ARGS, Row, free_port
 from .bench_server_load import _load, _queries, demo_catalog, rss_kib, server_process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,6 @@ CLIENTS = 50
 SESSIONS = 20
 PROGRAM = "trex"
 MONTH = ("2020-01-01T00:00:00", "2020-01-31T23:59:59")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 
 # the status line names the finished search ("N products · ..."); a new one differs from the old text
 _NEW_ROWS = """old => {
@@ -163,16 +162,10 @@ def _dashboard_rows(label: str, dashboard: str, pids: list[int], count: int, rou
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def sqlite_dashboard(catalog: Path) -> Iterator[tuple[str, int]]:
     """One ``panel serve dashboard`` over the SQLite catalog: (dashboard URL, pid)."""
-    port = _free_port()
+    port = free_port()
     panel = Path(sys.executable).parent / "panel"
     proc = subprocess.Popen(
         [str(panel), "serve", str(ROOT / "dashboard"), "--address", "127.0.0.1", "--port", str(port)],

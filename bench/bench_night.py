@@ -32,22 +32,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench._harness import Row
+from bench._harness import CHROMIUM_ARGS, Row, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / ".bench-data" / "night"
 START, END = date(2022, 1, 5), date(2022, 1, 20)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-precise-memory-info",
-]
 
 _FIND = """() => {
   const c = window.__nv || (window.__nv = {});
@@ -138,12 +127,6 @@ def _settled_rss_mb(pid: int, timeout: float = 40.0) -> float:
     return samples[-1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _catalog() -> Path:
     from aurorax_core.demo import build_demo_archive
 
@@ -171,7 +154,7 @@ def _nights_with_20_sites(backend: Any) -> list[tuple[date, int]]:
 
 def serve_dashboard(catalog: Path, cache: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``panel serve dashboard`` on a free port of 127.0.0.1 (as users run it); (process, base URL)."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "AURORAX_CATALOG": str(catalog), "AURORAX_CACHE_DIR": str(cache)}
     env.pop("AURORAX_API_URL", None)
     cmd = [sys.executable, "-m", "panel", "serve", "dashboard", "--address", "127.0.0.1", "--port", str(port),

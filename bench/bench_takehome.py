@@ -12,7 +12,6 @@ Run: ``python -m bench takehome`` (``--quick`` for a smoke run).
 
 from __future__ import annotations
 
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,18 +32,13 @@ from aurorax_core.download import Downloader
 from aurorax_core.models import DataProduct, DataSource
 from aurorax_core.sync import sync_catalog
 
-from ._harness import Row, measure
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from ._harness import Row, free_port, measure
+from .bench_basket_view import products as basket_products
 
 
 def _serve(catalog: Path) -> tuple[str, subprocess.Popen[bytes]]:
     """``aurorax-core serve`` over ``catalog`` in its own process, as a user runs it."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "aurorax_core", "--catalog", str(catalog), "serve", "--port", str(port)]
     child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -143,26 +137,7 @@ def _download_rows(work: Path, quick: bool) -> list[Row]:
 
 
 def _basket_rows(quick: bool) -> list[Row]:
-    sources = [
-        DataSource(100 + i, "trex" if i % 2 else "themis-asi", f"site{i}", "RGB ASI" if i % 2 else "panchromatic ASI")
-        for i in range(20)
-    ]
-    base = datetime(2020, 1, 1, tzinfo=UTC)
-    kinds = [("keogram", "hourly"), ("keogram", "daily"), ("montage", "hourly"), ("movie", "real-time daily")]
-    products = []
-    for i in range(5000):
-        kind, sub = kinds[i % 4]
-        start = base + timedelta(hours=i)
-        products.append(
-            DataProduct(
-                sources[i % 20],
-                kind,
-                start,
-                start + timedelta(minutes=59),
-                f"https://data.phys.ucalgary.ca/p/{i}.jpg",
-                {f"{kind}_type": sub, "file_size": 20_000},
-            )
-        )
+    products = basket_products(5000)
 
     def view() -> None:
         basket = Basket().add(products)

@@ -112,6 +112,7 @@ _LAZY = {
     "SyncReport": ".sync",
     "sync_catalog": ".sync",
     "sync_query": ".sync",
+    "natural_size": ".progress",
 }
 
 
@@ -216,6 +217,7 @@ __all__ = [
     "ingest_sources",
     "load_manifest",
     "local_night_window",
+    "natural_size",
     "open_backend",
     "parse_time",
     "products_to_dataframe",

@@ -29,6 +29,7 @@ from aurorax_core import (
     DataProduct,
     DataProductQuery,
     RemoteBackend,
+    natural_size,
     sync_query,
     write_bundle,
 )
@@ -45,15 +46,8 @@ def plural(count: int, word: str) -> str:
 
 
 def human_bytes(size: int | None) -> str:
-    """'12.3 MB' (decimal units, as download tools show them); 'unknown' for None."""
-    if size is None:
-        return "unknown"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1000
-    return f"{value:,.1f} TB"  # pragma: no cover (the loop always returns)
+    """'12.3 MB' (decimal units, as pyaurorax and download tools print them); 'unknown' for None."""
+    return "unknown" if size is None else natural_size(size)
 
 
 class BasketState(param.Parameterized):

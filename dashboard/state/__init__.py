@@ -13,7 +13,7 @@ from .fields import EXAMPLE_DAY, FIELD_NAMES, QUERY_FIELDS, QueryField, day_rang
 from .form import QueryForm, coerce_filter_value
 from .job import SearchJob
 from .labels import platform_label, program_label
-from .results import Results
+from .results import Results, RowOrder
 from .session import DashboardSession
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "QueryField",
     "QueryForm",
     "Results",
+    "RowOrder",
     "SearchJob",
     "coerce_filter_value",
     "day_range",

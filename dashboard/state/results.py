@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,6 +13,17 @@ from aurorax_core import DataProduct, SearchResult, products_to_dataframe
 
 # name -> fn(result, frame): per-result values that views need (e.g. the table's display frame).
 ResultView = Callable[[SearchResult, Any], Any]
+
+
+class RowOrder(list):
+    """The value of ``Results.view_indices``: a list that param compares with ``==``.
+
+    param decides whether a value changed by walking two lists element by element in Python;
+    for a month's 7,638 rows that was ~80 ms on the session's event loop per search.
+    """
+
+
+param.parameterized.Comparator.equalities[RowOrder] = operator.eq
 
 
 class Results(param.Parameterized):
@@ -53,7 +65,7 @@ class Results(param.Parameterized):
         self.param.update(
             result=result,
             frame=frame,
-            view_indices=list(range(len(result.data))),
+            view_indices=RowOrder(range(len(result.data))),
             selected_index=selected,
             pending_selection="",
         )

@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from ..media import alt_text, esc, img_html, link_html
+from ..state import RowOrder
 from .base import SessionView
 from .basket_controls import TableBasketBar
 from .style import html
@@ -281,7 +282,7 @@ class ResultsTable(SessionView):
         results = self.session.results
         view = self.table.current_view
         filters = {**self._link_filters, **self._header_filters()}
-        updates: dict[str, Any] = {"view_indices": [int(i) for i in view.index]}
+        updates: dict[str, Any] = {"view_indices": RowOrder(int(i) for i in view.index)}
         if filters != results.table_filters:
             updates["table_filters"] = filters
         results.param.update(**updates)

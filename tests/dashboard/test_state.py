@@ -337,3 +337,22 @@ def test_zero_results_outside_the_backend_say_what_it_holds(backend: object) -> 
     )
     inside = DataProductQuery(first, last, programs=["trex"])
     assert "this backend holds" not in no_results_advice(inside, sources, backend, lambda: None)
+
+
+def test_the_table_order_notifies_views_only_when_it_changes(session: DashboardSession) -> None:
+    """The gallery and exports follow the table's order: a new order reaches them, the same order
+    set again (every page turn re-reads it) does not redo their work."""
+    from dashboard.state import RowOrder
+
+    session.run_search()
+    results = session.results
+    n = len(results.result)
+    assert n > 2 and list(results.view_indices) == list(range(n))
+    seen: list[list[int]] = []
+    results.param.watch(lambda e: seen.append(list(e.new)), "view_indices")
+    results.view_indices = RowOrder(range(n))
+    assert seen == []
+    results.view_indices = RowOrder(reversed(range(n)))
+    assert seen == [list(reversed(range(n)))]
+    results.view_indices = RowOrder([0, 1])
+    assert seen[-1] == [0, 1] and len(seen) == 2

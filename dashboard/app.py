@@ -16,12 +16,12 @@ from typing import Any, ClassVar
 
 import panel as pn
 import param
-from panel.io.state import set_curdoc
 from panel.theme.fast import Fast
 
 from aurorax_core import AuroraXCoreError, DemoBuildProgress, default_catalog_path, ensure_demo_catalog
 
 from .images import ImageSource
+from .loop import document_dispatcher, served_document
 from .media import esc
 from .permalink import PermalinkSync
 from .runner import thread_runner
@@ -54,27 +54,6 @@ _SEARCH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dashboard-s
 
 def _search_executor(fn: Callable[[], None]) -> None:
     _SEARCH_POOL.submit(fn)
-
-
-def _doc_dispatcher(doc: Any) -> Callable[[Callable[[], None]], None]:
-    """Run ``fn`` on the session's event loop (Bokeh documents are not thread-safe)."""
-
-    def dispatch(fn: Callable[[], None]) -> None:
-        def run() -> None:
-            with set_curdoc(doc):
-                fn()
-
-        # A worker may finish after the browser tab closed and Bokeh destroyed the document (it
-        # clears the session context first, then the callbacks): nobody is left to answer.
-        if doc.session_context is None:
-            return
-        try:
-            doc.add_next_tick_callback(run)
-        except AttributeError:
-            if doc.session_context is not None:
-                raise
-
-    return dispatch
 
 
 def _shared_images() -> ImageSource:
@@ -120,12 +99,12 @@ class DashboardApp(pn.viewable.Viewer):
             images=images if images is not None else _shared_images(),
         )
         super().__init__(session=session, **params)
-        doc = pn.state.curdoc
-        self._served = doc is not None and doc.session_context is not None
-        if self._served:
+        doc = served_document()
+        self._served = doc is not None
+        if doc is not None:
             session.runner.executor = thread_runner
             session.runner.search_executor = _search_executor
-            session.runner.dispatch = _doc_dispatcher(doc)
+            session.runner.dispatch = document_dispatcher(doc)
         # Views by name: the registry's tabs, then the fixed parts of the page.
         self.views: dict[str, Any] = {cls.name: cls(session=session) for cls in self.views_registry}
         tab_views = list(self.views.values())

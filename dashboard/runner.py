@@ -137,7 +137,10 @@ class Lane:
                 else:
                     _log.warning("background work failed: %s", failure, exc_info=failure)
                 return
-            self._runner.dispatch(lambda: deliver(answer))
+            try:
+                self._runner.dispatch(lambda: deliver(answer))
+            except Exception:  # an executor's thread swallows it: say so rather than lose the answer quietly
+                _log.exception("could not hand an answer back to the event loop")
 
         def deliver(answer: T) -> None:
             if self.current(ticket):

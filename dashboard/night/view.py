@@ -7,7 +7,6 @@ defaults (call at once) everything is synchronous, which is what headless tests 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ import param
 
 from aurorax_core import AuroraXCoreError, Backend, DataSource, TimeSpan
 
+from ..loop import session_runners
 from ..media import esc
 from .canvas import NightCanvas
 from .geometry import TimeWindow, clock, ut_window
@@ -27,34 +27,8 @@ from .payload import axis_payload, movies_payload
 from .stack import NightStack, load_night, nearest, nights_with_data
 from .state import MAX_MOVIES, NightLinkError, NightState, parse_night
 
-Runner = Callable[[Callable[[], None]], None]
 _WINDOWS = {"0–24 UT": "ut", "18–18 local solar time": "local"}
 _ORDERS = {"Geographic latitude": "geographic", "Magnetic latitude (dipole)": "magnetic"}
-
-
-def _now(fn: Callable[[], None]) -> None:
-    fn()
-
-
-def _session_runners() -> tuple[Runner, Runner]:
-    """(executor, dispatch) for a served session: work in a thread, results on the session's loop."""
-    doc = pn.state.curdoc
-    if doc is None or doc.session_context is None:
-        return _now, _now
-
-    def executor(fn: Callable[[], None]) -> None:
-        threading.Thread(target=fn, daemon=True, name="night-view").start()
-
-    def dispatch(fn: Callable[[], None]) -> None:
-        from panel.io.state import set_curdoc
-
-        def run() -> None:
-            with set_curdoc(doc):
-                fn()
-
-        doc.add_next_tick_callback(run)
-
-    return executor, dispatch
 
 
 class NightView(pn.viewable.Viewer):
@@ -81,7 +55,7 @@ class NightView(pn.viewable.Viewer):
         if runner is not None:
             self.executor, self.dispatch = runner.executor, runner.dispatch
         else:
-            self.executor, self.dispatch = _session_runners()
+            self.executor, self.dispatch = session_runners("night-view")
         self._sources: dict[tuple[tuple[str, ...], ...], list[DataSource]] = {}
         self._generation = 0
         self._link_problems: list[str] = []

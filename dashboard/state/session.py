@@ -298,7 +298,13 @@ class DashboardSession(param.Parameterized):
         count = len(result.data)
         took = result.elapsed_s or elapsed or 0.0
         notice = "" if count else (advice or self._no_results_advice(result.query))
-        self.results.show(result, frame=frame, prepared=prepared)
+        try:
+            self.results.show(result, frame=frame, prepared=prepared)
+        except Exception as exc:
+            # A view that cannot show the rows must not leave the page "Searching…" for good.
+            _log.exception("showing the search result failed")
+            self.job.failed(exc)
+            return
         self.job.succeeded(
             f"{count:,} product{'s' if count != 1 else ''} · {took:.2f} s · request {result.request_id}", notice
         )

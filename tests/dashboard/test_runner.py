@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
+
+import pytest
 
 from dashboard.runner import BackgroundRunner
 
@@ -113,8 +116,9 @@ def test_an_answer_after_the_browser_tab_closed_is_dropped() -> None:
     """A worker finishing after Bokeh destroyed the session's document (the tab was closed) posts its
     answer to nobody, instead of an AttributeError in the worker thread (seen under load)."""
     from bokeh.document import Document
+    from tornado.ioloop import IOLoop
 
-    from dashboard.app import _doc_dispatcher
+    from dashboard.loop import document_dispatcher
 
     class Context:  # what a served document holds (weakly) while its session lives
         pass
@@ -123,10 +127,40 @@ def test_an_answer_after_the_browser_tab_closed_is_dropped() -> None:
     doc = Document()
     doc._session_context = lambda: context  # served: a live session context
     doc.on_change_dispatch_to(context)  # as Bokeh's ServerSession does, and undoes on destroy
-    dispatch = _doc_dispatcher(doc)
-    ran: list[int] = []
-    dispatch(lambda: ran.append(1))
-    assert len(doc.callbacks.session_callbacks) == 1  # queued for the next tick while it lives
-    doc.destroy(context)
-    dispatch(lambda: ran.append(2))  # after the tab closed: dropped, no exception
-    assert ran == []
+    loop = IOLoop(make_current=False)
+    try:
+        dispatch = document_dispatcher(doc, loop)
+        ran: list[int] = []
+        dispatch(lambda: ran.append(1))
+        assert doc.callbacks.session_callbacks == []  # the worker never touches the document itself
+        loop.run_sync(lambda: None)
+        assert len(doc.callbacks.session_callbacks) == 1  # the loop queued it for the next tick
+        dispatch(lambda: ran.append(2))  # on its way to the loop as the tab closes
+        doc.destroy(context)
+        loop.run_sync(lambda: None)
+        dispatch(lambda: ran.append(3))  # after the tab closed: dropped, no exception
+        loop.run_sync(lambda: None)
+        assert ran == []
+    finally:
+        loop.close()
+
+
+def test_an_answer_that_cannot_reach_the_loop_is_logged_not_lost_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """A worker whose dispatch fails (the loop is gone) says so in the log instead of vanishing in its thread."""
+
+    def closed_loop(_fn: Callable[[], None]) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    threads: list[threading.Thread] = []
+
+    def executor(fn: Callable[[], None]) -> None:
+        threads.append(threading.Thread(target=fn))
+        threads[-1].start()
+
+    runner = BackgroundRunner(executor=executor, dispatch=closed_loop)
+    with caplog.at_level(logging.ERROR, logger="dashboard.runner"):
+        runner.lane().submit(lambda: "rows", lambda _answer: None)
+        for t in threads:
+            t.join(5)
+    assert "could not hand an answer back to the event loop" in caplog.text
+    assert "Event loop is closed" in caplog.text

@@ -43,6 +43,21 @@ def test_example_query_finds_products_with_every_stage(session: DashboardSession
     assert session.job.status.endswith(f" · request {result.request_id}")
 
 
+def test_a_view_that_fails_to_show_the_rows_ends_the_search_with_an_error(session: DashboardSession) -> None:
+    """A view that raises while the rows arrive: the page says the search failed, never 'Searching…' for good."""
+
+    def broken_view(_event: object) -> None:
+        raise ValueError("the table could not take these rows")
+
+    watcher = session.results.param.watch(broken_view, "result")
+    session.param.trigger("search")
+    assert not session.job.is_searching
+    assert "the table could not take these rows" in session.job.error
+    session.results.param.unwatch(watcher)
+    session.param.trigger("search")  # and the next search works
+    assert session.job.error == "" and session.job.status.endswith(f"request {session.results.result.request_id}")
+
+
 def test_search_pressed_while_the_backend_opens_runs_once_it_is_open(backend: object) -> None:
     """On a first run the page opens while the demo archive is being built: a Search pressed then
     (after the documentation's example) is not refused as an empty query; it runs when the

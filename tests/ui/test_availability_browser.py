@@ -1,5 +1,5 @@
 """The Availability tab in Chromium: a cell click opens that night in the Night tab, a drag searches,
-20 years by month, hover details, record text as text, both themes (docs/screenshots/)."""
+20 years by month, hover details, record text as text, both themes (test-artifacts/availability/)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from ui.test_dashboard_browser import _open, _shot  # the dashboard's page helpe
 
 pytestmark = pytest.mark.ui
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# a run of the suite must not rewrite the tracked docs/screenshots/ (the looked-at ones are copied there)
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "availability"
 HOSTILE = '<img src=x onerror="window.__pwned=1">Bad & <b>name</b>'
 SITES = {55: (60.03, -111.93), 46: (56.38, -94.64), 51: (62.82, -92.11), 103: (56.38, -94.64)}
 SOURCES: list[dict[str, Any]] = [
@@ -276,6 +277,6 @@ def test_screenshots_in_both_themes(page: Page, served: Any, theme: str) -> None
     x, y = _cell(page, "THEMIS-ASI FSMI", 12)
     page.mouse.move(x, y)
     expect(page.locator(".av-tip")).to_be_visible()
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / f"availability-{theme}.png"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"availability-{theme}.png"))
     assert errors == []

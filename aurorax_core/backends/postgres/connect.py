@@ -127,15 +127,17 @@ _DOWN_MARKS: Final = (
 )
 
 
-def translate(exc: BaseException, target: Target, doing: str) -> CatalogError:
-    """A typed error for a psycopg / pool failure while ``doing`` something (a short verb phrase)."""
+def translate(exc: BaseException, target: Target, doing: str, waited: float | None = None) -> CatalogError:
+    """A typed error for a psycopg / pool failure while ``doing`` something (a short verb phrase);
+    ``waited`` is how long a connection was waited for when not the pool's timeout."""
     import psycopg
     from psycopg_pool import PoolTimeout
 
     where = target.display
     if isinstance(exc, PoolTimeout):
         return CatalogUnavailable(
-            f"cannot {doing}: no connection to {where} became free within {target.pool_timeout:g} s (all "
+            f"cannot {doing}: no connection to {where} became free within "
+            f"{target.pool_timeout if waited is None else waited:g} s (all "
             f"{target.pool_max} of this process's connections are busy, or the server does not answer); retry, "
             f"or allow more with ?pool_max=N / {ENV_POOL_MAX}"
         )
@@ -162,7 +164,7 @@ def translate(exc: BaseException, target: Target, doing: str) -> CatalogError:
 
 
 @contextmanager
-def translated(target: Target, doing: str) -> Iterator[None]:
+def translated(target: Target, doing: str, waited: float | None = None) -> Iterator[None]:
     """Re-raise psycopg and pool errors as typed errors (no traceback reaches a user)."""
     import psycopg
     from psycopg_pool import PoolTimeout
@@ -170,7 +172,7 @@ def translated(target: Target, doing: str) -> Iterator[None]:
     try:
         yield
     except (psycopg.Error, PoolTimeout) as exc:
-        raise translate(exc, target, doing) from None
+        raise translate(exc, target, doing, waited) from None
 
 
 def connect(target: Target) -> Any:

@@ -44,6 +44,8 @@ from .server_requests import ServerRequestTable
 
 # how long a process trusts its copy of the sources before asking whether another changed them
 SOURCES_RECHECK_S = 1.0
+# how long a health check waits for a connection: a balancer wants an answer in a few seconds
+CONNECTIVITY_WAIT = 2.0
 _EPOCH = date(1970, 1, 1)
 
 
@@ -95,18 +97,20 @@ class PostgresBackend:
         return self._readonly
 
     @contextmanager
-    def _connection(self, doing: str) -> Iterator[Any]:
-        """A pooled connection; psycopg and pool errors come out typed (a broken connection is
-        dropped by the pool, so the next call gets a working one)."""
-        with pg.translated(self._target, doing), self._pool.connection() as conn:
+    def _connection(self, doing: str, wait: float | None = None) -> Iterator[Any]:
+        """A pooled connection, waited for up to ``wait`` s (default: the pool's timeout); errors typed
+        (the pool drops a broken connection, so the next call gets a working one)."""
+        with pg.translated(self._target, doing, wait), self._pool.connection(timeout=wait) as conn:
             yield conn
 
     def close(self) -> None:
         self._pool.close()
 
     def check_connectivity(self) -> None:
-        """Return when the database answers (health checks); raise CatalogUnavailable saying why not."""
-        with self._connection("check the catalog database") as conn:
+        """Return when the database answers within :data:`CONNECTIVITY_WAIT` (health checks, which
+        must answer in seconds, not the searches' pool timeout); raise CatalogUnavailable saying why not."""
+        wait = min(CONNECTIVITY_WAIT, self._target.pool_timeout)
+        with self._connection("check the catalog database", wait) as conn:
             conn.execute("SELECT 1").fetchone()
 
     def server_requests(self) -> ServerRequestTable:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,7 +23,7 @@ from .images import ImageSource
 from .loop import document_dispatcher, served_document
 from .media import esc
 from .permalink import PermalinkSync
-from .runner import thread_runner
+from .runner import DaemonPool, thread_runner
 from .state import DashboardSession, friendly_error
 from .views.backend import BackendPanel, connect
 from .views.base import SessionView
@@ -49,7 +48,7 @@ Fast._resources = {**Fast._resources, "font": {}}
 # Searches of all sessions share two workers, first come first served. Ten sessions searching at
 # once with a thread each made every search finish at about the time of the slowest (the threads
 # share the GIL and the cores); queued, the first sessions get their rows in a fraction of that.
-_SEARCH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dashboard-search")
+_SEARCH_POOL = DaemonPool(workers=2, name="dashboard-search")
 
 
 def _search_executor(fn: Callable[[], None]) -> None:

@@ -16,6 +16,8 @@ loop".
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -152,8 +154,45 @@ class Lane:
         return ticket
 
 
+class DaemonPool:
+    """``workers`` daemon threads that run submitted functions first come first served.
+
+    Not ``concurrent.futures.ThreadPoolExecutor``: the interpreter joins its threads at exit, so a
+    search waiting for a database that had gone held a stopping dashboard process for the whole
+    pool timeout (30 s), and the deployment's ``down`` had to SIGKILL it. A page's search answer is
+    of no use once the server stops, so nothing is lost by not waiting for it. Threads start on
+    the first submit (importing the dashboard starts none).
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._workers = workers
+        self._name = name
+        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        if not self._started:
+            self._start()
+        self._queue.put(fn)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._started:
+                return
+            for i in range(self._workers):
+                threading.Thread(target=self._work, daemon=True, name=f"{self._name}_{i}").start()
+            self._started = True
+
+    def _work(self) -> None:
+        while True:
+            fn = self._queue.get()
+            try:
+                fn()
+            except BaseException:  # a worker that died would shrink the pool for every session
+                _log.exception("background work raised")
+
+
 def thread_runner(fn: Callable[[], None]) -> None:
     """An executor that runs each piece of work in its own daemon thread."""
-    import threading
-
     threading.Thread(target=fn, daemon=True, name="dashboard-work").start()

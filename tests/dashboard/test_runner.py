@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from dashboard.runner import BackgroundRunner
+from dashboard.runner import BackgroundRunner, DaemonPool
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class _Loop:
@@ -164,3 +169,36 @@ def test_an_answer_that_cannot_reach_the_loop_is_logged_not_lost_quietly(caplog:
             t.join(5)
     assert "could not hand an answer back to the event loop" in caplog.text
     assert "Event loop is closed" in caplog.text
+
+
+def test_the_search_pool_runs_work_in_order_on_its_workers_and_survives_a_failure() -> None:
+    pool = DaemonPool(workers=1, name="test-pool")
+    ran: list[str] = []
+    done = threading.Event()
+
+    def fail() -> None:
+        raise RuntimeError("one search failed")
+
+    pool.submit(lambda: ran.append(threading.current_thread().name))
+    pool.submit(fail)
+    pool.submit(lambda: (ran.append("after the failure"), done.set()))
+    assert done.wait(10)
+    assert ran == ["test-pool_0", "after the failure"]
+
+
+def test_a_search_still_waiting_does_not_hold_the_process_at_exit() -> None:
+    """A stopping dashboard exits although a search waits on a database that has gone (it waited
+    30 s for a connection, and the deployment's ``down`` had to kill the process)."""
+    program = (
+        "import time\n"
+        "from dashboard.runner import DaemonPool\n"
+        "pool = DaemonPool(workers=2, name='dashboard-search')\n"
+        "pool.submit(lambda: time.sleep(120))\n"
+        "time.sleep(0.2)\n"
+        "print('exiting', flush=True)\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "exiting"

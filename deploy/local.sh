@@ -44,14 +44,35 @@ sys.exit(f"{name} did not become healthy at {url}: {last}")
 PY
 }
 
-stop_pid() { # PID: SIGTERM, then SIGKILL after 10 s
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
+running() { # PID: true while it runs (a zombie waiting for its parent has stopped)
+    kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [ -n "$state" ] && [ "$state" != "Z" ]
+}
+
+stop_pids() { # PID...: SIGTERM to all at once, SIGKILL to any left after 15 s; returns once all are gone
+    local pid left=() tries
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for tries in $(seq 1 150); do
+        left=()
+        for pid in "$@"; do if running "$pid"; then left+=("$pid"); fi; done
+        [ ${#left[@]} -eq 0 ] && return 0
         sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null || true
+    for pid in "${left[@]}"; do
+        echo "process $pid did not stop within 15 s of SIGTERM: killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    # SIGKILL is not instant either: "down" returns only when nothing it started still runs
+    for tries in $(seq 1 50); do
+        left=()
+        for pid in "$@"; do if running "$pid"; then left+=("$pid"); fi; done
+        [ ${#left[@]} -eq 0 ] && return 0
+        sleep 0.1
+    done
+    echo "processes still running after SIGKILL: ${left[*]}" >&2
+    return 1
 }
 
 down() {
@@ -59,12 +80,19 @@ down() {
         echo "nothing to stop: $dir does not exist"
         return 0
     fi
-    if [ -f "$dir/nginx/nginx.pid" ]; then stop_pid "$(cat "$dir/nginx/nginx.pid")"; fi
+    local pids=() pidfile status=0
+    # nginx first, so that no request reaches a process while it stops
+    if [ -f "$dir/nginx/nginx.pid" ]; then stop_pids "$(cat "$dir/nginx/nginx.pid")" || status=1; fi
     for pidfile in "$dir"/pids/*.pid; do
         [ -e "$pidfile" ] || continue
-        stop_pid "$(cat "$pidfile")"
+        pids+=("$(cat "$pidfile")")
     done
+    if [ ${#pids[@]} -gt 0 ]; then stop_pids "${pids[@]}" || status=1; fi
     if [ -d "$dir/pg" ]; then bash "$root/scripts/pg_throwaway.sh" stop "$dir/pg" || true; fi
+    if [ "$status" != 0 ]; then
+        echo "some processes did not stop; $dir is kept (pids in $dir/pids)" >&2
+        return 1
+    fi
     rm -rf "$dir"
     echo "stopped; removed $dir"
 }

@@ -375,6 +375,14 @@ class Gallery(SessionView):
 
         self._thumbs.runner.run_off_loop(work)
 
+    @param.depends("session.view", watch=True)
+    def _on_shown(self) -> None:
+        """The tab is shown: the nights near the view that waited get their cards and thumbnails."""
+        if self.session.view == self.name:
+            for group in sorted(self.near):
+                if group not in self.sent:
+                    self.send_group(group)
+
     def _on_msg(self, event: Any) -> None:
         # Panel hands over a DataEvent whose ``data`` is what the browser sent.
         msg = getattr(event, "data", event)
@@ -395,10 +403,14 @@ class Gallery(SessionView):
                 return
             if msg.get("build") != self.grid.build:
                 return  # about groups that are gone
-            if msg.get("near", True):
+            if not msg.get("near", True):
+                self.near.discard(group)
+            elif self.session.view == self.name:
                 self.send_group(group)
             else:
-                self.near.discard(group)
+                # Bokeh hides an inactive tab with visibility:hidden, so its nights still "come near":
+                # their thumbnails (a second of rendering per search) wait until the tab is shown.
+                self.near.add(group)
         elif "by_site" in msg:
             self.by_site = bool(msg["by_site"])
         elif "basket" in msg and isinstance(msg["basket"], int):

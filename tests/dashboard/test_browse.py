@@ -171,7 +171,12 @@ def test_gallery_sends_a_nights_cards_when_near_and_skips_thumbnails_once_scroll
     assert [g["count"] for g in gallery.grid.groups] == [g.count for g in gallery.groups]
     assert sum(g.count for g in gallery.groups) == len(session.results.view_indices)
     build = gallery.grid.build
+    # The Table tab is shown: a hidden gallery's nights still "come near" (Bokeh hides inactive
+    # tabs with visibility:hidden) but wait for their thumbnails until the Gallery tab is shown.
+    assert session.view == "table"
     gallery._on_msg({"want": 2, "near": True, "build": build})
+    assert gallery.sent == {} and not gallery.thumbing and 2 in gallery.near
+    session.view = "gallery"
     last = gallery.sent[2]
     assert [c["index"] for c in last] == gallery.order[gallery.groups[2].first :]
     assert not gallery.thumbing  # made (synchronously here) and sent

@@ -49,9 +49,18 @@ class NightTab(SessionView):
         self.state.param.watch(self._to_link, ["night", "t", "sites", "instrument"])
         self.session.param.watch(self._show, ["view", "backend"])
         self.param.watch(self._link_changed, list(_LINKED))
+        served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+        # Built before the tab is first shown (see _show), but in a served page only once it is
+        # connected, so that the first page load does not carry the night view's widgets.
+        self._build_hidden = not served
         self._show()
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        if served:
             pn.state.onload(self._resend)
+            pn.state.onload(self._build_after_load)
+
+    def _build_after_load(self) -> None:
+        self._build_hidden = True
+        self._show()
 
     def _resend(self) -> None:
         """Send the stack again once the page is connected.
@@ -101,25 +110,33 @@ class NightTab(SessionView):
         }
 
     def _show(self, *_: Any) -> None:
-        """Build the view for the session's backend and load the night when the tab is shown."""
+        """Build the view (once the page is loaded, or for a link's ``view=night``); load the night
+        when the tab is shown.
+
+        Not built on the first show: widgets added to a live page and changed by the night's load
+        before the browser had built their views raised "Cannot read properties of undefined" from
+        bokeh-widgets when the tab was first shown (a tab click, an Availability cell).
+        """
         backend = self.session.backend
-        if self.session.view != self.name or backend is None:
+        shown = self.session.view == self.name
+        if backend is None or not (shown or self._build_hidden):
             return
         created = self.view is None or backend is not self._backend
         if created:
             self._backend = backend
             self.view = NightView(backend, self.session.images, self.state, runner=self.session.runner)
             self._loaded = None
-        link = self._link()
-        key = tuple(sorted(link.items()))
-        if key != self._loaded:
-            self.view.apply_link(link)
-            self._loaded = key
-            self.view.refresh()
+        assert self.view is not None
+        if shown:
+            link = self._link()
+            key = tuple(sorted(link.items()))
+            if key != self._loaded:
+                self.view.apply_link(link)
+                self._loaded = key
+                self.view.refresh()
         if created:
-            # Into the page only after its widgets have their values: a new widget changed in the
-            # same patch that adds it reaches the browser before its view exists ("Cannot set
-            # properties of undefined (setting 'value')" from bokeh-widgets on the first show).
+            # Into the page after a link's night set its widgets: a new widget changed in the
+            # same patch that adds it reaches the browser before its view exists.
             self._holder[:] = [NightBasketButton(view=self.view, basket=self.session.basket), self.view]
 
     def _to_link(self, *_: Any) -> None:

@@ -26,7 +26,9 @@ def test_the_night_tab_is_one_registry_entry() -> None:
 def test_showing_the_tab_loads_the_forms_night_with_the_forms_sources(backend: Any) -> None:
     session = _session(backend)
     tab = NightTab(session=session)
-    assert tab.view is None  # nothing is loaded while another tab is shown
+    # built with the page (its widgets are in the browser before it is first shown), but nothing
+    # is loaded while another tab is shown
+    assert tab.view is not None and tab.view.stack is None
     session.view = "night"
     assert tab.view is not None and tab.view.stack is not None
     stack = tab.view.stack

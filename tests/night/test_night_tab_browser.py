@@ -128,6 +128,20 @@ def test_the_cursor_is_in_the_page_url_and_a_tab_switch_keeps_the_night(page: Pa
     assert sessions[-1].views["night"].state.night == date(2020, 1, 14)
 
 
+def test_the_night_tab_first_shown_by_a_click_has_no_console_error(page: Page, serve_dashboard_on: Any) -> None:
+    """Opened on the Table, then a click on the Night tab: the night loads, and the browser logs no
+    error (bokeh-widgets raised one when the view's widgets joined the live page at the first show)."""
+    url, sessions = serve_dashboard_on()
+    errors = _open(page, url + "?program=themis-asi&start=2020-01-14&end=2020-01-14")
+    expect(page.locator(".bk-tab.bk-active")).to_have_text("Table", timeout=20_000)
+    page.locator(".bk-tab", has_text="Night").click()
+    expect(page.locator(".nv-row img.nv-keo").first).to_be_visible(timeout=30_000)
+    expect(page).to_have_url(_url_with("view=night"), timeout=10_000)
+    page.wait_for_timeout(500)  # late patches of the first show
+    assert errors == []
+    assert sessions[-1].views["night"].state.night == date(2020, 1, 14)
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_screenshots_of_the_night_tab(page: Page, serve_dashboard_on: Any, theme: str) -> None:
     """The Night tab in both themes, written to test-artifacts/night/ (docs/screenshots/ keeps the looked-at ones)."""

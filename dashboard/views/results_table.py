@@ -328,6 +328,11 @@ class ResultsTable(SessionView):
         rows = self.session.results.view_indices[first : first + self.table.page_size]
         return [i for i in rows if i in self.table.value.index]
 
+    @param.depends("session.view", watch=True)
+    def _on_shown(self) -> None:
+        if self.session.view == self.name:
+            self._load_page_thumbnails()
+
     def _load_page_thumbnails(self, *_: Any) -> None:
         """Fill the thumbnail cells of the visible page only, made off the event loop.
 
@@ -341,7 +346,9 @@ class ResultsTable(SessionView):
         links = [(i, link_html(result.data[i].url, "open ↗")) for i in page if not self.table.value.at[i, "link"]]
         self._patch_cells("link", links)
         images = self.session.images
-        if images is None:
+        # Hidden (another tab is shown): the page's thumbnails wait for the tab, instead of being
+        # rendered beside the gallery's (a cold gallery took 1.1 s instead of 0.4 s to fill).
+        if images is None or self.session.view != self.name:
             return
         missing = [i for i in page if not self.table.value.at[i, "thumbnail"] and i not in self._pending]
         if not missing:

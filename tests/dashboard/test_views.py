@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from bokeh.models import ColumnDataSource
@@ -285,6 +286,38 @@ def test_search_builds_the_table_frame_in_the_worker_and_sends_warm_thumbnails_w
     table.table.param.watch(lambda e: cells.extend(e.new["thumbnail"].iloc[: table.table.page_size]), "value")
     search()
     assert cells and all(c.startswith("<img") for c in cells)
+
+
+def test_a_hidden_table_makes_its_page_thumbnails_when_shown(backend: object, tmp_path: Path) -> None:
+    """With another tab shown, a search fills the table's rows (with thumbnails already in memory) but
+    renders none (they competed with the shown gallery's); showing the Table tab renders the rest."""
+    from aurorax_core import ThumbnailService
+    from dashboard.images import ImageSource
+    from dashboard.state import DashboardSession
+
+    rendered: list[str] = []
+
+    class CountingService(ThumbnailService):
+        def thumbnail(self, product: Any) -> Any:
+            rendered.append(product.url)
+            return super().thumbnail(product)
+
+    session = DashboardSession(backend, view_names=("table", "gallery"))
+    session.form.preset_example_day()
+    images = ImageSource(service=CountingService(cache_dir=tmp_path))
+    session.images = images
+    table = ResultsTable(session=session)
+    session.view = "gallery"
+    assert session.run_search()
+    page = list(table.table.value.index[: table.table.page_size])
+    data = session.results.result.data
+    waiting = [i for i in page if images.cached_thumbnail(data[i]) is None]
+    assert rendered == []
+    assert all(table.table.value.at[i, "thumbnail"] == "" for i in waiting)
+    assert all(table.table.value.at[i, "link"] != "" for i in page)  # links are cheap: made
+    session.view = "table"
+    assert sorted(rendered) == sorted(data[i].url for i in waiting)
+    assert all(table.table.value.at[i, "thumbnail"].startswith("<img") for i in page)
 
 
 def test_later_pages_of_a_rendered_table_get_their_links_and_thumbnails(session: DashboardSession) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,8 +177,16 @@ def test_gallery_sends_a_nights_cards_when_near_and_skips_thumbnails_once_scroll
     assert session.view == "table"
     gallery._on_msg({"want": 2, "near": True, "build": build})
     assert gallery.sent == {} and not gallery.thumbing and 2 in gallery.near
+    messages: list[dict[str, Any]] = []
+    send = gallery.grid._send_msg
+    gallery.grid._send_msg = lambda msg: (messages.append(msg), send(msg))[1]
     session.view = "gallery"
     last = gallery.sent[2]
+    # the first thumbnails come after a few renders, not a whole chunk: 8, then 16, 32, 48 at most
+    missing = sum(1 for c in next(m["cards"] for m in messages if "cards" in m) if not c["src"])
+    sizes = [len(m["thumbs"]) for m in messages if "thumbs" in m]
+    assert sum(sizes) == missing
+    assert sizes == [min(8 * 2**k, 48, missing - sum(sizes[:k])) for k in range(len(sizes))]
     assert [c["index"] for c in last] == gallery.order[gallery.groups[2].first :]
     assert not gallery.thumbing  # made (synchronously here) and sent
     assert all(c["src"].startswith("data:image/") for c in gallery.cards(2))  # next time they come with the cards

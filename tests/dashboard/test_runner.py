@@ -133,18 +133,24 @@ def test_an_answer_after_the_browser_tab_closed_is_dropped() -> None:
     doc._session_context = lambda: context  # served: a live session context
     doc.on_change_dispatch_to(context)  # as Bokeh's ServerSession does, and undoes on destroy
     loop = IOLoop(make_current=False)
+
+    def run_loop() -> None:  # in a thread: a browser test may have left an asyncio loop running in this one
+        runner = threading.Thread(target=lambda: loop.run_sync(lambda: None))
+        runner.start()
+        runner.join(10)
+
     try:
         dispatch = document_dispatcher(doc, loop)
         ran: list[int] = []
         dispatch(lambda: ran.append(1))
         assert doc.callbacks.session_callbacks == []  # the worker never touches the document itself
-        loop.run_sync(lambda: None)
+        run_loop()
         assert len(doc.callbacks.session_callbacks) == 1  # the loop queued it for the next tick
         dispatch(lambda: ran.append(2))  # on its way to the loop as the tab closes
         doc.destroy(context)
-        loop.run_sync(lambda: None)
+        run_loop()
         dispatch(lambda: ran.append(3))  # after the tab closed: dropped, no exception
-        loop.run_sync(lambda: None)
+        run_loop()
         assert ran == []
     finally:
         loop.close()

@@ -28,6 +28,10 @@ class SessionView(pn.viewable.Viewer):
     title: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = ()
     permalink: ClassVar[tuple[str, ...]] = ()
+    # True: a served page gets this view right after it has loaded (unless a link shows it), which
+    # keeps it out of the first document. Not for views whose widgets a quick first click would
+    # change before the browser built them (the Night tab), nor for those that must be there at once.
+    deferred: ClassVar[bool] = False
 
     def __init__(self, session: DashboardSession | None = None, **params: Any) -> None:
         if session is not None:

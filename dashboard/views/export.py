@@ -27,6 +27,7 @@ class ExportPanel(SessionView):
 
     name = param.String(default="export", constant=True)
     title: ClassVar[str] = "Export"
+    deferred: ClassVar[bool] = True
     needs: ClassVar[tuple[str, ...]] = ("form", "results")
 
     def __init__(self, **params: Any) -> None:

@@ -49,18 +49,9 @@ class NightTab(SessionView):
         self.state.param.watch(self._to_link, ["night", "t", "sites", "instrument"])
         self.session.param.watch(self._show, ["view", "backend"])
         self.param.watch(self._link_changed, list(_LINKED))
-        served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
-        # Built before the tab is first shown (see _show), but in a served page only once it is
-        # connected, so that the first page load does not carry the night view's widgets.
-        self._build_hidden = not served
         self._show()
-        if served:
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.onload(self._resend)
-            pn.state.onload(self._build_after_load)
-
-    def _build_after_load(self) -> None:
-        self._build_hidden = True
-        self._show()
 
     def _resend(self) -> None:
         """Send the stack again once the page is connected.
@@ -110,16 +101,18 @@ class NightTab(SessionView):
         }
 
     def _show(self, *_: Any) -> None:
-        """Build the view (once the page is loaded, or for a link's ``view=night``); load the night
-        when the tab is shown.
+        """Build the view as soon as there is a backend (with the page); load the night when the tab
+        is shown.
 
-        Not built on the first show: widgets added to a live page and changed by the night's load
-        before the browser had built their views raised "Cannot read properties of undefined" from
-        bokeh-widgets when the tab was first shown (a tab click, an Availability cell).
+        Not built on the first show, nor right after the page loaded: widgets that join a live page
+        and are changed by the night's load before the browser has built their views raise "Cannot
+        read properties of undefined" from bokeh-widgets (a quick click on the tab, an Availability
+        cell). In the first document they cost ~0.15 s of page load, which the Availability and
+        Export tabs, sent after the load (``deferred``), more than give back.
         """
         backend = self.session.backend
         shown = self.session.view == self.name
-        if backend is None or not (shown or self._build_hidden):
+        if backend is None:
             return
         created = self.view is None or backend is not self._backend
         if created:

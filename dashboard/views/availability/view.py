@@ -25,6 +25,7 @@ class AvailabilityView(SessionView):
 
     name = param.String(default="availability", constant=True)
     title: ClassVar[str] = "Availability"
+    deferred: ClassVar[bool] = True
     needs: ClassVar[tuple[str, ...]] = ("form", "backend", "runner")
 
     def __init__(self, **params: Any) -> None:

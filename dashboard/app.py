@@ -36,6 +36,7 @@ from .views.status import SearchStatus
 from .views.style import html
 
 TITLE = "AuroraX data products"
+DEFERRED_TABS_AFTER_MS = 1500
 ACCENT = "#0072b2"  # Okabe-Ito blue: readable on white and on the dark theme's background
 pn.extension("tabulator", notifications=False)
 
@@ -186,7 +187,16 @@ class DashboardApp(pn.viewable.Viewer):
         if not self._served or view.name in (self.session.param.view.objects[0], linked) or not view.deferred:
             return view
         holder = pn.Column(sizing_mode="stretch_width")
-        pn.state.onload(lambda: holder.__setitem__(slice(None), [view]))
+        doc = pn.state.curdoc
+
+        def fill() -> None:
+            if not holder.objects:
+                holder[:] = [view]
+
+        # A moment after the load, so that they do not compete with what the page shows first (a
+        # link's night, the first rows); shown before that, the tab is filled at once.
+        pn.state.onload(lambda: doc.add_timeout_callback(fill, DEFERRED_TABS_AFTER_MS))
+        self.session.param.watch(lambda e: fill() if e.new == view.name else None, "view")
         return holder
 
     def _open_night(self, product: Any) -> None:

@@ -279,3 +279,16 @@ def test_screenshots_in_both_themes(page: Page, served: Any, theme: str) -> None
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"availability-{theme}.png"))
     assert errors == []
+
+
+def test_the_tab_sent_after_the_load_is_there_when_clicked_at_once(page: Page, served: Any) -> None:
+    """Availability is not in the first document (it joins the page a moment after the load); a click
+    on its tab before then shows it (filled on the click), without a console error."""
+    url, apps = served
+    page.set_viewport_size({"width": 1400, "height": 900})
+    errors = _open(page, url + "?" + urlencode({"program": "themis-asi", "start": "2020-03-01", "end": "2020-03-31"}))
+    page.locator(".bk-tab", has_text="Availability").click()
+    expect(page.get_by_text("Data products per source and UTC day")).to_be_visible(timeout=20_000)
+    _drawn(page)
+    assert apps[-1].session.view == "availability"
+    assert errors == []

@@ -20,6 +20,8 @@ import _thread
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import signal
 import threading
 import time
@@ -117,6 +119,7 @@ class _Worker:
         self.interrupted = False
         signal.signal(signal.SIGUSR1, self._on_interrupt)
         threading.Thread(target=self._watch, name="aurorax-search-watch", daemon=True).start()
+        threading.Thread(target=_exit_with_parent, name="aurorax-parent-watch", daemon=True).start()
 
     def _on_interrupt(self, _signum: int, _frame: Any) -> None:
         if self.busy.is_set() and not self.interrupted:
@@ -175,6 +178,17 @@ def _open(spec: str) -> Any:
     if not isinstance(backend, SearchBodies):
         raise AuroraXCoreError(f"{spec}: this backend cannot serve searches (it lacks the SearchBodies ability)")
     return backend
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the server process is gone. A worker holds its own end of the pool's
+    queues, so it never sees them close: after a kill -9 of ``aurorax-core serve`` its workers lived
+    on for good, each with the catalog open."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    multiprocessing.connection.wait([parent.sentinel])
+    os._exit(0)
 
 
 _worker: _Worker | None = None

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -137,3 +138,44 @@ def test_ctrl_c_in_a_terminal_stops_the_server_and_its_search_processes_quietly(
         _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_search_processes_end_when_the_server_is_killed(small_catalog_path: Path) -> None:
+    """kill -9 of ``aurorax-core serve``: its search processes end too (they lived on for good, each
+    with the catalog open, because a worker never sees the pool's queues close)."""
+    proc = subprocess.Popen(
+        [*_SERVE, str(small_catalog_path), "serve", "--port", "0", "--search-processes", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    children: list[int] = []
+    try:
+        assert proc.stdout is not None
+        assert re.search(r"at (http://127\.0\.0\.1:\d+)$", proc.stdout.readline().strip()), "the server did not start"
+        children = _children(proc.pid)
+        assert len(children) >= 2
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)  # not communicate(): workers left behind would hold its pipes open
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    for _ in range(150):
+        if not any(_running(pid) for pid in children):
+            break
+        time.sleep(0.1)
+    left = [pid for pid in children if _running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

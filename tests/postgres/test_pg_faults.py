@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -233,40 +234,38 @@ def test_idle_connections_ended_by_the_server_are_replaced(filled: str, pg_clust
         catalog.close()
 
 
-def test_pool_exhausted_waits_bounded_then_says_so(filled: str) -> None:
-    catalog = PostgresBackend(_with(filled, query="pool_max=1&pool_timeout=0.5"))
+@contextlib.contextmanager
+def _only_connection_busy(filled: str, options: str) -> Iterator[PostgresBackend]:
+    """A catalog opened with ``options`` (``pool_max=1``) whose only connection a search holds."""
+    catalog = PostgresBackend(_with(filled, query=options))
     blocker = Blocker(filled)
+    thread = threading.Thread(target=lambda: catalog.search(EVERYTHING))
     try:
-        thread = threading.Thread(target=lambda: catalog.search(EVERYTHING))
         thread.start()  # takes the only connection and waits on the lock
         _wait_for(blocker.waiting_pids)
-        started = time.monotonic()
-        with pytest.raises(CatalogUnavailable, match=r"no connection .* became free within 0.5 s.*pool_max"):
-            catalog.search(EVERYTHING)
-        assert 0.4 < time.monotonic() - started < 10
+        yield catalog
     finally:
         blocker.release()
         thread.join(timeout=30)
         catalog.close()
+
+
+def test_pool_exhausted_waits_bounded_then_says_so(filled: str) -> None:
+    with _only_connection_busy(filled, "pool_max=1&pool_timeout=0.5") as catalog:
+        started = time.monotonic()
+        with pytest.raises(CatalogUnavailable, match=r"no connection .* became free within 0.5 s.*pool_max"):
+            catalog.search(EVERYTHING)
+        assert 0.4 < time.monotonic() - started < 10
 
 
 def test_a_health_check_waits_seconds_not_the_search_pool_timeout(filled: str) -> None:
     """With every connection busy (or the database gone) the health check says so after its own short
     wait: it used to wait the searches' 30 s, which also held a stopping dashboard process for as long."""
-    catalog = PostgresBackend(_with(filled, query="pool_max=1&pool_timeout=30"))
-    blocker = Blocker(filled)
-    try:
-        thread = threading.Thread(target=lambda: catalog.search(EVERYTHING))
-        thread.start()  # takes the only connection and waits on the lock
-        _wait_for(blocker.waiting_pids)
+    with _only_connection_busy(filled, "pool_max=1&pool_timeout=30") as catalog:
         started = time.monotonic()
         with pytest.raises(CatalogUnavailable, match=r"cannot check the catalog database: .* within 2 s"):
             catalog.check_connectivity()
         assert time.monotonic() - started < 15
-    finally:
-        blocker.release()
-        thread.join(timeout=30)
-        catalog.close()
 
 
 def test_a_search_timeout_stops_the_statement_in_the_server(filled: str) -> None:

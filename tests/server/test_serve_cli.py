@@ -112,16 +112,21 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_ctrl_c_in_a_terminal_stops_the_server_and_its_search_processes_quietly(small_catalog_path: Path) -> None:
-    # A terminal sends Ctrl+C to the whole process group: the worker processes get it too.
-    proc = subprocess.Popen(
-        [*_SERVE, str(small_catalog_path), "serve", "--port", "0", "--search-processes", "2"],
+def _serve_with_search_processes(catalog: Path) -> subprocess.Popen[str]:
+    """``serve`` with 2 search processes, in a session of its own (as a terminal starts it)."""
+    return subprocess.Popen(
+        [*_SERVE, str(catalog), "serve", "--port", "0", "--search-processes", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         start_new_session=True,
     )
+
+
+def test_ctrl_c_in_a_terminal_stops_the_server_and_its_search_processes_quietly(small_catalog_path: Path) -> None:
+    # A terminal sends Ctrl+C to the whole process group: the worker processes get it too.
+    proc = _serve_with_search_processes(small_catalog_path)
     try:
         assert proc.stdout is not None
         url = re.search(r"at (http://127\.0\.0\.1:\d+)$", proc.stdout.readline().strip())
@@ -151,14 +156,7 @@ def _running(pid: int) -> bool:
 def test_the_search_processes_end_when_the_server_is_killed(small_catalog_path: Path) -> None:
     """kill -9 of ``aurorax-core serve``: its search processes end too (they lived on for good, each
     with the catalog open, because a worker never sees the pool's queues close)."""
-    proc = subprocess.Popen(
-        [*_SERVE, str(small_catalog_path), "serve", "--port", "0", "--search-processes", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        start_new_session=True,
-    )
+    proc = _serve_with_search_processes(small_catalog_path)
     children: list[int] = []
     try:
         assert proc.stdout is not None

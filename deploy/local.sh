@@ -51,27 +51,32 @@ running() { # PID: true while it runs (a zombie waiting for its parent has stopp
     [ -n "$state" ] && [ "$state" != "Z" ]
 }
 
-stop_pids() { # PID...: SIGTERM to all at once, SIGKILL to any left after 15 s; returns once all are gone
-    local pid left=() tries
-    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for tries in $(seq 1 150); do
-        left=()
-        for pid in "$@"; do if running "$pid"; then left+=("$pid"); fi; done
-        [ ${#left[@]} -eq 0 ] && return 0
+still_running() { # PID...: prints those still running
+    local pid
+    for pid in "$@"; do if running "$pid"; then echo "$pid"; fi; done
+}
+
+wait_gone() { # TENTHS PID...: true once none of PID... runs, false after TENTHS tenths of a second
+    local tenths=$1 _
+    shift
+    for _ in $(seq 1 "$tenths"); do
+        [ -z "$(still_running "$@")" ] && return 0
         sleep 0.1
     done
-    for pid in "${left[@]}"; do
+    [ -z "$(still_running "$@")" ]
+}
+
+stop_pids() { # PID...: SIGTERM to all at once, SIGKILL to any left after 15 s; returns once all are gone
+    local pid
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait_gone 150 "$@" && return 0
+    for pid in $(still_running "$@"); do
         echo "process $pid did not stop within 15 s of SIGTERM: killing it" >&2
         kill -KILL "$pid" 2>/dev/null || true
     done
     # SIGKILL is not instant either: "down" returns only when nothing it started still runs
-    for tries in $(seq 1 50); do
-        left=()
-        for pid in "$@"; do if running "$pid"; then left+=("$pid"); fi; done
-        [ ${#left[@]} -eq 0 ] && return 0
-        sleep 0.1
-    done
-    echo "processes still running after SIGKILL: ${left[*]}" >&2
+    wait_gone 50 "$@" && return 0
+    echo "processes still running after SIGKILL: $(still_running "$@" | tr '\n' ' ')" >&2
     return 1
 }
 

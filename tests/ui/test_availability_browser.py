@@ -292,3 +292,20 @@ def test_the_tab_sent_after_the_load_is_there_when_clicked_at_once(page: Page, s
     _drawn(page)
     assert apps[-1].session.view == "availability"
     assert errors == []
+
+
+def test_a_one_day_grid_shows_its_whole_month_label(page: Page, served: Any) -> None:
+    """One UTC day is one column: the grid is still as wide as its 'Mar 2020' header (it showed
+    'Mar 2', which reads as a date)."""
+    url, _apps = served
+    page.set_viewport_size({"width": 1400, "height": 900})
+    errors = _open(page, _link(url, "2020-03-14", "2020-03-14"))
+    _drawn(page)
+    assert page.locator(".av-wrap").get_attribute("data-columns") == "1"
+    grid = page.locator("canvas.av-over").bounding_box()
+    label = page.evaluate(
+        "() => { const c = document.createElement('canvas').getContext('2d');"
+        " c.font = '11px system-ui, sans-serif'; return c.measureText('Mar 2020').width; }"
+    )
+    assert grid is not None and grid["width"] >= label + 2
+    assert errors == []

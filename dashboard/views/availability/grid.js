@@ -16,6 +16,7 @@ const STATUS_TEXT = {
   unknown: "unknown: no products, the site's coordinates are not known",
   absent: "absent: no products (a source that does not need a dark sky)",
 };
+const MIN_HEAD_W = 64;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 function palette(el) {
@@ -142,7 +143,8 @@ export function render({ model, el: root }) {
       y += GROUP_H;
       g.rows.forEach((item) => { rows.push({ y, item, group: gi }); y += ROW_H; });
     });
-    layout = { pitch, rows, height: y, width: ncols * pitch };
+    // at least as wide as one header label: one day's column clipped "Jan 2020" to "Jan 2"
+    layout = { pitch, rows, height: y, width: Math.max(ncols * pitch, MIN_HEAD_W) };
 
     wrap.appendChild(el("div", "av-caption", data.caption));
     wrap.appendChild(el("div", "av-hint", data.hint));

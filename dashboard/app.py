@@ -174,16 +174,17 @@ class DashboardApp(pn.viewable.Viewer):
             pn.state.on_session_destroyed(lambda _ctx: session.close())
 
     def _tab_content(self, view: Any) -> Any:
-        """The view itself for the first tab and the tab a link shows; for the others, when served,
+        """The view itself, or, for a ``deferred`` view in a served page that the link does not show,
         an empty holder filled once the page has loaded.
 
         The first document then carries less: with every tab's widgets in it the page took ~0.3 s
         longer to become usable. Filled on the load (not on the first show), the views are in the
         browser before anyone can click their tab.
         """
-        args = pn.state.session_args if self._served else {}
-        linked = (args.get("view") or [b""])[0].decode("utf-8", "replace")
-        if not self._served or view.name in (self.session.param.view.objects[0], linked) or not view.deferred:
+        if not (self._served and view.deferred):
+            return view
+        linked = (pn.state.session_args.get("view") or [b""])[0].decode("utf-8", "replace")
+        if view.name == linked:
             return view
         holder = pn.Column(sizing_mode="stretch_width")
 

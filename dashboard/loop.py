@@ -13,26 +13,20 @@ lock as usual). Runners without a served document (headless tests, scripts) call
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
+import panel as pn
 from panel.io.state import set_curdoc
 from tornado.ioloop import IOLoop
 
-Runner = Callable[[Callable[[], None]], None]
+from .runner import Runner, call_now, thread_executor
 
 _log = logging.getLogger(__name__)
 
 
-def call_now(fn: Callable[[], None]) -> None:
-    fn()
-
-
 def served_document() -> Any:
     """The document of the session being built on this thread, or None outside a served session."""
-    import panel as pn
-
     doc = pn.state.curdoc
     return doc if doc is not None and doc.session_context is not None else None
 
@@ -66,15 +60,6 @@ def document_dispatcher(doc: Any, loop: IOLoop | None = None) -> Runner:
         io_loop.add_callback(on_loop, fn)
 
     return dispatch
-
-
-def thread_executor(name: str) -> Runner:
-    """An executor that runs each piece of work in its own daemon thread called ``name``."""
-
-    def executor(fn: Callable[[], None]) -> None:
-        threading.Thread(target=fn, daemon=True, name=name).start()
-
-    return executor
 
 
 def session_runners(name: str) -> tuple[Runner, Runner]:

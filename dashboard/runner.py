@@ -193,6 +193,13 @@ class DaemonPool:
                 _log.exception("background work raised")
 
 
-def thread_runner(fn: Callable[[], None]) -> None:
-    """An executor that runs each piece of work in its own daemon thread."""
-    threading.Thread(target=fn, daemon=True, name="dashboard-work").start()
+def thread_executor(name: str) -> Runner:
+    """An executor that runs each piece of work in its own daemon thread called ``name``."""
+
+    def executor(fn: Callable[[], None]) -> None:
+        threading.Thread(target=fn, daemon=True, name=name).start()
+
+    return executor
+
+
+thread_runner = thread_executor("dashboard-work")

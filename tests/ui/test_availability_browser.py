@@ -111,6 +111,14 @@ def _drawn(page: Page) -> Any:
     return grid
 
 
+def _open_grid(page: Page, url: str, first: str, last: str, **more: str) -> list[str]:
+    """Open the Availability link for ``first``..``last`` at 1400×900 and wait for the grid; the console errors."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    errors = _open(page, _link(url, first, last, **more))
+    _drawn(page)
+    return errors
+
+
 def _cell(page: Page, label: str, col: int) -> tuple[float, float]:
     """The page position of the middle of ``label``'s cell in column ``col``."""
     pitch = float(page.locator(".av-wrap").get_attribute("data-pitch") or 0)
@@ -124,9 +132,7 @@ def test_a_cell_click_opens_that_night_in_the_night_tab_with_that_source(page: P
     """?view=availability&program=...&start=...&end=... draws the grid; hovering a cell says what it
     holds; clicking it opens the Night tab on that night for that source only."""
     url, apps = served
-    page.set_viewport_size({"width": 1400, "height": 900})
-    errors = _open(page, _link(url, "2020-03-01", "2020-03-31"))
-    _drawn(page)
+    errors = _open_grid(page, url, "2020-03-01", "2020-03-31")
     assert page.locator(".av-wrap").get_attribute("data-columns") == "31"
     labels = page.locator(".av-label").all_inner_texts()
     # grouped by instrument type, poleward first; the name with markup is shown as text
@@ -167,9 +173,7 @@ def test_a_cell_click_opens_that_night_in_the_night_tab_with_that_source(page: P
 
 def test_a_drag_searches_that_range_and_those_sources(page: Page, served: Any) -> None:
     url, apps = served
-    page.set_viewport_size({"width": 1400, "height": 900})
-    errors = _open(page, _link(url, "2020-03-01", "2020-03-31"))
-    _drawn(page)
+    errors = _open_grid(page, url, "2020-03-01", "2020-03-31")
     x0, y0 = _cell(page, "THEMIS-ASI RANK", 2)
     x1, y1 = _cell(page, "THEMIS-ASI FSMI", 5)
     page.mouse.move(x0, y0)
@@ -194,9 +198,7 @@ def test_a_drag_searches_that_range_and_those_sources(page: Page, served: Any) -
 def test_the_keyboard_moves_selects_and_searches(page: Page, served: Any) -> None:
     """Arrow keys move a focus cell (read out in a live region); Shift+arrows select; Enter searches."""
     url, apps = served
-    page.set_viewport_size({"width": 1400, "height": 900})
-    errors = _open(page, _link(url, "2020-03-01", "2020-03-31"))
-    _drawn(page)
+    errors = _open_grid(page, url, "2020-03-01", "2020-03-31")
     grid = page.locator("canvas.av-over")
     grid.focus()
     grid.press("ArrowRight")  # the first key puts the focus on the first cell
@@ -224,9 +226,7 @@ def test_over_the_aurorax_api_the_grid_is_drawn_from_its_availability(
     api, stop = serve_in_thread(catalog_path)
     try:
         url = serve_app(lambda: DashboardApp(open_backend(api)))
-        page.set_viewport_size({"width": 1400, "height": 900})
-        errors = _open(page, _link(url, "2020-03-01", "2020-03-31", program="themis-asi"))
-        _drawn(page)
+        errors = _open_grid(page, url, "2020-03-01", "2020-03-31", program="themis-asi")
         assert page.locator(".av-label").all_inner_texts() == [
             "THEMIS-ASI RANK",
             "THEMIS-ASI FSMI",
@@ -243,9 +243,7 @@ def test_over_the_aurorax_api_the_grid_is_drawn_from_its_availability(
 
 def test_twenty_years_are_drawn_by_month(page: Page, served: Any) -> None:
     url, _apps = served
-    page.set_viewport_size({"width": 1400, "height": 900})
-    errors = _open(page, _link(url, "2005-01-01", "2024-12-31", program="themis-asi"))
-    _drawn(page)
+    errors = _open_grid(page, url, "2005-01-01", "2024-12-31", program="themis-asi")
     assert page.locator(".av-wrap").get_attribute("data-columns") == "240"
     expect(page.locator(".av-caption")).to_contain_text("aggregated by month")
     x, y = _cell(page, "THEMIS-ASI FSMI", 12)  # January 2006
@@ -298,9 +296,7 @@ def test_a_one_day_grid_shows_its_whole_month_label(page: Page, served: Any) -> 
     """One UTC day is one column: the grid is still as wide as its 'Mar 2020' header (it showed
     'Mar 2', which reads as a date)."""
     url, _apps = served
-    page.set_viewport_size({"width": 1400, "height": 900})
-    errors = _open(page, _link(url, "2020-03-14", "2020-03-14"))
-    _drawn(page)
+    errors = _open_grid(page, url, "2020-03-14", "2020-03-14")
     assert page.locator(".av-wrap").get_attribute("data-columns") == "1"
     grid = page.locator("canvas.av-over").bounding_box()
     label = page.evaluate(
